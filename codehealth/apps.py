@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CodehealthConfig(AppConfig):
+    name = "codehealth"
+    # Pages in the top navigation: (label, url name). Shown once the URL exists.
+    nav: list[tuple[str, str]] = []
+    # Permissions ("app.codename") the operator role gets in addition to viewing.
+    operator_permissions: tuple[str, ...] = ()

@@ -1,0 +1,2 @@
+app_name = "codehealth"
+urlpatterns: list = []

@@ -1,0 +1,56 @@
+"""Chart.js JSON built with django-chartjs view classes."""
+
+from datetime import timedelta
+
+from chartjs.views.lines import BaseLineChartView
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db.models import Count, Q
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+from django_q.models import Task
+
+
+class PortalChartView(LoginRequiredMixin, BaseLineChartView):
+    """django-chartjs puts the view object itself in the JSON context; drop it."""
+
+    raise_exception = True  # JSON endpoints answer 403, not a redirect to the login page
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.pop("view", None)
+        return context
+
+
+def hour_buckets(now, hours: int) -> list:
+    end = now.replace(minute=0, second=0, microsecond=0)
+    return [end - timedelta(hours=h) for h in range(hours - 1, -1, -1)]
+
+
+class TasksPerHourChart(PortalChartView):
+    """Background tasks finished per hour over the last day, split by outcome."""
+
+    hours = 24
+
+    def get(self, request, *args, **kwargs):
+        self.buckets = hour_buckets(timezone.now(), self.hours)
+        rows = (
+            Task.objects.filter(stopped__gte=self.buckets[0])
+            .annotate(hour=TruncHour("stopped"))
+            .values("hour")
+            .annotate(ok=Count("id", filter=Q(success=True)), failed=Count("id", filter=Q(success=False)))
+        )
+        self.counts = {row["hour"]: row for row in rows}
+        return super().get(request, *args, **kwargs)
+
+    def get_labels(self):
+        return [b.strftime("%H:00") for b in self.buckets]
+
+    def get_providers(self):
+        return ["succeeded", "failed"]
+
+    def get_data(self):
+        empty = {"ok": 0, "failed": 0}
+        return [
+            [self.counts.get(b, empty)["ok"] for b in self.buckets],
+            [self.counts.get(b, empty)["failed"] for b in self.buckets],
+        ]

@@ -1,0 +1,1 @@
+"""Helpers shared by every app. Modules here import no app code."""

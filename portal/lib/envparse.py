@@ -1,0 +1,100 @@
+"""Turn environment values into Django settings dictionaries.
+
+Kept free of Django settings access so it can be unit-tested with plain strings.
+"""
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+SUPPORTED_DB_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
+SQLITE_BUSY_TIMEOUT_S = 20
+
+
+def sqlite_options() -> dict:
+    # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN, so two
+    # writers queue on the busy timeout instead of failing with "database is locked" mid-way
+    # (django-q2 workers saving results otherwise lose them under load).
+    return {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": SQLITE_BUSY_TIMEOUT_S,
+    }
+
+
+def database_config(url: str, var_dir: Path) -> dict:
+    """DATABASE_URL -> DATABASES["default"]; empty means SQLite in var_dir."""
+    if not url:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(var_dir / "portal.sqlite3"),
+            "OPTIONS": sqlite_options(),
+        }
+    scheme = url.split(":", 1)[0] if ":" in url else ""
+    if scheme not in SUPPORTED_DB_SCHEMES:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL: unsupported scheme {scheme!r}; use sqlite:///path or postgres://user@host/db"
+        )
+    try:
+        config = environ.Env.db_url_config(url)
+    except Exception as exc:  # django-environ raises several types for malformed URLs
+        raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from exc
+    if not config.get("NAME"):
+        raise ImproperlyConfigured("DATABASE_URL has no database name")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = {**sqlite_options(), **config.get("OPTIONS", {})}
+    else:
+        config.setdefault("CONN_MAX_AGE", 60)
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+def queue_config(*, redis_url: str, workers: int, sync: bool) -> dict:
+    """django-q2 settings: the ORM broker by default, Redis when REDIS_URL is set."""
+    if workers < 1:
+        raise ImproperlyConfigured("PORTAL_WORKERS must be at least 1")
+    config = {
+        "name": "portal",
+        "workers": workers,
+        # A task may run this long; retry must exceed it or django-q2 runs tasks twice.
+        "timeout": 300,
+        "retry": 330,
+        "max_attempts": 3,
+        "save_limit": 1000,
+        "catch_up": False,
+        "label": "Task queue",
+        "sync": sync,
+    }
+    if redis_url:
+        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
+        config["redis"] = redis_url
+    else:
+        config["orm"] = "default"
+        config["poll"] = 1
+    return config
+
+
+def development_secret_key(var_dir: Path) -> str:
+    """A per-install random key for DEBUG mode, created on first use."""
+    path = var_dir / "dev-secret-key"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: when several processes start at once, exactly one writes the key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    for _ in range(50):  # another process may be between creating and writing the file
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.01)
+    raise ImproperlyConfigured(f"{path} is empty; delete it or set SECRET_KEY")

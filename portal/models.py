@@ -1,0 +1,85 @@
+"""Services (the instrumented applications) and their API keys."""
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+from django.contrib.auth.models import Group
+from django.db import models
+from django.utils import timezone
+from django.utils.text import slugify
+
+KEY_PREFIX_LEN = 8
+# Keys carry 256 bits of randomness, so a fast hash is enough: nothing to brute-force.
+KEY_SECRET_BYTES = 32
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Service(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True, blank=True)
+    description = models.TextField(blank=True)
+    owner_group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = slugify(self.name)[:100]
+        super().save(*args, **kwargs)
+
+
+class ServiceKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ServiceKey(models.Model):
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="keys")
+    name = models.CharField(max_length=100, blank=True, help_text="What uses this key, e.g. 'prod web'.")
+    prefix = models.CharField(max_length=KEY_PREFIX_LEN, unique=True, editable=False)
+    hashed = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ServiceKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.service} key {self.prefix}…"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def matches(self, raw: str) -> bool:
+        return hmac.compare_digest(self.hashed, hash_key(raw))
+
+
+class Deployment(models.Model):
+    """A release of a service: marks charts and explains changes in behaviour."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="deployments")
+    version = models.CharField(max_length=100)
+    environment = models.CharField(max_length=50, default="production")
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["service", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.version}"

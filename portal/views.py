@@ -1,0 +1,26 @@
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_q.models import Schedule
+
+from portal.models import Service
+
+
+@login_required
+def home(request):
+    services = Service.objects.annotate(key_count=Count("keys")).order_by("name")
+    return render(
+        request,
+        "portal/home.html",
+        {"services": services, "schedule_count": Schedule.objects.count()},
+    )
+
+
+@require_GET
+@never_cache
+def health_live(request):
+    """Liveness of this process only: no database, so a slow DB does not get us restarted."""
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,78 @@
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from portal.keys import service_key_issue
+from tests.factories import ServiceFactory, UserFactory
+
+ROLES = ("viewer", "operator", "admin")
+ACTORS = ("anonymous", "viewer", "operator", "admin", "other_key")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2 at full strength costs ~0.3 s per user; tests create many.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def users(db):
+    """One user per role, plus one with no role at all."""
+    made = {role: UserFactory(username=role, role=role) for role in ROLES}
+    made["norole"] = UserFactory(username="norole")
+    return made
+
+
+@pytest.fixture
+def service(db):
+    return ServiceFactory(name="Checkout", slug="checkout")
+
+
+@pytest.fixture
+def other_service(db):
+    return ServiceFactory(name="Billing", slug="billing")
+
+
+@pytest.fixture
+def service_key(service):
+    return service_key_issue(service=service, name="test")
+
+
+@pytest.fixture
+def other_key(other_service):
+    return service_key_issue(service=other_service, name="other")
+
+
+@pytest.fixture
+def page_client(users):
+    """page_client(actor) -> a logged-in django.test.Client (anonymous: logged out)."""
+
+    def make(actor: str) -> Client:
+        client = Client()
+        if actor != "anonymous":
+            client.force_login(users[actor])
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_client(users, other_key):
+    """api_client(actor) -> an APIClient as that person, or with another service's key."""
+
+    def make(actor: str) -> APIClient:
+        client = APIClient()
+        if actor == "other_key":
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {other_key.raw}")
+        elif actor != "anonymous":
+            client.force_authenticate(users[actor])
+        return client
+
+    return make
+
+
+@pytest.fixture
+def key_client(service_key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {service_key.raw}")
+    return client

@@ -1,0 +1,111 @@
+import os
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.lib.envparse import database_config, development_secret_key, queue_config
+from tests.support import manage
+
+
+def test_empty_database_url_means_sqlite_with_wal_and_immediate_transactions(tmp_path):
+    config = database_config("", tmp_path)
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == str(tmp_path / "portal.sqlite3")
+    assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
+    assert "synchronous=NORMAL" in config["OPTIONS"]["init_command"]
+    assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert config["OPTIONS"]["timeout"] >= 5
+
+
+def test_postgres_url_is_parsed_with_health_checks(tmp_path):
+    config = database_config("postgres://alice:pw@db.internal:5433/portal", tmp_path)
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["HOST"], config["PORT"], config["NAME"], config["USER"]) == ("db.internal", 5433, "portal", "alice")
+    assert config["CONN_HEALTH_CHECKS"] is True
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("mysql://root@localhost/portal", "unsupported scheme 'mysql'"),
+        ("not a url", "unsupported scheme"),
+        ("postgres://localhost:notaport/portal", "malformed"),
+        ("postgres://localhost:5432/", "no database name"),
+    ],
+)
+def test_bad_database_url_is_a_clear_error(tmp_path, url, message):
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL") as info:
+        database_config(url, tmp_path)
+    assert message in str(info.value)
+
+
+def test_queue_uses_orm_broker_without_redis():
+    config = queue_config(redis_url="", workers=2, sync=False)
+    assert config["orm"] == "default" and "redis" not in config
+    assert config["retry"] > config["timeout"]
+
+
+def test_queue_uses_redis_broker_when_redis_url_is_set():
+    config = queue_config(redis_url="redis://127.0.0.1:6379/3", workers=4, sync=False)
+    assert config["redis"] == "redis://127.0.0.1:6379/3" and "orm" not in config
+    assert config["workers"] == 4
+
+
+@pytest.mark.parametrize("url", ["http://redis:6379", "127.0.0.1:6379"])
+def test_bad_redis_url_is_refused(url):
+    with pytest.raises(ImproperlyConfigured, match="REDIS_URL"):
+        queue_config(redis_url=url, workers=1, sync=False)
+
+
+def test_development_secret_key_is_random_and_stable(tmp_path):
+    first = development_secret_key(tmp_path / "a")
+    assert first == development_secret_key(tmp_path / "a")
+    assert first != development_secret_key(tmp_path / "b")
+    assert len(first) >= 50
+
+
+def _env(**values) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG")}
+    env.update(values)
+    return env
+
+
+@pytest.mark.slow
+def test_bad_database_url_stops_manage_py_with_the_variable_named():
+    result = manage("check", env=_env(DATABASE_URL="mysql://root@localhost/x"))
+    assert result.returncode != 0
+    assert "DATABASE_URL: unsupported scheme 'mysql'" in result.stderr
+
+
+@pytest.mark.slow
+def test_it_refuses_to_start_without_secret_key_when_debug_is_off():
+    result = manage("check", env=_env(DEBUG="false"))
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is false" in result.stderr
+
+
+@pytest.mark.slow
+def test_misspelt_boolean_is_an_error_not_false():
+    result = manage("check", env=_env(DEBUG="ture"))
+    assert result.returncode != 0
+    assert "DEBUG must be true or false" in result.stderr
+
+
+@pytest.mark.slow
+def test_check_deploy_is_clean_with_production_values():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env=_env(
+            DEBUG="false",
+            SECRET_KEY="x" * 30 + "-production-only-" + "y" * 30,
+            DATABASE_URL="postgres://portal@127.0.0.1:5432/portal",
+            REDIS_URL="redis://127.0.0.1:6379/0",
+            ALLOWED_HOSTS="portal.example.com",
+            PORTAL_BASE_URL="https://portal.example.com",
+        ),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
