@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_q",
     "portal",
     "monitoring",
+    "monitoring.alerting",
     "codehealth",
     "analytics",
     "maintenance",
@@ -203,6 +204,7 @@ SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$", r"^ping/"]
 
 # ---- app settings: each app reads its own block; keep them here so the environment is the only source
 # monitoring
+# alerting
 # codehealth
 # analytics
 # maintenance

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Each app owns its pages; an app without pages yet has an empty urls module.
     path("monitoring/", include("monitoring.urls")),
+    path("alerts/", include("monitoring.alerting.urls")),
     path("codehealth/", include("codehealth.urls")),
     path("analytics/", include("analytics.urls")),
     path("maintenance/", include("maintenance.urls")),

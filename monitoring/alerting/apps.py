@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class AlertingConfig(AppConfig):
+    """Alert rules, alerts and their lifecycle, channels, escalation, silences.
+
+    Part of monitoring, kept as its own app (label `alerting`) so its models and migrations
+    evolve apart from the metric and health-check storage they read.
+    """
+
+    name = "monitoring.alerting"
+    label = "alerting"
+    verbose_name = "Alerting"
+    nav: list[tuple[str, str]] = []
+    operator_permissions: tuple[str, ...] = ()
