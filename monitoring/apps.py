@@ -7,3 +7,5 @@ class MonitoringConfig(AppConfig):
     nav: list[tuple[str, str]] = []
     # Permissions ("app.codename") the operator role gets in addition to viewing.
     operator_permissions: tuple[str, ...] = ()
+    # Dotted path of function(*, stdout, demo) that portal_setup calls to install defaults (idempotent).
+    setup_hook: str | None = None

@@ -13,3 +13,5 @@ class AlertingConfig(AppConfig):
     verbose_name = "Alerting"
     nav: list[tuple[str, str]] = []
     operator_permissions: tuple[str, ...] = ()
+    # Dotted path of function(*, stdout, demo) that portal_setup calls to install defaults (idempotent).
+    setup_hook: str | None = None

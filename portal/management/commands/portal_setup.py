@@ -1,9 +1,11 @@
 import secrets
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from portal.roles import ADMIN, sync_role_permissions
 from portal.schedules import schedules_sync
@@ -22,6 +24,12 @@ class Command(BaseCommand):
         sync_role_permissions()
         for name, outcome in schedules_sync().items():
             self.stdout.write(f"schedule {name}: {outcome}")
+        # Apps install their defaults (e.g. built-in alert rules) through one hook each:
+        # AppConfig.setup_hook = "app.module.function", called as function(stdout=..., demo=...).
+        for config in apps.get_app_configs():
+            hook = getattr(config, "setup_hook", None)
+            if hook:
+                import_string(hook)(stdout=self.stdout, demo=demo)
         if demo:
             self.create_demo_admin()
 
