@@ -20,8 +20,11 @@ def base_url_is_https(app_configs, **kwargs):
 
 @register(Tags.database, deploy=True)
 def database_scales_out(app_configs, **kwargs):
-    engine = settings.DATABASES["default"]["ENGINE"]
-    if engine.endswith("sqlite3") and settings.Q_CLUSTER.get("redis"):
+    return scale_out_warnings(settings.DATABASES["default"]["ENGINE"], settings.Q_CLUSTER)
+
+
+def scale_out_warnings(engine: str, q_cluster: dict) -> list:
+    if engine.endswith("sqlite3") and q_cluster.get("redis"):
         return [
             Warning(
                 "REDIS_URL is set but the database is SQLite: workers on other machines cannot share it.",

@@ -35,9 +35,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def manage_command(*args: str) -> list[str]:
+    return [sys.executable, str(ROOT / "manage.py"), *args]
+
+
 def manage(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
+        manage_command(*args),
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -45,6 +49,24 @@ def manage(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedP
         timeout=timeout,
         check=False,
     )
+
+
+@contextmanager
+def manage_process(*args: str, env: dict, stop_timeout: float = 30):
+    """A long-running manage.py command; SIGTERM on exit. Yields the Popen (output merged)."""
+    proc = subprocess.Popen(
+        manage_command(*args), env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            proc.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @contextmanager

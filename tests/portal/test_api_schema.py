@@ -1,0 +1,39 @@
+from io import StringIO
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def test_openapi_schema_generates_without_warnings(tmp_path, capsys):
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(target), stdout=StringIO())
+    schema = yaml.safe_load(target.read_text())
+    assert "/api/v1/services/" in schema["paths"]
+    assert "ServiceKey" in schema["components"]["securitySchemes"]
+    assert "Warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("actor, expected", [("anonymous", 401), ("viewer", 200), ("admin", 200), ("other_key", 403)])
+def test_schema_endpoint_needs_a_person(api_client, actor, expected):
+    assert api_client(actor).get("/api/schema/").status_code == expected
+
+
+def test_swagger_ui_is_served_locally_without_a_cdn(page_client):
+    response = page_client("viewer").get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+
+
+def test_api_root_lists_the_registered_endpoints(api_client):
+    body = api_client("viewer").get("/api/v1/").json()
+    assert {"services", "service-keys", "deployments"} <= set(body)
+
+
+def test_docs_page_sends_anonymous_people_to_login(page_client):
+    response = page_client("anonymous").get("/api/docs/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
