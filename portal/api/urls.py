@@ -1,4 +1,5 @@
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
 from django.utils.module_loading import autodiscover_modules
 
 from portal.api import services  # noqa: F401  (registers the portal's own viewsets)
@@ -7,4 +8,10 @@ from portal.api.router import router
 # Every installed app with an `api` module registers its viewsets on the shared router.
 autodiscover_modules("api")
 
-urlpatterns = [path("", include(router.urls))]
+
+def not_found(request, *args, **kwargs):
+    """Unknown API paths answer JSON like the rest of the API, not the HTML 404 page."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+urlpatterns = [path("", include(router.urls)), re_path(r"^.*$", not_found)]

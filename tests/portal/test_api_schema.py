@@ -37,3 +37,9 @@ def test_api_root_lists_the_registered_endpoints(api_client):
 def test_docs_page_sends_anonymous_people_to_login(page_client):
     response = page_client("anonymous").get("/api/docs/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_unknown_api_paths_answer_json_404(api_client):
+    response = api_client("viewer").get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from portal.models import Service
 from portal.roles import ADMIN, sync_role_permissions
 from portal.schedules import schedules_sync
 
@@ -32,6 +33,11 @@ class Command(BaseCommand):
                 import_string(hook)(stdout=self.stdout, demo=demo)
         if demo:
             self.create_demo_admin()
+            service, created = Service.objects.get_or_create(
+                slug="demo-shop", defaults={"name": "Demo shop", "description": "An example service to explore."}
+            )
+            if created:
+                self.stdout.write(f"demo service '{service.name}' created")
 
     def create_demo_admin(self):
         User = get_user_model()
