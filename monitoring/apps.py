@@ -3,9 +3,10 @@ from django.apps import AppConfig
 
 class MonitoringConfig(AppConfig):
     name = "monitoring"
+    verbose_name = "Monitoring"
     # Pages in the top navigation: (label, url name). Shown once the URL exists.
-    nav: list[tuple[str, str]] = []
+    nav: list[tuple[str, str]] = [("Monitoring", "monitoring:index"), ("Health", "monitoring:health")]
     # Permissions ("app.codename") the operator role gets in addition to viewing.
-    operator_permissions: tuple[str, ...] = ()
+    operator_permissions: tuple[str, ...] = ("monitoring.run_healthcheck",)
     # Dotted path of function(*, stdout, demo) that portal_setup calls to install defaults (idempotent).
-    setup_hook: str | None = None
+    setup_hook: str | None = "monitoring.setup.monitoring_setup"

@@ -1,0 +1,188 @@
+"""The one write path for samples: the ingest API and the in-process flusher both end here.
+
+Samples are validated with plain code and inserted with one `executemany` of raw SQL: no model
+instances and no serializer per sample (bench/metrics_ingest.py measures why).
+"""
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from monitoring.labels import MetricError, check_labels, check_name, check_value, labels_canonical, labels_hash
+from monitoring.models import IngestBatch, Metric, MetricKind, MetricSample, RollupState
+from portal.models import Service
+
+MAX_FUTURE = timedelta(minutes=5)
+KINDS = frozenset(MetricKind.values)
+
+# A row as written: (service_id, name, canonical labels JSON, labels hash, value, aware UTC time).
+Row = tuple[int, str, str, str, float, datetime]
+
+_kind_cache: dict[str, str] = {}
+_kind_lock = threading.Lock()
+
+
+@dataclass
+class ItemError:
+    index: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "field": f"samples[{self.index}].{self.field}", "message": self.message}
+
+
+class IngestInvalid(Exception):
+    def __init__(self, errors: list[ItemError]):
+        super().__init__(f"{len(errors)} invalid sample(s)")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    accepted: int
+    duplicate: bool = False
+
+
+def parse_time(raw, *, now: datetime) -> datetime:
+    if raw is None:
+        return now
+    if isinstance(raw, bool):
+        raise MetricError("time", "must be an ISO 8601 time with a zone or epoch seconds")
+    if isinstance(raw, int | float):
+        try:
+            return datetime.fromtimestamp(raw, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise MetricError("time", "epoch seconds out of range") from exc
+    if isinstance(raw, str):
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError as exc:
+            raise MetricError("time", "must be an ISO 8601 time with a zone or epoch seconds") from exc
+        if moment.tzinfo is None:
+            raise MetricError("time", "needs a time zone (e.g. 2026-01-01T12:00:00Z)")
+        return moment.astimezone(UTC)
+    raise MetricError("time", "must be an ISO 8601 time with a zone or epoch seconds")
+
+
+def check_time(moment: datetime, *, now: datetime) -> datetime:
+    if moment > now + MAX_FUTURE:
+        raise MetricError("time", "is more than 5 minutes in the future")
+    if moment < now - timedelta(days=settings.METRICS_RAW_RETENTION_DAYS):
+        raise MetricError("time", "is older than the raw retention period")
+    return moment
+
+
+def sample_row(item, *, service_id: int, now: datetime) -> tuple[Row, str | None]:
+    """One API item -> (row, declared kind or None). Raises MetricError naming the field."""
+    if not isinstance(item, dict):
+        raise MetricError("sample", "must be an object")
+    name = check_name(item.get("name"))
+    if "value" not in item:
+        raise MetricError("value", "is required")
+    value = check_value(item["value"])
+    labels = check_labels(item.get("labels"))
+    kind = item.get("type")
+    if kind is not None and kind not in KINDS:
+        raise MetricError("type", f"must be one of {', '.join(sorted(KINDS))}")
+    moment = check_time(parse_time(item.get("time"), now=now), now=now)
+    canonical = labels_canonical(labels)
+    return (service_id, name, canonical, labels_hash(canonical), value, moment), kind
+
+
+def metric_kinds(declared: dict[str, str | None]) -> dict[str, str]:
+    """The stored kind of each name, registering new names with their declared kind (or gauge).
+
+    Cached per process: a name's kind never changes once stored, so hot batches cost no query."""
+    missing = [name for name in declared if name not in _kind_cache]
+    if missing:
+        found = dict(Metric.objects.filter(name__in=missing).values_list("name", "kind"))
+        new = [Metric(name=n, kind=declared[n] or MetricKind.GAUGE) for n in missing if n not in found]
+        if new:
+            Metric.objects.bulk_create(new, ignore_conflicts=True)
+            # Another process may have registered some of these first: read back who won.
+            found.update(Metric.objects.filter(name__in=[m.name for m in new]).values_list("name", "kind"))
+        with _kind_lock:
+            _kind_cache.update(found)
+    return {name: _kind_cache[name] for name in declared}
+
+
+def rows_validate(items, *, service_id: int, now: datetime) -> list[Row]:
+    """Validate every item; raise IngestInvalid listing all bad ones (nothing is written)."""
+    rows: list[Row] = []
+    declared: dict[str, str | None] = {}
+    errors: list[ItemError] = []
+    for index, item in enumerate(items):
+        try:
+            row, kind = sample_row(item, service_id=service_id, now=now)
+        except MetricError as exc:
+            errors.append(ItemError(index, exc.field, exc.message))
+            continue
+        rows.append(row)
+        if declared.get(row[1]) is None:
+            declared[row[1]] = kind
+    if errors:
+        raise IngestInvalid(errors)
+    kinds = metric_kinds(declared)
+    for index, item in enumerate(items):
+        kind = item.get("type")
+        if kind and kinds[item["name"]] != kind:
+            errors.append(ItemError(index, "type", f"{item['name']} is stored as a {kinds[item['name']]}"))
+    if errors:
+        raise IngestInvalid(errors)
+    return rows
+
+
+def _insert_sql() -> str:
+    quote = connection.ops.quote_name
+    table = quote(MetricSample._meta.db_table)
+    columns = ", ".join(quote(c) for c in ("service_id", "name", "labels", "labels_hash", "value", "time"))
+    return f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)"  # noqa: S608 (names are ours)
+
+
+def samples_write(rows: list[Row]) -> int:
+    """Insert rows as they are (already validated). One executemany, plus one conditional
+    UPDATE so samples for already rolled-up minutes get those minutes rolled up again."""
+    if not rows:
+        return 0
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [(s, n, labels, digest, v, adapt(t)) for s, n, labels, digest, v, t in rows]
+    earliest = min(row[5] for row in rows)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(_insert_sql(), params)
+        RollupState.objects.filter(key="minute", rolled_until__gt=earliest).filter(
+            Q(dirty_since__isnull=True) | Q(dirty_since__gt=earliest)
+        ).update(dirty_since=earliest)
+    return len(rows)
+
+
+def metrics_ingest(*, service: Service, items, idempotency_key: str = "", now: datetime | None = None) -> IngestOutcome:
+    """Validate and store a batch all-or-nothing. With an idempotency key, a batch already
+    accepted for this service returns its outcome again and writes nothing."""
+    now = now or timezone.now()
+    if not isinstance(items, list):
+        raise IngestInvalid([ItemError(0, "samples", "must be a list")])
+    if len(items) > settings.METRICS_INGEST_MAX_BATCH:
+        raise IngestInvalid([ItemError(0, "samples", f"at most {settings.METRICS_INGEST_MAX_BATCH} per batch")])
+    rows = rows_validate(items, service_id=service.pk, now=now)
+    if idempotency_key:
+        previous = IngestBatch.objects.filter(service=service, key=idempotency_key).first()
+        if previous is not None:
+            return IngestOutcome(accepted=previous.samples, duplicate=True)
+    try:
+        with transaction.atomic():
+            if idempotency_key:
+                # The unique constraint decides between two concurrent retries of one batch.
+                IngestBatch.objects.create(service=service, key=idempotency_key, samples=len(rows), created_at=now)
+            samples_write(rows)
+    except IntegrityError:
+        previous = IngestBatch.objects.filter(service=service, key=idempotency_key).first()
+        if not idempotency_key or previous is None:
+            raise
+        return IngestOutcome(accepted=previous.samples, duplicate=True)
+    return IngestOutcome(accepted=len(rows))

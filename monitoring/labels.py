@@ -1,0 +1,76 @@
+"""Metric names and labels: validation and the canonical form used for grouping.
+
+Imports nothing from Django, so the registry (hot path) and the ingest API share it.
+"""
+
+import hashlib
+import json
+import math
+import re
+
+NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]{0,199}$")
+LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,99}$")
+MAX_LABELS = 16
+MAX_LABEL_VALUE = 200
+# Added by the query layer from the sample's service; a client may not set it.
+RESERVED_LABELS = frozenset({"service", "quantile", "le"})
+
+_valid_names: set[str] = set()  # names already checked: the hot path skips the regex
+
+
+class MetricError(ValueError):
+    """An invalid metric name, label or value; `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def check_name(name) -> str:
+    if name in _valid_names:
+        return name
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise MetricError("name", "must match [a-zA-Z_:][a-zA-Z0-9_:]* (at most 200 characters)")
+    if len(_valid_names) < 100_000:
+        _valid_names.add(name)
+    return name
+
+
+def check_labels(labels) -> dict[str, str]:
+    if labels is None:
+        return {}
+    if not isinstance(labels, dict):
+        raise MetricError("labels", "must be an object of label name to string value")
+    if len(labels) > MAX_LABELS:
+        raise MetricError("labels", f"at most {MAX_LABELS} labels")
+    for key, value in labels.items():
+        if not isinstance(key, str) or not LABEL_RE.match(key) or key.startswith("__"):
+            raise MetricError("labels", f"invalid label name {key!r}")
+        if key in RESERVED_LABELS:
+            raise MetricError("labels", f"label name {key!r} is reserved")
+        if not isinstance(value, str):
+            raise MetricError("labels", f"label {key!r} must be a string")
+        if len(value) > MAX_LABEL_VALUE:
+            raise MetricError("labels", f"label {key!r} is longer than {MAX_LABEL_VALUE} characters")
+    return labels
+
+
+def check_value(value) -> float:
+    # bool is an int in Python; True as a metric value is almost always a bug in the caller.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MetricError("value", "must be a number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise MetricError("value", "must be finite (no NaN or infinity)")
+    return value
+
+
+def labels_canonical(labels: dict[str, str]) -> str:
+    """The one JSON text of a label set: sorted keys, no spaces. Equal sets, equal text."""
+    return json.dumps(labels, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if labels else "{}"
+
+
+def labels_hash(canonical: str) -> str:
+    """Short stable digest of the canonical labels; grouping key in the database."""
+    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()

@@ -1,0 +1,30 @@
+"""Models of the monitoring app: metric storage and health checks."""
+
+from monitoring.models.checks import CheckKind, HealthCheck, HealthCheckResult, HealthStatus, HeartbeatPing, PingKind
+from monitoring.models.metrics import (
+    HourRollup,
+    IngestBatch,
+    Metric,
+    MetricKind,
+    MetricSample,
+    MetricTotal,
+    MinuteRollup,
+    RollupState,
+)
+
+__all__ = [
+    "CheckKind",
+    "HealthCheck",
+    "HealthCheckResult",
+    "HealthStatus",
+    "HeartbeatPing",
+    "HourRollup",
+    "IngestBatch",
+    "Metric",
+    "MetricKind",
+    "MetricSample",
+    "MetricTotal",
+    "MinuteRollup",
+    "PingKind",
+    "RollupState",
+]

@@ -1,0 +1,243 @@
+"""Reading metrics: minute buckets for alert evaluation, and series at any step for charts/API.
+
+Sources, oldest first: hour rollups (only when the step is whole hours), minute rollups, then
+raw samples for the minutes not rolled up yet (after the rollup watermark, see RollupState).
+Each source is one grouped query, so the number of queries is fixed whatever the data size:
+1 for the watermark + 1 per source used. Windows are minute-aligned: `since` is floored to the
+minute; a bucket belongs to a window when its start is in [since, until).
+
+Counters are stored as increments (see MetricKind), which defines the aggregations:
+- count/sum/min/max/avg over every sample in the window;
+- rate = sum / window seconds: for a counter, its increase per second; for a gauge it has no
+  useful meaning;
+- p50/p95/p99 from the merged DDSketch (relative error <= 1 %, clamped to [min, max]).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ddsketch import DDSketch
+
+from monitoring.models import HourRollup, MetricSample, MinuteRollup, RollupState
+from monitoring.sketches import sketch_loads, sketch_new, sketch_quantile
+
+LabelKey = tuple[tuple[str, str], ...]
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+AGGREGATIONS = ("avg", "min", "max", "sum", "count", "rate", "p50", "p95", "p99", "last")
+QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+ROLLUP_STATE_KEY = "minute"
+
+
+@dataclass
+class Bucket:
+    """One period (a minute, or an hour from hour rollups) of one series."""
+
+    start: datetime
+    count: int
+    sum: float
+    min: float
+    max: float
+    last: float
+    sketch: DDSketch
+
+
+@dataclass
+class WindowAggregate:
+    count: int = 0
+    sum: float = 0.0
+    min: float | None = None
+    max: float | None = None
+    last: float | None = None
+    sketch: DDSketch = field(default_factory=sketch_new)
+    window_seconds: float = 60.0
+
+    @classmethod
+    def merge(cls, buckets: Iterable[Bucket], *, window_seconds: float | None = None) -> "WindowAggregate":
+        """Merge buckets (any order). Pass `window_seconds` (the evaluated window's length) for
+        `rate`; without it the span from the first bucket's start to the last one's end is used."""
+        agg = cls()
+        first = last_start = None
+        for bucket in sorted(buckets, key=lambda b: b.start):
+            if bucket.count == 0:
+                continue
+            agg.count += bucket.count
+            agg.sum += bucket.sum
+            agg.min = bucket.min if agg.min is None else min(agg.min, bucket.min)
+            agg.max = bucket.max if agg.max is None else max(agg.max, bucket.max)
+            agg.last = bucket.last
+            agg.sketch.merge(bucket.sketch)
+            first = first or bucket.start
+            last_start = bucket.start
+        if window_seconds is not None:
+            agg.window_seconds = float(window_seconds)
+        elif first is not None:
+            agg.window_seconds = (last_start - first).total_seconds() + 60.0
+        return agg
+
+    def value(self, agg: str) -> float | None:
+        if self.count == 0:
+            return None
+        if agg == "avg":
+            return self.sum / self.count
+        if agg in ("min", "max", "sum", "count", "last"):
+            return float(getattr(self, agg))
+        if agg == "rate":
+            return self.sum / self.window_seconds if self.window_seconds > 0 else None
+        if agg in QUANTILES:
+            return sketch_quantile(self.sketch, QUANTILES[agg])
+        raise ValueError(f"unknown aggregation {agg!r}; expected one of {', '.join(AGGREGATIONS)}")
+
+
+def floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def floor_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def label_key(slug: str, labels: dict) -> LabelKey:
+    return tuple(sorted([*labels.items(), ("service", slug)]))
+
+
+def rollup_watermark() -> datetime | None:
+    """End of trustworthy minute rollups: raw samples are authoritative from here on."""
+    row = RollupState.objects.filter(key=ROLLUP_STATE_KEY).values_list("rolled_until", "dirty_since").first()
+    if row is None or row[0] is None:
+        return None
+    rolled, dirty = row
+    return min(rolled, dirty) if dirty else rolled
+
+
+def _scope(queryset, names, service_id):
+    queryset = queryset.filter(name__in=list(names))
+    return queryset.filter(service_id=service_id) if service_id is not None else queryset
+
+
+def _rollup_buckets(model, names, start, end, service_id, out) -> None:
+    if start >= end:
+        return
+    rows = _scope(model.objects, names, service_id).filter(start__gte=start, start__lt=end)
+    columns = ("service__slug", "name", "labels", "start", "count", "sum", "min", "max", "last", "sketch")
+    for slug, name, labels, begin, count, total, low, high, last, sketch in rows.values_list(*columns):
+        bucket = Bucket(begin, count, total, low, high, last, sketch_loads(bytes(sketch)))
+        out[(name, label_key(slug, labels))].append(bucket)
+
+
+def _raw_buckets(names, start, end, service_id, out) -> None:
+    if start >= end:
+        return
+    rows = _scope(MetricSample.objects, names, service_id).filter(time__gte=start, time__lt=end)
+    keys: dict[tuple, LabelKey] = {}
+    open_buckets: dict[tuple, Bucket] = {}
+    columns = ("service__slug", "name", "labels_hash", "labels", "time", "value")
+    for slug, name, digest, labels, moment, value in rows.order_by("time", "id").values_list(*columns):
+        key = keys.get((slug, digest))
+        if key is None:
+            key = keys[(slug, digest)] = label_key(slug, labels)
+        minute = floor_minute(moment)
+        bucket = open_buckets.get((name, key, minute))
+        if bucket is None:
+            bucket = open_buckets[(name, key, minute)] = Bucket(minute, 0, 0.0, value, value, value, sketch_new())
+            out[(name, key)].append(bucket)
+        bucket.count += 1
+        bucket.sum += value
+        bucket.min = min(bucket.min, value)
+        bucket.max = max(bucket.max, value)
+        bucket.last = value
+        bucket.sketch.add(value)
+
+
+def _collect(*, names, since, until, service_id=None, hours=False) -> dict[tuple[str, LabelKey], list[Bucket]]:
+    names = list(names)
+    out: dict[tuple[str, LabelKey], list[Bucket]] = defaultdict(list)
+    if not names or since >= until:
+        return {}
+    since = floor_minute(since)
+    mark = rollup_watermark()
+    rolled_end = min(until, mark) if mark else since
+    minute_start = since
+    if hours and mark:
+        hour_start = since if since == floor_hour(since) else floor_hour(since) + HOUR
+        hour_end = max(hour_start, floor_hour(rolled_end))
+        _rollup_buckets(HourRollup, names, hour_start, hour_end, service_id, out)
+        if hour_end > hour_start:
+            # Minutes before the first whole hour come from minute rollups, like those after the last.
+            _rollup_buckets(MinuteRollup, names, since, hour_start, service_id, out)
+            minute_start = hour_end
+    _rollup_buckets(MinuteRollup, names, minute_start, rolled_end, service_id, out)
+    _raw_buckets(names, max(since, rolled_end), until, service_id, out)
+    for buckets in out.values():
+        buckets.sort(key=lambda b: b.start)
+    return dict(out)
+
+
+def minute_buckets(
+    *, names: Iterable[str], since: datetime, until: datetime
+) -> dict[tuple[str, LabelKey], list[Bucket]]:
+    """Per-minute buckets of every series of these metric names in [since, until).
+
+    At most three queries (watermark, minute rollups, raw samples) whatever the number of series.
+    The last bucket may be a partial minute when `until` is inside it."""
+    return _collect(names=names, since=since, until=until)
+
+
+@dataclass
+class Series:
+    name: str
+    labels: LabelKey
+    points: list[tuple[datetime, float | None]]
+
+    @property
+    def label_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+def step_start(moment: datetime, step: int) -> datetime:
+    """Align to multiples of `step` seconds since the epoch, so charts are stable across reloads."""
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % step, tz=UTC)
+
+
+def series_query(
+    *,
+    name: str,
+    since: datetime,
+    until: datetime,
+    step: int = 60,
+    agg: str = "avg",
+    service_id: int | None = None,
+    labels: dict[str, str] | None = None,
+) -> list[Series]:
+    """Aggregation `agg` of metric `name`, per series matching `labels` (exact values; "service"
+    matches the service slug), at `step` seconds (a multiple of 60) over [since, until).
+
+    Whole-hour steps read hour rollups for complete hours; every step gets a point (None when
+    the series had no samples in it)."""
+    if agg not in AGGREGATIONS:
+        raise ValueError(f"agg: expected one of {', '.join(AGGREGATIONS)}")
+    if step < 60 or step % 60:
+        raise ValueError("step: must be a positive multiple of 60 seconds")
+    first = step_start(since, step)
+    found = _collect(names=[name], since=first, until=until, service_id=service_id, hours=step % 3600 == 0)
+    wanted = set((labels or {}).items())
+    starts = []
+    moment = first
+    while moment < until:
+        starts.append(moment)
+        moment += timedelta(seconds=step)
+    result = []
+    for (metric, key), buckets in sorted(found.items()):
+        if not wanted <= set(key):
+            continue
+        per_step: dict[datetime, list[Bucket]] = defaultdict(list)
+        for bucket in buckets:
+            per_step[step_start(bucket.start, step)].append(bucket)
+        points = [
+            (start, WindowAggregate.merge(per_step.get(start, ()), window_seconds=step).value(agg)) for start in starts
+        ]
+        result.append(Series(metric, key, points))
+    return result

@@ -1,0 +1,31 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from monitoring import ingest
+from monitoring.labels import labels_canonical, labels_hash
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def row(service, name, value, time, **labels):
+    canonical = labels_canonical(labels)
+    return (service.pk, name, canonical, labels_hash(canonical), float(value), time)
+
+
+@pytest.fixture
+def put(db):
+    """put(service, name, value, time, **labels): write one sample through the fast path."""
+
+    def write(service, name, value, time, **labels):
+        ingest.samples_write([row(service, name, value, time, **labels)])
+
+    return write
+
+
+@pytest.fixture(autouse=True)
+def fresh_kind_cache():
+    # The kind cache is per process; a test database starts empty every test.
+    ingest._kind_cache.clear()
+    yield
+    ingest._kind_cache.clear()

@@ -1,0 +1,97 @@
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from monitoring import query
+from monitoring.query import Bucket, WindowAggregate, minute_buckets, series_query
+from monitoring.rollups import rollup_run
+from monitoring.sketches import sketch_of
+from tests.monitoring.conftest import T0
+
+
+def test_minute_buckets_groups_by_series_and_minute_from_raw(put, service, other_service):
+    put(service, "latency", 1, T0, route="/a")
+    put(service, "latency", 3, T0 + timedelta(seconds=30), route="/a")
+    put(service, "latency", 5, T0 + timedelta(minutes=1), route="/a")
+    put(other_service, "latency", 7, T0, route="/a")
+    put(service, "other", 9, T0)
+    found = minute_buckets(names=["latency"], since=T0, until=T0 + timedelta(minutes=5))
+    key = ("latency", (("route", "/a"), ("service", "checkout")))
+    assert set(found) == {key, ("latency", (("route", "/a"), ("service", "billing")))}
+    first, second = found[key]
+    assert (first.start, first.count, first.sum, first.min, first.max, first.last) == (T0, 2, 4.0, 1.0, 3.0, 3.0)
+    assert second.start == T0 + timedelta(minutes=1) and second.count == 1
+
+
+def test_minute_buckets_is_the_same_from_rollups_and_raw(put, service):
+    for i in range(120):
+        put(service, "latency", i, T0 + timedelta(seconds=i), route="/a")
+    until = T0 + timedelta(minutes=2)
+    from_raw = minute_buckets(names=["latency"], since=T0, until=until)
+    rollup_run(now=T0 + timedelta(minutes=10))
+    assert query.rollup_watermark() is not None
+    from_rollups = minute_buckets(names=["latency"], since=T0, until=until)
+    assert from_raw.keys() == from_rollups.keys()
+    for key, buckets in from_raw.items():
+        for a, b in zip(buckets, from_rollups[key], strict=True):
+            assert (a.start, a.count, a.sum, a.min, a.max, a.last) == (b.start, b.count, b.sum, b.min, b.max, b.last)
+            assert a.sketch.get_quantile_value(0.9) == pytest.approx(b.sketch.get_quantile_value(0.9))
+
+
+def test_minute_buckets_uses_a_fixed_number_of_queries(put, service, django_assert_max_num_queries):
+    for i in range(50):
+        put(service, "latency", i, T0 + timedelta(seconds=i * 7), route=f"/r{i % 10}")
+    rollup_run(now=T0 + timedelta(minutes=4))
+    for i in range(50):
+        put(service, "latency", i, T0 + timedelta(minutes=5, seconds=i), route=f"/r{i % 10}")
+    with django_assert_max_num_queries(3):
+        found = minute_buckets(names=["latency"], since=T0, until=T0 + timedelta(minutes=10))
+    assert len(found) == 10
+
+
+def test_window_aggregate_values():
+    values = list(range(1, 101))
+    buckets = [
+        Bucket(T0, 50, sum(values[:50]), 1, 50, 50, sketch_of(values[:50])),
+        Bucket(T0 + timedelta(minutes=1), 50, sum(values[50:]), 51, 100, 100, sketch_of(values[50:])),
+    ]
+    agg = WindowAggregate.merge(buckets, window_seconds=120)
+    assert agg.value("count") == 100
+    assert agg.value("sum") == 5050
+    assert agg.value("avg") == 50.5
+    assert agg.value("min") == 1 and agg.value("max") == 100
+    assert agg.value("rate") == pytest.approx(5050 / 120)
+    for name, q in (("p50", 50), ("p95", 95), ("p99", 99)):
+        assert agg.value(name) == pytest.approx(np.percentile(values, q), rel=0.02)
+    assert WindowAggregate.merge([]).value("avg") is None
+    assert WindowAggregate.merge(buckets).window_seconds == 120
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        agg.value("median")
+
+
+def test_series_query_fills_every_step_and_filters_labels(put, service):
+    put(service, "system_cpu_percent", 10, T0, cpu="total")
+    put(service, "system_cpu_percent", 30, T0 + timedelta(seconds=10), cpu="total")
+    put(service, "system_cpu_percent", 99, T0, cpu="0")
+    series = series_query(name="system_cpu_percent", since=T0, until=T0 + timedelta(minutes=3), labels={"cpu": "total"})
+    assert len(series) == 1
+    assert series[0].label_dict == {"cpu": "total", "service": "checkout"}
+    assert [value for _, value in series[0].points] == [20.0, None, None]
+
+
+def test_series_query_reads_hour_rollups_for_whole_hour_steps(put, service, django_assert_max_num_queries):
+    for hour in range(5):
+        for minute in range(0, 60, 10):
+            put(service, "load", hour, T0 + timedelta(hours=hour, minutes=minute))
+    rollup_run(now=T0 + timedelta(hours=5, minutes=5))
+    with django_assert_max_num_queries(4):
+        series = series_query(name="load", since=T0, until=T0 + timedelta(hours=5), step=3600, agg="count")
+    assert [value for _, value in series[0].points] == [6, 6, 6, 6, 6]
+
+
+def test_series_query_refuses_bad_step_and_aggregation():
+    with pytest.raises(ValueError, match="step"):
+        series_query(name="x", since=T0, until=T0 + timedelta(hours=1), step=30)
+    with pytest.raises(ValueError, match="agg"):
+        series_query(name="x", since=T0, until=T0 + timedelta(hours=1), agg="mean")
