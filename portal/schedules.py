@@ -61,3 +61,7 @@ def schedules_sync(periodics: list[Periodic] | None = None) -> dict[str, str]:
             Schedule.objects.filter(pk=row.pk).update(**changed)
         outcome[periodic.name] = "updated" if changed else "unchanged"
     return outcome
+
+
+# The portal's own job: a tiny task each minute, so the home page can tell whether workers run.
+SCHEDULES = [Periodic(name="portal.worker_heartbeat", func="portal.tasks.ping", minutes=1)]

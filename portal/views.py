@@ -4,7 +4,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django_q.models import Schedule
+from django_q.models import Schedule, Success
 
 from portal.models import Service
 
@@ -15,7 +15,12 @@ def home(request):
     return render(
         request,
         "portal/home.html",
-        {"services": services, "schedule_count": Schedule.objects.count()},
+        {
+            "services": services,
+            "schedule_count": Schedule.objects.count(),
+            # The heartbeat schedule makes this at most a minute old while workers run.
+            "last_task_at": Success.objects.order_by("-stopped").values_list("stopped", flat=True).first(),
+        },
     )
 
 

@@ -59,3 +59,9 @@ def test_home_page_draws_the_chart_with_chartjs_4(page_client):
 
 def test_the_old_chartjs_bundled_by_django_chartjs_is_not_served():
     assert finders.find("js/Chart.min.js") is None
+
+
+def test_home_page_says_when_workers_last_finished_a_task(page_client):
+    assert "never" in page_client("viewer").get("/").content.decode()
+    make_task(datetime.now(UTC) - timedelta(minutes=3), True, 99)
+    assert "3\xa0minutes ago" in page_client("viewer").get("/").content.decode()
