@@ -1,6 +1,7 @@
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.utils.module_loading import autodiscover_modules
+from rest_framework.authtoken.views import obtain_auth_token
 
 from portal.api import services  # noqa: F401  (registers the portal's own viewsets)
 from portal.api.router import router
@@ -14,4 +15,9 @@ def not_found(request, *args, **kwargs):
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
-urlpatterns = [path("", include(router.urls)), re_path(r"^.*$", not_found)]
+urlpatterns = [
+    # People exchange username + password for a token for scripts: `Authorization: Token <token>`.
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("", include(router.urls)),
+    re_path(r"^.*$", not_found),
+]

@@ -132,3 +132,18 @@ def test_admin_action_shows_a_new_key_once(page_client, service):
     shown = [str(m) for m in get_messages(response.wsgi_request)] or [response.content.decode()]
     key = ServiceKey.objects.get(service=service)
     assert any(f"pk_{key.prefix}_" in text for text in shown)
+
+
+def test_a_service_key_does_not_log_anyone_into_pages(client, service_key):
+    response = client.get("/", HTTP_AUTHORIZATION=f"Bearer {service_key.raw}")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_people_get_a_token_for_scripts(client, users):
+    response = client.post("/api/v1/auth/token/", {"username": "viewer", "password": "correct horse battery staple"})
+    assert response.status_code == 200
+    token = response.json()["token"]
+    listing = client.get("/api/v1/services/", HTTP_AUTHORIZATION=f"Token {token}")
+    assert listing.status_code == 200
+    wrong = client.post("/api/v1/auth/token/", {"username": "viewer", "password": "nope"})
+    assert wrong.status_code == 400 and "non_field_errors" in wrong.json()
