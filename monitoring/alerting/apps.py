@@ -11,7 +11,8 @@ class AlertingConfig(AppConfig):
     name = "monitoring.alerting"
     label = "alerting"
     verbose_name = "Alerting"
-    nav: list[tuple[str, str]] = []
-    operator_permissions: tuple[str, ...] = ()
+    nav: list[tuple[str, str]] = [("Alerts", "alerting:list")]
+    # Operators work alerts (acknowledge/resolve/reopen/comment) and create silences.
+    operator_permissions: tuple[str, ...] = ("alerting.acknowledge_alert", "alerting.add_silence")
     # Dotted path of function(*, stdout, demo) that portal_setup calls to install defaults (idempotent).
-    setup_hook: str | None = None
+    setup_hook: str | None = "monitoring.alerting.defaults.install"

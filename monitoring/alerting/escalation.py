@@ -1,0 +1,114 @@
+"""Escalation: who is told next while nobody acknowledges.
+
+Progress lives on the alert (step, cycle, next_escalation_at). The sweeper picks alerts whose
+next_escalation_at has passed, locks each, re-checks it is still firing and still due (the world
+may have moved on since the SELECT), runs every due step and stores the next due time.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from monitoring.alerting.events import event_record
+from monitoring.alerting.models import Alert, AlertStatus, DeliveryEvent, EscalationStep, EventKind
+from monitoring.alerting.notify import notifications_queue
+from monitoring.alerting.suppression import hold_apply, suppression_for
+
+ESCALATION_FIELDS = ["escalation_step", "escalation_cycle", "next_escalation_at"]
+
+
+def _steps(alert: Alert) -> list[EscalationStep]:
+    policy_id = alert.rule.escalation_policy_id if alert.rule_id else None
+    if policy_id is None:
+        return []
+    return list(EscalationStep.objects.filter(policy_id=policy_id).prefetch_related("channels", "users"))
+
+
+def escalation_start(*, alert: Alert, now: datetime) -> None:
+    """(Re)start from step 1. Caller holds the row lock inside a transaction."""
+    steps = _steps(alert)
+    alert.escalation_step = 0
+    alert.escalation_cycle = 0
+    alert.next_escalation_at = now + timedelta(minutes=steps[0].wait_minutes) if steps else None
+    alert.save(update_fields=ESCALATION_FIELDS)
+    if steps:
+        _run_due(alert, steps, now=now)
+
+
+def escalation_stop(alert: Alert) -> None:
+    """Acknowledging or resolving ends escalation; the caller saves `next_escalation_at`."""
+    alert.next_escalation_at = None
+
+
+def _run_due(alert: Alert, steps: list[EscalationStep], *, now: datetime) -> None:
+    policy = alert.rule.escalation_policy
+    while alert.next_escalation_at is not None and alert.next_escalation_at <= now:
+        index = min(alert.escalation_step, len(steps) - 1)
+        step = steps[index]
+        channels, users = list(step.channels.all()), list(step.users.all())
+        notifications_queue(
+            alert=alert, event=DeliveryEvent.ESCALATION, channels=channels, users=users, step=index, now=now
+        )
+        event_record(
+            alert=alert,
+            kind=EventKind.ESCALATED,
+            now=now,
+            message=f"escalation step {index + 1} of {len(steps)}"
+            + (f" (repeat {alert.escalation_cycle})" if alert.escalation_cycle else ""),
+            details={
+                "policy": policy.name,
+                "step": index + 1,
+                "cycle": alert.escalation_cycle,
+                "channels": [c.name for c in channels],
+                "users": [u.get_username() for u in users],
+            },
+        )
+        # Next due time counts from now, not from the missed due time, so a sweeper that was
+        # down for an hour does not fire every step at once when it comes back.
+        if index + 1 < len(steps):
+            alert.escalation_step = index + 1
+            alert.next_escalation_at = now + timedelta(minutes=steps[index + 1].wait_minutes)
+        elif alert.escalation_cycle < policy.repeat:
+            alert.escalation_cycle += 1
+            alert.escalation_step = 0
+            alert.next_escalation_at = now + timedelta(minutes=max(1, policy.repeat_after_minutes))
+        else:
+            alert.next_escalation_at = None
+    alert.save(update_fields=ESCALATION_FIELDS)
+
+
+def escalation_advance(*, alert_id: int, now: datetime | None = None) -> bool:
+    """Run the due steps of one alert; False when it was not due any more."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        alert = (
+            Alert.objects.select_for_update(of=("self",))
+            .select_related("rule", "rule__escalation_policy")
+            .filter(pk=alert_id)
+            .first()
+        )
+        if (
+            alert is None
+            or alert.status != AlertStatus.FIRING
+            or alert.next_escalation_at is None
+            or alert.next_escalation_at > now
+        ):
+            return False
+        hold = suppression_for(alert, now=now)
+        if hold is not None:
+            hold_apply(alert=alert, hold=hold, now=now)
+            return False
+        steps = _steps(alert)
+        if not steps:  # the policy was removed or emptied since
+            alert.next_escalation_at = None
+            alert.save(update_fields=["next_escalation_at"])
+            return False
+        _run_due(alert, steps, now=now)
+        return True
+
+
+def escalation_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
+    now = now or timezone.now()
+    due = Alert.objects.filter(status=AlertStatus.FIRING, next_escalation_at__lte=now).order_by("next_escalation_at")
+    return sum(escalation_advance(alert_id=pk, now=now) for pk in due.values_list("pk", flat=True)[:limit])

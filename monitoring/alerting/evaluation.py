@@ -1,0 +1,255 @@
+"""Rule evaluation, once a minute.
+
+Reads are grouped: enabled rules are grouped by metric and the metrics by the longest window any
+of their rules needs; `minute_buckets` is called once per group (a few queries each whatever the
+number of series), so the query count follows the distinct metrics/windows, never the rules.
+Each rule then merges, per matching label set, the buckets inside its own window (merged
+aggregates are shared between rules with the same metric, series and window).
+
+Writes happen only on transitions (ok→pending→firing→resolved): a quiet minute writes nothing.
+"""
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.utils import timezone
+
+from monitoring.alerting.conditions import SYMBOLS, condition_holds, fingerprint, matches_all, render_annotation
+from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_fire, alert_reopen, alert_resolve
+from monitoring.alerting.models import Alert, AlertRule, AlertStatus, RuleSource, RuleState
+from monitoring.query import WindowAggregate, floor_minute, minute_buckets
+from portal.models import Service
+
+log = logging.getLogger(__name__)
+UNHEALTHY = "unhealthy"
+
+
+@dataclass
+class Observation:
+    labels: dict[str, str]
+    value: float | None
+    holds: bool
+    note: str = ""
+
+
+@dataclass
+class EvaluationReport:
+    rules: int = 0
+    series: int = 0
+    pending: int = 0
+    fired: int = 0
+    reopened: int = 0
+    resolved: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rules} rules, {self.series} series: {self.fired} fired, {self.reopened} reopened, "
+            f"{self.resolved} resolved, {self.pending} pending ({self.seconds * 1000:.0f} ms)"
+        )
+
+
+def _metric_observations(rules: list[AlertRule], *, now: datetime) -> dict[int, dict[str, Observation]]:
+    longest: dict[str, timedelta] = {}
+    for rule in rules:
+        longest[rule.metric] = max(longest.get(rule.metric, rule.window), rule.window)
+    by_window: dict[timedelta, list[str]] = defaultdict(list)
+    for name, window in longest.items():
+        by_window[window].append(name)
+    series: dict[str, list] = defaultdict(list)
+    for window, names in by_window.items():
+        for (name, key), buckets in minute_buckets(names=sorted(names), since=now - window, until=now).items():
+            series[name].append((key, buckets))
+
+    merged: dict[tuple, WindowAggregate] = {}
+    found: dict[int, dict[str, Observation]] = defaultdict(dict)
+    for rule in rules:
+        matchers = rule.all_matchers()
+        since = floor_minute(now - rule.window)
+        seconds = rule.window.total_seconds()
+        for key, buckets in series.get(rule.metric, ()):
+            labels = dict(key)
+            if not matches_all(matchers, labels):
+                continue
+            cache_key = (rule.metric, key, seconds)
+            agg = merged.get(cache_key)
+            if agg is None:
+                agg = merged[cache_key] = WindowAggregate.merge(
+                    (b for b in buckets if b.start >= since), window_seconds=seconds
+                )
+            value = agg.value(rule.aggregation)
+            found[rule.pk][fingerprint(rule.pk, labels)] = Observation(
+                labels, value, condition_holds(value, rule.comparison, rule.threshold)
+            )
+    return found
+
+
+def _health_observations(rules: list[AlertRule]) -> dict[int, dict[str, Observation]]:
+    """Critical health checks as label sets of the built-in health rule(s)."""
+    try:
+        health_check = apps.get_model("monitoring", "HealthCheck")
+    except LookupError:
+        return {}
+    checks = list(health_check.objects.filter(critical=True, enabled=True).select_related("service"))
+    found: dict[int, dict[str, Observation]] = defaultdict(dict)
+    for rule in rules:
+        matchers = rule.all_matchers()
+        for check in checks:
+            labels = {"check": check.name, "check_id": str(check.pk)}
+            if check.service_id:
+                labels["service"] = check.service.slug
+            if not matches_all(matchers, labels):
+                continue
+            unhealthy = check.last_status == UNHEALTHY
+            found[rule.pk][fingerprint(rule.pk, labels)] = Observation(
+                labels, 1.0 if unhealthy else 0.0, unhealthy, note=check.last_message
+            )
+    return found
+
+
+def _texts(rule: AlertRule, obs: Observation) -> tuple[str, str]:
+    context = {"value": obs.value, "threshold": rule.threshold, "rule": rule.name, "labels": obs.labels}
+    summary = render_annotation(rule.summary, **context)
+    if not summary:
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(obs.labels.items()))
+        if rule.source == RuleSource.HEALTH_CHECK:
+            summary = f"Health check {obs.labels.get('check', '?')} is unhealthy"
+        else:
+            value = "no data" if obs.value is None else f"{obs.value:.4g}"
+            summary = f"{rule.name}: {value} {SYMBOLS[rule.comparison]} {rule.threshold:g}"
+        summary += f" ({shown})" if shown else ""
+    description = render_annotation(rule.annotation, **context)
+    if obs.note:
+        description = f"{description}\n\n{obs.note}".strip()
+    return summary, description
+
+
+class _Evaluator:
+    def __init__(self, rules: list[AlertRule], *, now: datetime, report: EvaluationReport):
+        self.now, self.report = now, report
+        self.states = {(s.rule_id, s.fingerprint): s for s in RuleState.objects.filter(rule__in=rules)}
+        self.open = {a.fingerprint: a for a in Alert.objects.open().filter(rule__in=rules)}
+        self.created: list[RuleState] = []
+        self.changed: dict[int, RuleState] = {}
+        self._services: dict[str, Service] | None = None
+
+    def service_for(self, rule: AlertRule, labels: dict) -> Service | None:
+        if rule.service_id:
+            return rule.service
+        if self._services is None:  # loaded only when something fires
+            self._services = {s.slug: s for s in Service.objects.all()}
+        return self._services.get(labels.get("service", ""))
+
+    def step(self, rule: AlertRule, fp: str, obs: Observation) -> None:
+        state = self.states.get((rule.pk, fp))
+        alert = self.open.get(fp)
+        if not obs.holds:
+            if state is not None and state.active_since is not None:
+                self._touch(state, active_since=None, value=obs.value)
+            if alert is not None:
+                alert_resolve(alert=alert, value=obs.value, now=self.now)
+                self.report.resolved += 1
+            return
+        if state is None:
+            state = RuleState(rule=rule, fingerprint=fp, labels=obs.labels, active_since=self.now, value=obs.value)
+            state.changed_at = self.now
+            self.states[(rule.pk, fp)] = state
+            self.created.append(state)
+        elif state.active_since is None:
+            self._touch(state, active_since=self.now, value=obs.value)
+        if alert is not None:
+            return
+        if self.now - state.active_since < rule.for_duration:
+            self.report.pending += 1
+            return
+        self._open(rule, fp, obs, state)
+
+    def _open(self, rule: AlertRule, fp: str, obs: Observation, state: RuleState) -> None:
+        # Resolved by a person while the condition never cleared: the same incident, reopened.
+        previous = (
+            Alert.objects.filter(fingerprint=fp, status=AlertStatus.RESOLVED, resolved_by__isnull=False)
+            .filter(resolved_at__gte=state.active_since)
+            .order_by("-resolved_at")
+            .first()
+        )
+        if previous is not None:
+            try:
+                alert_reopen(alert=previous, value=obs.value, now=self.now, message="condition still true")
+                self.report.reopened += 1
+                return
+            except TransitionNotAllowed:
+                pass
+        summary, description = _texts(rule, obs)
+        labels = {**(rule.labels or {}), **obs.labels}
+        _, created = alert_fire(
+            rule=rule,
+            fingerprint=fp,
+            labels=labels,
+            value=obs.value,
+            summary=summary,
+            description=description,
+            service=self.service_for(rule, obs.labels),
+            now=self.now,
+        )
+        self.report.fired += int(created)
+        self._touch(state, value=obs.value)
+
+    def _touch(self, state: RuleState, *, value, **changes) -> None:
+        for name, new in changes.items():
+            setattr(state, name, new)
+        state.value = value
+        state.changed_at = self.now
+        if state.pk is not None:
+            self.changed[state.pk] = state
+
+    def save(self) -> None:
+        if self.created:
+            RuleState.objects.bulk_create(self.created, ignore_conflicts=True)
+        if self.changed:
+            RuleState.objects.bulk_update(list(self.changed.values()), ["active_since", "value", "changed_at"])
+
+
+def rules_evaluate(*, now: datetime | None = None) -> EvaluationReport:
+    """Evaluate every enabled rule once; safe to run twice for the same minute."""
+    started = time.perf_counter()
+    now = now or timezone.now()
+    report = EvaluationReport()
+    rules = list(AlertRule.objects.filter(enabled=True).select_related("service"))
+    report.rules = len(rules)
+    metric_rules = [r for r in rules if r.source == RuleSource.METRIC and r.metric]
+    observed = _metric_observations(metric_rules, now=now)
+    observed.update(_health_observations([r for r in rules if r.source == RuleSource.HEALTH_CHECK]))
+    evaluator = _Evaluator(rules, now=now, report=report)
+    watched: dict[int, set[str]] = defaultdict(set)  # label sets that are pending/firing now
+    for (rule_id, fp), state in evaluator.states.items():
+        if state.active_since is not None:
+            watched[rule_id].add(fp)
+    for fp, alert in evaluator.open.items():
+        watched[alert.rule_id].add(fp)
+    for rule in rules:
+        seen = observed.get(rule.pk, {})
+        report.series += len(seen)
+        for fp, obs in seen.items():
+            _safely(evaluator.step, rule, fp, obs, report=report)
+        # Label sets that vanished (no data in the window) count as "condition false".
+        for fp in watched[rule.pk] - seen.keys():
+            state = evaluator.states.get((rule.pk, fp))
+            labels = state.labels if state else evaluator.open[fp].labels
+            _safely(evaluator.step, rule, fp, Observation(labels, None, False), report=report)
+    evaluator.save()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _safely(func, *args, report: EvaluationReport, **kwargs) -> None:
+    """One broken rule must not stop the others from being evaluated."""
+    try:
+        func(*args, **kwargs)
+    except Exception as exc:
+        log.exception("alert evaluation failed")
+        report.errors.append(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,238 @@
+"""Alert transitions: one function each, the only code that changes an alert's status.
+
+Each one locks the row, checks the allowed starting states (here and nowhere else), saves
+only the fields it changed, writes an AlertEvent and queues notifications as Delivery rows in
+the same transaction (they are sent after commit). Pages, API, admin, email links and the
+evaluator all call these.
+"""
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from monitoring.alerting.escalation import escalation_start, escalation_stop
+from monitoring.alerting.events import event_record
+from monitoring.alerting.models import OPEN_STATUSES, Alert, AlertEvent, AlertRule, AlertStatus, DeliveryEvent, EventKind
+from monitoring.alerting.notify import notifications_queue, notified_channels
+from monitoring.alerting.suppression import Hold, hold_apply, suppression_for
+
+FIRING, ACKNOWLEDGED, RESOLVED = AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED
+
+
+class TransitionNotAllowed(Exception):
+    """The alert is not in a state this action applies to (shown to the person as is)."""
+
+    def __init__(self, alert: Alert, action: str, message: str | None = None):
+        self.alert, self.action = alert, action
+        super().__init__(message or f"Cannot {action} alert #{alert.pk}: it is {alert.status}.")
+
+
+def _lock(alert: Alert | int) -> Alert:
+    pk = alert if isinstance(alert, int) else alert.pk
+    return (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("rule", "rule__escalation_policy", "service")
+        .get(pk=pk)
+    )
+
+
+def _require(alert: Alert, action: str, allowed: tuple[str, ...]) -> None:
+    if alert.status not in allowed:
+        raise TransitionNotAllowed(alert, action)
+
+
+def _announce(alert: Alert, *, now: datetime) -> None:
+    """A newly firing alert: notify the rule's channels and start escalation, unless held."""
+    hold = suppression_for(alert, now=now)
+    if hold is not None:
+        hold_apply(alert=alert, hold=hold, now=now)
+        return
+    channels = list(alert.rule.channels.all()) if alert.rule_id else []
+    notifications_queue(alert=alert, event=DeliveryEvent.TRIGGER, channels=channels, now=now)
+    escalation_start(alert=alert, now=now)
+
+
+def alert_fire(
+    *,
+    rule: AlertRule,
+    fingerprint: str,
+    labels: dict,
+    value: float | None,
+    summary: str,
+    description: str = "",
+    service=None,
+    now: datetime | None = None,
+) -> tuple[Alert, bool]:
+    """Open an alert; returns (alert, created). An alert already open for the same fingerprint
+    is returned as is: the partial unique constraint is the dedup, even between two evaluators."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                alert = Alert.objects.create(
+                    rule=rule,
+                    fingerprint=fingerprint,
+                    labels=labels,
+                    service=service,
+                    severity=rule.severity,
+                    summary=summary[:300],
+                    description=description,
+                    value=value,
+                    created_at=now,
+                )
+        except IntegrityError:
+            return Alert.objects.open().get(fingerprint=fingerprint), False
+        alert.rule = rule
+        event_record(alert=alert, kind=EventKind.TRIGGERED, now=now, value=value, message=summary)
+        _announce(alert, now=now)
+    return alert, True
+
+
+def alert_acknowledge(*, alert: Alert | int, by, now: datetime | None = None, via: str = "page") -> Alert:
+    now = now or timezone.now()
+    with transaction.atomic():
+        alert = _lock(alert)
+        _require(alert, "acknowledge", (FIRING,))
+        alert.status = ACKNOWLEDGED
+        alert.acknowledged_at = now
+        alert.acknowledged_by = by if getattr(by, "pk", None) else None
+        escalation_stop(alert)
+        alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "next_escalation_at"])
+        event_record(alert=alert, kind=EventKind.ACKNOWLEDGED, now=now, actor=by, details={"via": via})
+        notifications_queue(alert=alert, event=DeliveryEvent.ACKNOWLEDGE, channels=notified_channels(alert), now=now)
+    return alert
+
+
+def alert_unacknowledge(*, alert: Alert | int, by, now: datetime | None = None, via: str = "page") -> Alert:
+    """Hand an acknowledged alert back: it fires again and escalation starts over."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        alert = _lock(alert)
+        _require(alert, "unacknowledge", (ACKNOWLEDGED,))
+        alert.status = FIRING
+        alert.acknowledged_at = None
+        alert.acknowledged_by = None
+        alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
+        event_record(alert=alert, kind=EventKind.UNACKNOWLEDGED, now=now, actor=by, details={"via": via})
+        if alert.suppressed_until is None or alert.suppressed_until <= now:
+            escalation_start(alert=alert, now=now)
+    return alert
+
+
+def alert_resolve(
+    *,
+    alert: Alert | int,
+    by=None,
+    now: datetime | None = None,
+    value: float | None = None,
+    message: str = "",
+    via: str = "page",
+) -> Alert:
+    """Close an alert: by a person, or by the evaluator (`by=None`) when the condition cleared."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        alert = _lock(alert)
+        _require(alert, "resolve", OPEN_STATUSES)
+        alert.status = RESOLVED
+        alert.resolved_at = now
+        alert.resolved_by = by if getattr(by, "pk", None) else None
+        alert.suppressed_until = None
+        escalation_stop(alert)
+        fields = ["status", "resolved_at", "resolved_by", "suppressed_until", "next_escalation_at"]
+        if value is not None:
+            alert.value = value
+            fields.append("value")
+        alert.save(update_fields=fields)
+        details = {"via": via} if by else {"by": "evaluator", "auto": True}
+        message = message or ("" if by else "condition cleared")
+        event_record(
+            alert=alert, kind=EventKind.RESOLVED, now=now, actor=by, value=value, message=message, details=details
+        )
+        notifications_queue(alert=alert, event=DeliveryEvent.RESOLVE, channels=notified_channels(alert), now=now)
+    return alert
+
+
+def alert_reopen(
+    *, alert: Alert | int, by=None, now: datetime | None = None, value: float | None = None, message: str = ""
+) -> Alert:
+    """A resolved alert fires again (a person says it is not fixed, or the evaluator sees the
+    condition still true after a manual resolve). Escalation starts over."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        alert = _lock(alert)
+        _require(alert, "reopen", (RESOLVED,))
+        alert.status = FIRING
+        alert.resolved_at = None
+        alert.resolved_by = None
+        alert.acknowledged_at = None
+        alert.acknowledged_by = None
+        fields = ["status", "resolved_at", "resolved_by", "acknowledged_at", "acknowledged_by"]
+        if value is not None:
+            alert.value = value
+            fields.append("value")
+        try:
+            with transaction.atomic():
+                alert.save(update_fields=fields)
+        except IntegrityError:
+            raise TransitionNotAllowed(
+                alert, "reopen", f"Cannot reopen alert #{alert.pk}: a newer alert for the same rule and labels is open."
+            ) from None
+        details = {} if by else {"by": "evaluator"}
+        event_record(
+            alert=alert, kind=EventKind.REOPENED, now=now, actor=by, value=value, message=message, details=details
+        )
+        _announce(alert, now=now)
+    return alert
+
+
+def alert_comment(*, alert: Alert | int, by, text: str, now: datetime | None = None) -> AlertEvent:
+    """Comments are allowed in every state: the post-mortem happens after resolution."""
+    now = now or timezone.now()
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("text: a comment cannot be empty.")
+    with transaction.atomic():
+        alert = _lock(alert)
+        return event_record(alert=alert, kind=EventKind.COMMENTED, now=now, actor=by, message=text[:5000])
+
+
+def alert_suppress(*, alert: Alert | int, hold: Hold, now: datetime | None = None) -> Alert:
+    """Hold notifications of an open alert (a silence was just created for it)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        alert = _lock(alert)
+        _require(alert, "silence", OPEN_STATUSES)
+        hold_apply(alert=alert, hold=hold, now=now)
+    return alert
+
+
+def alert_unsuppress(*, alert: Alert | int, now: datetime | None = None) -> bool:
+    """Called when `suppressed_until` has passed. Still held (another silence, the next window)?
+    Extend. Otherwise a still-firing alert notifies once and escalation starts. True if notified."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        alert = _lock(alert)
+        if alert.suppressed_until is None or alert.suppressed_until > now:
+            return False  # moved on since the sweeper looked
+        if alert.status not in OPEN_STATUSES:
+            alert.suppressed_until = None
+            alert.save(update_fields=["suppressed_until"])
+            return False
+        hold = suppression_for(alert, now=now)
+        if hold is not None:
+            hold_apply(alert=alert, hold=hold, now=now)
+            return False
+        alert.suppressed_until = None
+        alert.save(update_fields=["suppressed_until"])
+        event_record(alert=alert, kind=EventKind.UNSUPPRESSED, now=now, message="silence or maintenance ended")
+        if alert.status != FIRING:
+            return False  # acknowledged meanwhile: someone is on it, nobody needs paging
+        _announce(alert, now=now)
+        return True
+
+
+def suppression_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
+    now = now or timezone.now()
+    due = Alert.objects.filter(suppressed_until__lte=now).values_list("pk", flat=True)[:limit]
+    return sum(alert_unsuppress(alert=pk, now=now) for pk in due)

@@ -1,0 +1,39 @@
+"""Alerting models, one module per topic, re-exported here."""
+
+from monitoring.alerting.models.alerts import (
+    OPEN_STATUSES,
+    AckLinkUse,
+    Alert,
+    AlertEvent,
+    AlertStatus,
+    EventKind,
+)
+from monitoring.alerting.models.channels import Channel, ChannelKind, Delivery, DeliveryEvent, DeliveryStatus
+from monitoring.alerting.models.escalation import EscalationPolicy, EscalationStep
+from monitoring.alerting.models.rules import Aggregation, AlertRule, Comparison, RuleSource, RuleState, Severity
+from monitoring.alerting.models.suppression import MaintenanceWindow, Silence, alert_match_labels
+
+__all__ = [
+    "OPEN_STATUSES",
+    "AckLinkUse",
+    "Aggregation",
+    "Alert",
+    "AlertEvent",
+    "AlertRule",
+    "AlertStatus",
+    "Channel",
+    "ChannelKind",
+    "Comparison",
+    "Delivery",
+    "DeliveryEvent",
+    "DeliveryStatus",
+    "EscalationPolicy",
+    "EscalationStep",
+    "EventKind",
+    "MaintenanceWindow",
+    "RuleSource",
+    "RuleState",
+    "Severity",
+    "Silence",
+    "alert_match_labels",
+]

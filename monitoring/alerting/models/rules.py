@@ -1,0 +1,148 @@
+"""What to watch: alert rules and their per-label-set evaluation state."""
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from monitoring.alerting.conditions import SYMBOLS, MatcherError, parse_matchers
+
+
+class Severity(models.TextChoices):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Aggregation(models.TextChoices):
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+    SUM = "sum"
+    COUNT = "count"
+    RATE = "rate"
+    P50 = "p50"
+    P95 = "p95"
+    P99 = "p99"
+    LAST = "last"
+
+
+class Comparison(models.TextChoices):
+    GT = "gt", "> greater than"
+    GTE = "gte", "≥ greater or equal"
+    LT = "lt", "< less than"
+    LTE = "lte", "≤ less or equal"
+    EQ = "eq", "= equal"
+
+
+class RuleSource(models.TextChoices):
+    METRIC = "metric", "Metric threshold"
+    # One built-in rule watches every critical health check; each check is its own label set.
+    HEALTH_CHECK = "health_check", "Critical health check unhealthy"
+
+
+def validate_matchers(value):
+    try:
+        parse_matchers(value)
+    except MatcherError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def validate_labels(value):
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValidationError('labels must be an object of strings, e.g. {"team": "payments"}')
+
+
+class AlertRule(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=20, choices=RuleSource.choices, default=RuleSource.METRIC)
+    metric = models.CharField(max_length=200, blank=True, help_text="Metric name, e.g. system_cpu_percent.")
+    matchers = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_matchers],
+        help_text='Label matchers: [{"label": "cpu", "op": "=", "value": "total"}]; op is =, !=, =~ or !~.',
+    )
+    service = models.ForeignKey(
+        "portal.Service",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_rules",
+        help_text="Only series of this service (adds service=<slug> to the matchers).",
+    )
+    aggregation = models.CharField(max_length=10, choices=Aggregation.choices, default=Aggregation.AVG)
+    window = models.DurationField(default=timedelta(minutes=5), help_text="Aggregate over this much recent data.")
+    comparison = models.CharField(max_length=3, choices=Comparison.choices, default=Comparison.GT)
+    threshold = models.FloatField(default=0)
+    for_duration = models.DurationField(
+        default=timedelta(0), help_text="The condition must hold this long before the alert fires."
+    )
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
+    labels = models.JSONField(default=dict, blank=True, validators=[validate_labels])
+    summary = models.CharField(
+        max_length=300, blank=True, help_text="Template: {value:.1f}, {threshold}, {rule} and label names."
+    )
+    annotation = models.TextField(blank=True, help_text="Description template (same placeholders).")
+    escalation_policy = models.ForeignKey(
+        "alerting.EscalationPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="rules"
+    )
+    channels = models.ManyToManyField(
+        "alerting.Channel", blank=True, related_name="rules", help_text="Notified when an alert fires and resolves."
+    )
+    enabled = models.BooleanField(default=True)
+    builtin = models.BooleanField(default=False, editable=False, help_text="Installed by portal_setup.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["enabled", "metric"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        if self.source == RuleSource.METRIC and not self.metric:
+            raise ValidationError({"metric": "A metric rule needs a metric name."})
+        if self.window is not None and self.window < timedelta(minutes=1):
+            raise ValidationError({"window": "The window must be at least one minute (data is per minute)."})
+        if self.for_duration is not None and self.for_duration < timedelta(0):
+            raise ValidationError({"for_duration": "Must not be negative."})
+
+    @property
+    def condition_text(self) -> str:
+        if self.source == RuleSource.HEALTH_CHECK:
+            return "critical health check is unhealthy"
+        minutes = int(self.window.total_seconds() // 60)
+        return f"{self.aggregation}({self.metric}[{minutes}m]) {SYMBOLS[self.comparison]} {self.threshold:g}"
+
+    def all_matchers(self):
+        """Stored matchers plus the service scope, parsed."""
+        raw = list(self.matchers or ())
+        if self.service_id:
+            raw.append({"label": "service", "op": "=", "value": self.service.slug})
+        return parse_matchers(raw)
+
+
+class RuleState(models.Model):
+    """Where one label set of one rule stands between evaluations.
+
+    Only transitions write here (ok→pending, pending→firing, →ok), so a quiet minute costs no
+    writes. "Pending" is derived: active_since is set and the alert has not fired yet.
+    """
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="states")
+    fingerprint = models.CharField(max_length=40)
+    labels = models.JSONField(default=dict)
+    active_since = models.DateTimeField(null=True, blank=True, help_text="Condition true since (None: ok).")
+    value = models.FloatField(null=True, blank=True, help_text="Evaluated value at the last transition.")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "fingerprint"], name="alerting_rulestate_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.labels}"

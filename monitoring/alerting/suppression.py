@@ -1,0 +1,52 @@
+"""Is an alert's notification held back right now, and until when?"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Q
+
+from monitoring.alerting.events import event_record
+from monitoring.alerting.models import Alert, EventKind, MaintenanceWindow, Silence
+
+
+@dataclass(frozen=True)
+class Hold:
+    until: datetime
+    reason: str
+    details: dict = field(default_factory=dict)
+
+
+def suppression_for(alert: Alert, *, now: datetime) -> Hold | None:
+    """The longest hold among active silences and maintenance windows covering the alert."""
+    holds: list[Hold] = []
+    for silence in Silence.objects.filter(starts_at__lte=now, ends_at__gt=now).select_related("author"):
+        if silence.covers(alert):
+            holds.append(
+                Hold(silence.ends_at, f"silenced: {silence.reason}", {"silence": silence.pk, "until": _iso(silence.ends_at)})
+            )
+    windows = MaintenanceWindow.objects.filter(starts_at__lte=now).filter(
+        Q(service__isnull=True) | Q(service_id=alert.service_id)
+    )
+    for window in windows.exclude(cron="", ends_at__lte=now):
+        until = window.active_until(now)
+        if until is not None:
+            holds.append(
+                Hold(until, f"maintenance window: {window.name}", {"window": window.pk, "until": _iso(until)})
+            )
+    return max(holds, key=lambda h: h.until) if holds else None
+
+
+def hold_apply(*, alert: Alert, hold: Hold, now: datetime) -> None:
+    """Hold notifications and pause escalation. The caller holds the row lock.
+
+    One `suppressed` event per hold (not one per evaluation or escalation attempt)."""
+    already = alert.suppressed_until is not None and alert.suppressed_until >= hold.until
+    alert.suppressed_until = hold.until
+    alert.next_escalation_at = None
+    alert.save(update_fields=["suppressed_until", "next_escalation_at"])
+    if not already:
+        event_record(alert=alert, kind=EventKind.SUPPRESSED, now=now, message=hold.reason, details=hold.details)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()

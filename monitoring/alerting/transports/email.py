@@ -1,0 +1,52 @@
+"""Email: one message per recipient (each carries its own one-click acknowledge link)."""
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.validators import validate_email
+from django.template.loader import render_to_string
+
+from monitoring.alerting.acklinks import ack_link_url
+from monitoring.alerting.transports.base import Notification, PermanentError, Transport, TransportError
+
+
+class EmailTransport(Transport):
+    kind = "email"
+    events = frozenset({"trigger", "escalation", "resolve", "test"})
+
+    @classmethod
+    def config_errors(cls, *, url, secret, addresses):
+        if not isinstance(addresses, list):
+            return {"addresses": "Expected a list of email addresses."}
+        for address in addresses:
+            try:
+                validate_email(address)
+            except Exception:
+                return {"addresses": f"Not an email address: {address!r}"}
+        return {}
+
+    def send(self, notification: Notification, *, recipients: list[str] | None = None) -> str:
+        if not recipients:
+            raise PermanentError("no recipients: add users, groups or addresses to the channel")
+        messages = []
+        for recipient in recipients:
+            context = {
+                "n": notification,
+                "ack_url": ack_link_url(alert_id=notification.alert_id, recipient=recipient)
+                if notification.alert_id and notification.event in ("trigger", "escalation")
+                else "",
+            }
+            subject = f"[{notification.status.upper()}] {notification.summary}"[:200]
+            message = EmailMultiAlternatives(
+                subject=subject,
+                body=render_to_string("alerting/email/notification.txt", context),
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[recipient],
+            )
+            message.attach_alternative(render_to_string("alerting/email/notification.html", context), "text/html")
+            messages.append(message)
+        try:
+            with get_connection(timeout=self.timeout) as connection:
+                sent = connection.send_messages(messages)
+        except OSError as exc:  # smtplib errors are OSErrors; so are refused connections
+            raise TransportError(f"SMTP: {exc}") from exc
+        return f"sent to {sent or len(messages)} recipient(s)"
