@@ -147,3 +147,32 @@ def test_people_get_a_token_for_scripts(client, users):
     assert listing.status_code == 200
     wrong = client.post("/api/v1/auth/token/", {"username": "viewer", "password": "nope"})
     assert wrong.status_code == 400 and "non_field_errors" in wrong.json()
+
+
+@pytest.mark.parametrize(
+    "actor, read, write",
+    [
+        ("anonymous", 401, 401),
+        ("viewer", 200, 403),
+        ("operator", 200, 201),
+        ("admin", 200, 201),
+        ("other_key", 403, 201),
+    ],
+)
+def test_deployments_role_matrix(api_client, service, other_service, actor, read, write):
+    client = api_client(actor)
+    assert client.get("/api/v1/deployments/").status_code == read
+    # People name the service; a key may only record its own (other_key belongs to "billing").
+    body = {"version": "2.0", "service": other_service.slug if actor == "other_key" else service.slug}
+    assert client.post("/api/v1/deployments/", body, format="json").status_code == write
+    if actor == "other_key":
+        denied = client.post("/api/v1/deployments/", {"version": "2.0", "service": service.slug}, format="json")
+        assert denied.status_code == 403
+    assert Deployment.objects.filter(service=service).count() == (1 if write == 201 and actor != "other_key" else 0)
+
+
+def test_deployment_list_does_not_grow_queries_with_rows(api_client, service, django_assert_max_num_queries):
+    Deployment.objects.bulk_create([Deployment(service=service, version=str(i)) for i in range(40)])
+    client = api_client("viewer")
+    with django_assert_max_num_queries(6):
+        assert client.get("/api/v1/deployments/").json()["count"] == 40
