@@ -13,7 +13,15 @@ from django.utils import timezone
 
 from monitoring.alerting.escalation import escalation_start, escalation_stop
 from monitoring.alerting.events import event_record
-from monitoring.alerting.models import OPEN_STATUSES, Alert, AlertEvent, AlertRule, AlertStatus, DeliveryEvent, EventKind
+from monitoring.alerting.models import (
+    OPEN_STATUSES,
+    Alert,
+    AlertEvent,
+    AlertRule,
+    AlertStatus,
+    DeliveryEvent,
+    EventKind,
+)
 from monitoring.alerting.notify import notifications_queue, notified_channels
 from monitoring.alerting.suppression import Hold, hold_apply, suppression_for
 

@@ -83,9 +83,9 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
 
 
 def delivery_claim(*, delivery_id: int, now: datetime) -> bool:
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-    ).update(status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    claimed = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now).update(
+        status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    )
     return claimed == 1
 
 
@@ -255,8 +255,6 @@ def deliveries_sweep(*, now: datetime | None = None, limit: int = 500) -> dict[s
 def channel_test(*, channel: Channel, now: datetime | None = None) -> Delivery:
     """Queue a test notification (sent like any other, so it exercises retries too)."""
     now = now or timezone.now()
-    delivery = Delivery.objects.create(
-        channel=channel, event=DeliveryEvent.TEST, next_attempt_at=now, created_at=now
-    )
+    delivery = Delivery.objects.create(channel=channel, event=DeliveryEvent.TEST, next_attempt_at=now, created_at=now)
     transaction.on_commit(lambda: async_task("monitoring.alerting.tasks.deliveries_send", [delivery.pk]))
     return delivery

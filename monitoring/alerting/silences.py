@@ -9,7 +9,12 @@ from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_suppress
 from monitoring.alerting.models import Alert, AlertRule, Silence
 from monitoring.alerting.suppression import Hold
 
-SILENCE_CHOICES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+SILENCE_CHOICES = {
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
 
 
 def silence_create(
@@ -44,7 +49,9 @@ def silence_apply(*, silence: Silence, now: datetime) -> int:
     if not silence.is_active(now):
         return 0
     held = 0
-    hold = Hold(silence.ends_at, f"silenced: {silence.reason}", {"silence": silence.pk, "until": silence.ends_at.isoformat()})
+    hold = Hold(
+        silence.ends_at, f"silenced: {silence.reason}", {"silence": silence.pk, "until": silence.ends_at.isoformat()}
+    )
     for alert in Alert.objects.open().select_related("rule"):
         if silence.covers(alert):
             try:
@@ -55,8 +62,10 @@ def silence_apply(*, silence: Silence, now: datetime) -> int:
     return held
 
 
-def silence_for_alert(*, alert: Alert, duration: timedelta, author, reason: str = "", now: datetime | None = None) -> Silence:
-    """"Silence for 1h" on the alert page: exactly this rule and label set."""
+def silence_for_alert(
+    *, alert: Alert, duration: timedelta, author, reason: str = "", now: datetime | None = None
+) -> Silence:
+    """ "Silence for 1h" on the alert page: exactly this rule and label set."""
     now = now or timezone.now()
     matchers = [{"label": k, "op": "=", "value": str(v)} for k, v in sorted((alert.labels or {}).items())]
     return silence_create(

@@ -22,7 +22,11 @@ def suppression_for(alert: Alert, *, now: datetime) -> Hold | None:
     for silence in Silence.objects.filter(starts_at__lte=now, ends_at__gt=now).select_related("author"):
         if silence.covers(alert):
             holds.append(
-                Hold(silence.ends_at, f"silenced: {silence.reason}", {"silence": silence.pk, "until": _iso(silence.ends_at)})
+                Hold(
+                    silence.ends_at,
+                    f"silenced: {silence.reason}",
+                    {"silence": silence.pk, "until": _iso(silence.ends_at)},
+                )
             )
     windows = MaintenanceWindow.objects.filter(starts_at__lte=now).filter(
         Q(service__isnull=True) | Q(service_id=alert.service_id)
@@ -30,9 +34,7 @@ def suppression_for(alert: Alert, *, now: datetime) -> Hold | None:
     for window in windows.exclude(cron="", ends_at__lte=now):
         until = window.active_until(now)
         if until is not None:
-            holds.append(
-                Hold(until, f"maintenance window: {window.name}", {"window": window.pk, "until": _iso(until)})
-            )
+            holds.append(Hold(until, f"maintenance window: {window.name}", {"window": window.pk, "until": _iso(until)}))
     return max(holds, key=lambda h: h.until) if holds else None
 
 

@@ -57,7 +57,7 @@ def alert_match_labels(alert) -> dict[str, str]:
 
 
 class MaintenanceWindow(models.Model):
-    """One-off (starts_at–ends_at) or recurring (cron start times in UTC + duration)."""
+    """One-off (starts_at to ends_at) or recurring (cron start times in UTC + duration)."""
 
     name = models.CharField(max_length=100)
     service = models.ForeignKey(

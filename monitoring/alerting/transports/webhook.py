@@ -45,7 +45,7 @@ class WebhookTransport(Transport):
         if not url.startswith(("https://", "http://")):
             errors["url"] = "A webhook channel needs an http(s) URL."
         if not secret:
-            errors["secret"] = "A webhook channel needs a signing secret."
+            errors["secret"] = "A webhook channel needs a signing secret."  # noqa: S105  (a message)
         return errors
 
     def send(self, notification: Notification, *, recipients=None) -> str:

@@ -1,0 +1,221 @@
+"""Admin: configuration CRUD, and alert actions that call the same transition functions."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_acknowledge, alert_reopen, alert_resolve
+from monitoring.alerting.models import (
+    Alert,
+    AlertEvent,
+    AlertRule,
+    Channel,
+    Delivery,
+    EscalationPolicy,
+    EscalationStep,
+    MaintenanceWindow,
+    RuleState,
+    Silence,
+)
+from monitoring.alerting.notify import channel_test
+from monitoring.alerting.silences import silence_apply, silence_expire
+from monitoring.alerting.transports import transport_class
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "source", "condition_text", "for_duration", "severity", "service", "enabled", "builtin"]
+    list_filter = ["enabled", "severity", "source", "aggregation", "service"]
+    search_fields = ["name", "metric", "description"]
+    filter_horizontal = ["channels"]
+    readonly_fields = ["builtin", "created_at", "updated_at"]
+    actions = ["enable", "disable"]
+
+    @admin.action(description="Enable selected rules")
+    def enable(self, request, queryset):
+        self.message_user(request, f"Enabled {queryset.update(enabled=True)} rule(s).")
+
+    @admin.action(description="Disable selected rules")
+    def disable(self, request, queryset):
+        self.message_user(request, f"Disabled {queryset.update(enabled=False)} rule(s).")
+
+
+@admin.register(RuleState)
+class RuleStateAdmin(admin.ModelAdmin):
+    list_display = ["rule", "labels", "active_since", "value", "changed_at"]
+    list_filter = ["rule"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class AlertEventInline(admin.TabularInline):
+    model = AlertEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "actor", "value", "message"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _transition_action(func, verb: str, description: str):
+    def run(modeladmin, request, queryset):
+        done, refused = 0, []
+        for alert in queryset:
+            try:
+                func(alert=alert, by=request.user, **({"via": "admin"} if func is not alert_reopen else {}))
+                done += 1
+            except TransitionNotAllowed as exc:
+                refused.append(str(exc))
+        modeladmin.message_user(request, f"{verb} {done} alert(s).", messages.SUCCESS)
+        for message in refused[:10]:
+            modeladmin.message_user(request, message, messages.WARNING)
+
+    run.__name__ = func.__name__
+    return admin.action(description=description)(run)
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["id", "summary", "status", "severity", "service", "rule", "created_at", "acknowledged_by"]
+    list_filter = ["status", "severity", "service", "rule"]
+    search_fields = ["summary", "fingerprint"]
+    date_hierarchy = "created_at"
+    inlines = [AlertEventInline]
+    list_select_related = ["service", "rule", "acknowledged_by"]
+    actions = [
+        _transition_action(alert_acknowledge, "Acknowledged", "Acknowledge selected alerts"),
+        _transition_action(alert_resolve, "Resolved", "Resolve selected alerts"),
+        _transition_action(alert_reopen, "Reopened", "Reopen selected alerts"),
+    ]
+
+    # Status and who/when only change through the transition actions above.
+    def has_add_permission(self, request):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "alert", "kind", "actor", "message"]
+    list_filter = ["kind"]
+    date_hierarchy = "created_at"
+    search_fields = ["message"]
+    list_select_related = ["alert", "actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ChannelForm(forms.ModelForm):
+    """The secret is write-only: never rendered back; leaving it blank keeps the stored one."""
+
+    secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=Channel._meta.get_field("secret").help_text + " Leave blank to keep the current value.",
+    )
+
+    url = forms.URLField(required=False, assume_scheme="https", help_text=Channel._meta.get_field("url").help_text)
+
+    class Meta:
+        model = Channel
+        fields = ["name", "kind", "enabled", "addresses", "users", "groups", "url", "secret"]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("secret") and self.instance.pk:
+            data["secret"] = self.instance.secret
+        kind = data.get("kind")
+        if kind:
+            errors = transport_class(kind).config_errors(
+                url=data.get("url") or "", secret=data.get("secret") or "", addresses=data.get("addresses") or []
+            )
+            if errors and data.get("enabled"):
+                raise ValidationError(errors)
+        return data
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
+    list_display = ["name", "kind", "enabled", "is_broken", "last_error_at", "last_success_at"]
+    list_filter = ["kind", "enabled"]
+    filter_horizontal = ["users", "groups"]
+    readonly_fields = ["last_error", "last_error_at", "last_success_at"]
+    actions = ["send_test"]
+
+    @admin.display(boolean=True, description="broken")
+    def is_broken(self, obj):
+        return obj.is_broken
+
+    @admin.action(description="Send a test notification")
+    def send_test(self, request, queryset):
+        for channel in queryset:
+            channel_test(channel=channel)
+        self.message_user(request, f"Queued {queryset.count()} test notification(s); see Deliveries.")
+
+
+class EscalationStepInline(admin.StackedInline):
+    model = EscalationStep
+    extra = 1
+    filter_horizontal = ["channels", "users"]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin):
+    list_display = ["name", "repeat", "repeat_after_minutes"]
+    inlines = [EscalationStepInline]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "alert", "event", "target_name", "status", "attempts", "next_attempt_at"]
+    list_filter = ["status", "event", "channel"]
+    list_select_related = ["alert", "channel", "user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    list_display = ["id", "rule", "matchers", "starts_at", "ends_at", "author", "reason"]
+    list_filter = ["rule"]
+    actions = ["expire"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.author = request.user
+        super().save_model(request, obj, form, change)
+        silence_apply(silence=obj, now=timezone.now())
+
+    @admin.action(description="End selected silences now")
+    def expire(self, request, queryset):
+        ended = sum(silence_expire(silence=s) for s in queryset)
+        self.message_user(request, f"Ended {ended} silence(s).")
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    list_display = ["name", "service", "starts_at", "ends_at", "cron", "duration"]
+    list_filter = ["service"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,253 @@
+"""CRUD for what admins configure: rules, channels, escalation policies, silences, windows."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from monitoring.alerting.conditions import MatcherError, parse_matchers
+from monitoring.alerting.models import (
+    AlertRule,
+    Channel,
+    Delivery,
+    EscalationPolicy,
+    EscalationStep,
+    MaintenanceWindow,
+    Silence,
+)
+from monitoring.alerting.notify import channel_test
+from monitoring.alerting.silences import silence_create, silence_expire
+from monitoring.alerting.transports import transport_class
+from portal.api.router import router
+from portal.models import Service
+
+
+class MatcherSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    op = serializers.ChoiceField(choices=["=", "!=", "=~", "!~"], default="=")
+    value = serializers.CharField(allow_blank=True)
+
+
+def _matchers(value):
+    try:
+        parse_matchers(value)
+    except MatcherError as exc:
+        raise serializers.ValidationError(str(exc)) from exc
+    return value
+
+
+def _model_clean(instance, attrs: dict, exclude_m2m: tuple = ()) -> None:
+    """Run the model's own clean() so the API and the admin refuse the same things."""
+    for name, value in attrs.items():
+        if name not in exclude_m2m:
+            setattr(instance, name, value)
+    try:
+        instance.clean()
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+
+
+class AlertRuleSerializer(serializers.ModelSerializer):
+    matchers = MatcherSerializer(many=True, required=False, validators=[_matchers])
+    service = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
+    )
+    condition = serializers.CharField(source="condition_text", read_only=True)
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "id", "name", "description", "source", "metric", "matchers", "service", "aggregation", "window",
+            "comparison", "threshold", "for_duration", "severity", "labels", "summary", "annotation",
+            "escalation_policy", "channels", "enabled", "builtin", "condition", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["builtin", "created_at", "updated_at"]
+
+    def validate_labels(self, value):
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise serializers.ValidationError('Expected an object of strings, e.g. {"team": "payments"}.')
+        return value
+
+    def validate(self, attrs):
+        _model_clean(self.instance or AlertRule(), dict(attrs), exclude_m2m=("channels",))
+        return attrs
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, help_text="Write-only: never returned."
+    )
+    has_secret = serializers.BooleanField(read_only=True)
+    is_broken = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id", "name", "kind", "enabled", "addresses", "users", "groups", "url", "secret", "has_secret",
+            "is_broken", "last_error", "last_error_at", "last_success_at", "created_at",
+        ]  # fmt: skip
+        read_only_fields = ["last_error", "last_error_at", "last_success_at", "created_at"]
+
+    def validate(self, attrs):
+        current = self.instance
+        kind = attrs.get("kind", current.kind if current else "")
+        secret = attrs.get("secret", current.secret if current else "")
+        if current is not None and "secret" in attrs and attrs["secret"] == "":
+            attrs.pop("secret")  # blank on update means "keep the stored secret"
+            secret = current.secret
+        url = attrs.get("url", current.url if current else "")
+        addresses = attrs.get("addresses", current.addresses if current else [])
+        errors = transport_class(kind).config_errors(url=url, secret=secret, addresses=addresses)
+        if errors:
+            raise serializers.ValidationError({k: [v] for k, v in errors.items()})
+        return attrs
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    target = serializers.CharField(source="target_name", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id", "alert", "channel", "user", "target", "event", "step", "status", "attempts", "next_attempt_at",
+            "last_error", "sent_at", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class EscalationStepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EscalationStep
+        fields = ["order", "wait_minutes", "channels", "users"]
+
+
+class EscalationPolicySerializer(serializers.ModelSerializer):
+    steps = EscalationStepSerializer(many=True, required=False)
+
+    class Meta:
+        model = EscalationPolicy
+        fields = ["id", "name", "repeat", "repeat_after_minutes", "steps"]
+
+    def _save_steps(self, policy, steps):
+        policy.steps.all().delete()
+        for index, data in enumerate(sorted(steps, key=lambda s: s.get("order", 0))):
+            channels, users = data.pop("channels", []), data.pop("users", [])
+            step = EscalationStep.objects.create(policy=policy, **{**data, "order": data.get("order", index)})
+            step.channels.set(channels)
+            step.users.set(users)
+
+    @transaction.atomic
+    def create(self, validated_data):
+        steps = validated_data.pop("steps", [])
+        policy = EscalationPolicy.objects.create(**validated_data)
+        self._save_steps(policy, steps)
+        return policy
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        steps = validated_data.pop("steps", None)
+        instance = super().update(instance, validated_data)
+        if steps is not None:  # steps given: they replace the old ones
+            self._save_steps(instance, steps)
+        return instance
+
+
+class SilenceSerializer(serializers.ModelSerializer):
+    matchers = MatcherSerializer(many=True, required=False, validators=[_matchers])
+    author = serializers.StringRelatedField(read_only=True)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Silence
+        fields = ["id", "rule", "matchers", "starts_at", "ends_at", "author", "reason", "active", "created_at"]
+        read_only_fields = ["author", "created_at"]
+
+    def get_active(self, obj) -> bool:
+        return obj.is_active(timezone.now())
+
+    def validate(self, attrs):
+        _model_clean(self.instance or Silence(), dict(attrs))
+        return attrs
+
+    def create(self, validated_data):
+        request = self.context["request"]
+        return silence_create(author=request.user, **validated_data)
+
+
+class MaintenanceWindowSerializer(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = [
+            "id", "name", "service", "starts_at", "ends_at", "cron", "duration", "reason", "created_by",
+            "created_at",
+        ]  # fmt: skip
+        read_only_fields = ["created_by", "created_at"]
+
+    def validate(self, attrs):
+        _model_clean(self.instance or MaintenanceWindow(), dict(attrs))
+        return attrs
+
+    def create(self, validated_data):
+        return super().create({**validated_data, "created_by": self.context["request"].user})
+
+
+class AlertRuleViewSet(viewsets.ModelViewSet):
+    queryset = AlertRule.objects.select_related("service").prefetch_related("channels")
+    serializer_class = AlertRuleSerializer
+    filterset_fields = {"enabled": ["exact"], "metric": ["exact"], "severity": ["exact"], "service__slug": ["exact"]}
+    ordering_fields = ["name", "created_at"]
+
+
+class ChannelViewSet(viewsets.ModelViewSet):
+    queryset = Channel.objects.prefetch_related("users", "groups")
+    serializer_class = ChannelSerializer
+    filterset_fields = ["kind", "enabled"]
+
+    @extend_schema(request=None, responses={202: DeliverySerializer})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        """Send a test notification through this channel (queued like any delivery)."""
+        delivery = channel_test(channel=self.get_object())
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EscalationPolicyViewSet(viewsets.ModelViewSet):
+    queryset = EscalationPolicy.objects.prefetch_related("steps__channels", "steps__users")
+    serializer_class = EscalationPolicySerializer
+
+
+class SilenceViewSet(viewsets.ModelViewSet):
+    """Operators create and end silences; changing or deleting one is for admins."""
+
+    queryset = Silence.objects.select_related("author", "rule")
+    serializer_class = SilenceSerializer
+    filterset_fields = {"rule": ["exact"], "ends_at": ["gte", "lt"], "starts_at": ["gte", "lt"]}
+    action_roles = {"create": "operator", "expire": "operator"}
+
+    @extend_schema(request=None, responses={200: SilenceSerializer})
+    @action(detail=True, methods=["post"])
+    def expire(self, request, pk=None):
+        silence = self.get_object()
+        silence_expire(silence=silence)
+        silence.refresh_from_db()
+        return Response(SilenceSerializer(silence, context=self.get_serializer_context()).data)
+
+
+class MaintenanceWindowViewSet(viewsets.ModelViewSet):
+    queryset = MaintenanceWindow.objects.select_related("service", "created_by")
+    serializer_class = MaintenanceWindowSerializer
+    filterset_fields = {"service__slug": ["exact"]}
+
+
+router.register("alert-rules", AlertRuleViewSet)
+router.register("alert-channels", ChannelViewSet)
+router.register("escalation-policies", EscalationPolicyViewSet)
+router.register("silences", SilenceViewSet)
+router.register("maintenance-windows", MaintenanceWindowViewSet)
