@@ -10,3 +10,9 @@ class MonitoringConfig(AppConfig):
     operator_permissions: tuple[str, ...] = ("monitoring.run_healthcheck",)
     # Dotted path of function(*, stdout, demo) that portal_setup calls to install defaults (idempotent).
     setup_hook: str | None = "monitoring.setup.monitoring_setup"
+
+    def ready(self):
+        # Imported here: the flusher needs models. It starts on the first record, not now.
+        from monitoring.flusher import autostart_install
+
+        autostart_install()

@@ -95,14 +95,19 @@ def sample_row(item, *, service_id: int, now: datetime) -> tuple[Row, str | None
     return (service_id, name, canonical, labels_hash(canonical), value, moment), kind
 
 
-def metric_kinds(declared: dict[str, str | None]) -> dict[str, str]:
+def metric_kinds(declared: dict[str, str | None], helps: dict[str, str] | None = None) -> dict[str, str]:
     """The stored kind of each name, registering new names with their declared kind (or gauge).
 
     Cached per process: a name's kind never changes once stored, so hot batches cost no query."""
     missing = [name for name in declared if name not in _kind_cache]
     if missing:
         found = dict(Metric.objects.filter(name__in=missing).values_list("name", "kind"))
-        new = [Metric(name=n, kind=declared[n] or MetricKind.GAUGE) for n in missing if n not in found]
+        helps = helps or {}
+        new = [
+            Metric(name=n, kind=declared[n] or MetricKind.GAUGE, help=helps.get(n, "")[:300])
+            for n in missing
+            if n not in found
+        ]
         if new:
             Metric.objects.bulk_create(new, ignore_conflicts=True)
             # Another process may have registered some of these first: read back who won.

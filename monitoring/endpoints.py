@@ -1,0 +1,116 @@
+"""Endpoints outside /monitoring/: /metrics, /health/, /health/ready and heartbeat pings.
+
+Load balancers and schedulers call these without a session, so they answer plain JSON/text
+and never redirect to a login page.
+"""
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from monitoring.heartbeats import heartbeat_ping
+from monitoring.models import CheckKind, HealthCheck, HealthStatus, PingKind
+from monitoring.prometheus import CONTENT_TYPE, exposition
+from portal.keys import service_key_find
+from portal.roles import VIEWER, has_role
+
+STALE_AFTER_INTERVALS = 3
+
+
+def _bearer_ok(request) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    return scheme == "Bearer" and service_key_find(raw.strip()) is not None
+
+
+@require_GET
+@never_cache
+def metrics(request):
+    """Prometheus scrape. With METRICS_PROMETHEUS_REQUIRE_KEY, needs a service key or a viewer."""
+    if settings.METRICS_PROMETHEUS_REQUIRE_KEY and not (has_role(request.user, VIEWER) or _bearer_ok(request)):
+        response = HttpResponse("a service key is required: Authorization: Bearer pk_...\n", status=401)
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    return HttpResponse(exposition(now=timezone.now()), content_type=CONTENT_TYPE)
+
+
+@require_GET
+@never_cache
+def health(request):
+    """Liveness of the portal including its database: 200 when a round trip works, else 503."""
+    start = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        return JsonResponse({"status": "unhealthy", "database": {"ok": False, "error": type(exc).__name__}}, status=503)
+    latency = round((time.perf_counter() - start) * 1000, 3)
+    return JsonResponse({"status": "ok", "database": {"ok": True, "latency_ms": latency}})
+
+
+def check_state(check: HealthCheck, now) -> str:
+    """The check's status for readiness: 'pending' before its first run, 'stale' when its last
+    result is older than a few intervals (the worker is not running it)."""
+    if not check.last_status:
+        return "pending"
+    horizon = timedelta(seconds=STALE_AFTER_INTERVALS * check.interval_seconds + 60)
+    if check.last_checked_at is None or now - check.last_checked_at > horizon:
+        return "stale"
+    return check.last_status
+
+
+@require_GET
+@never_cache
+def ready(request):
+    """Aggregate of the enabled critical checks: 503 when any is unhealthy or stale."""
+    now = timezone.now()
+    checks = HealthCheck.objects.filter(enabled=True, critical=True).select_related("service")
+    items, failing, degraded = [], False, False
+    for check in checks:
+        state = check_state(check, now)
+        failing |= state in (HealthStatus.UNHEALTHY, "stale")
+        degraded |= state == HealthStatus.DEGRADED
+        items.append(
+            {
+                "name": check.name,
+                "service": check.service.slug if check.service else None,
+                "kind": check.kind,
+                "status": state,
+                "message": check.last_message,
+                "latency_ms": check.last_latency_ms,
+                "checked_at": check.last_checked_at.isoformat() if check.last_checked_at else None,
+            }
+        )
+    status = "unhealthy" if failing else "degraded" if degraded else "ok"
+    return JsonResponse({"status": status, "checks": items}, status=503 if failing else 200)
+
+
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST", "HEAD"])
+@never_cache
+def ping(request, uuid, kind=PingKind.SUCCESS):
+    """A job reports in. The UUID is the secret (like a cron monitoring URL); no other auth."""
+    check = HealthCheck.objects.filter(uuid=uuid, kind=CheckKind.HEARTBEAT).select_related("service").first()
+    if check is None:
+        return HttpResponse("not found\n", status=404, content_type="text/plain")
+    body = request.body[:1000].decode(errors="replace") if request.method == "POST" else ""
+    heartbeat_ping(
+        check=check,
+        kind=kind,
+        remote_addr=_client_ip(request),
+        user_agent=request.headers.get("User-Agent", ""),
+        body=body,
+    )
+    return HttpResponse("OK\n", content_type="text/plain")

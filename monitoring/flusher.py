@@ -1,0 +1,137 @@
+"""Writes what the in-process registry recorded, in batches, from a background thread.
+
+Triggers: every METRICS_FLUSH_INTERVAL_SECONDS, as soon as METRICS_FLUSH_SIZE observations
+wait, and at interpreter exit (atexit), so nothing recorded before a clean exit is lost.
+Rows go through `monitoring.ingest.samples_write`, the ingest API's path. A failed write puts
+the data back (bounded by METRICS_BUFFER_LIMIT; the excess is counted as dropped).
+"""
+
+import atexit
+import logging
+import os
+import sys
+import threading
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from monitoring.hosts import portal_service
+from monitoring.ingest import metric_kinds, samples_write
+from monitoring.labels import labels_hash
+from monitoring.metrics import REGISTRY, Registry
+
+logger = logging.getLogger(__name__)
+DROPPED = "portal_metrics_dropped_total"
+
+
+class Flusher:
+    def __init__(self, registry: Registry, *, interval: float, service_id=None):
+        self.registry = registry
+        self.interval = interval
+        self._service_id = service_id
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._flush_lock = threading.Lock()  # one flush at a time (thread, atexit, manual)
+        self.flushed = 0
+
+    def service_id(self) -> int:
+        if self._service_id is None:
+            self._service_id = portal_service().pk
+        return self._service_id
+
+    def rows(self, counts, gauges, observations, dropped, now: datetime) -> list:
+        service_id = self.service_id()
+        rows = [(service_id, n, c, h, value, now) for (n, c, h, _), value in counts.items()]
+        rows += [(service_id, n, c, h, value, now) for (n, c, h, _), value in gauges.items()]
+        rows += [(service_id, n, c, h, v, datetime.fromtimestamp(t, tz=UTC)) for (n, c, h, _), v, t in observations]
+        if dropped:
+            rows.append((service_id, DROPPED, "{}", _EMPTY_HASH, float(dropped), now))
+        return rows
+
+    def flush(self) -> int:
+        """Write everything recorded so far; returns the number of rows written."""
+        with self._flush_lock:
+            counts, gauges, observations, dropped = self.registry.take()
+            if not (counts or gauges or observations or dropped):
+                return 0
+            now = datetime.now(tz=UTC)
+            try:
+                close_old_connections()
+                rows = self.rows(counts, gauges, observations, dropped, now)
+                declared = {series[0]: series[3] for series in (*counts, *gauges, *(o[0] for o in observations))}
+                if dropped:
+                    declared[DROPPED] = "counter"
+                helps = {name: metric.help for name, metric in self.registry.metrics.items()}
+                metric_kinds(declared, helps)
+                written = samples_write(rows)
+            except Exception:
+                lost = self.registry.give_back(counts, observations)
+                logger.exception("metrics flush failed; kept the data for the next try (%d dropped)", lost)
+                return 0
+            self.flushed += written
+            return written
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if not self._stop.is_set():
+                self.flush()
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self.registry.on_full = self._wake.set
+        self._thread = threading.Thread(target=self._run, name="metrics-flusher", daemon=True)
+        self._thread.start()
+        atexit.register(self.stop)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the thread and write what is left (called at exit)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.flush()
+
+
+_EMPTY_HASH = labels_hash("{}")
+FLUSHER = Flusher(REGISTRY, interval=1.0)
+_start_lock = threading.Lock()
+
+
+def under_tests() -> bool:
+    # A background thread writing into a test database would make tests depend on timing.
+    return "pytest" in sys.modules or sys.argv[1:2] == ["test"]
+
+
+def flusher_start() -> None:
+    """Start the process-wide flusher (idempotent). Called lazily on the first record."""
+    with _start_lock:
+        FLUSHER.interval = settings.METRICS_FLUSH_INTERVAL_SECONDS
+        REGISTRY.flush_size = settings.METRICS_FLUSH_SIZE
+        REGISTRY.buffer_limit = settings.METRICS_BUFFER_LIMIT
+        FLUSHER.start()
+
+
+def autostart_install() -> None:
+    """Arrange for the flusher to start on the first record in this process (and in forks)."""
+    if not settings.METRICS_FLUSH_ENABLED or under_tests():
+        return
+    REGISTRY.on_first_record = flusher_start
+
+
+def _after_fork() -> None:
+    # The parent's thread does not exist in the child; its buffer copy would be written twice.
+    FLUSHER._thread = None
+    REGISTRY.lock = threading.Lock()  # another thread may have held it at the fork
+    FLUSHER._flush_lock = threading.Lock()
+    REGISTRY.take()
+    autostart_install()
+
+
+os.register_at_fork(after_in_child=_after_fork)

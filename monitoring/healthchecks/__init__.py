@@ -1,0 +1,1 @@
+"""Health checks: kinds (kinds.py), heartbeat status (heartbeat.py), running and recording (runner.py)."""

@@ -1,0 +1,275 @@
+"""One class per health-check kind, behind one registry (`KINDS`).
+
+Each kind validates its `config` at the edge (admin and API) and runs with a timeout it must
+respect; `monitoring.healthchecks.runner` is the one wrapper that enforces the timeout again,
+measures latency and records the outcome for every kind.
+"""
+
+import socket
+import time
+from dataclasses import dataclass
+
+import httpx
+import psutil
+from django.db import connections
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from monitoring.healthchecks.heartbeat import Beat, cron_valid, heartbeat_status
+
+HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
+RANK = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
+
+
+@dataclass
+class Outcome:
+    status: str
+    message: str = ""
+    latency_ms: float | None = None
+
+
+def worst(*statuses: str) -> str:
+    return max(statuses, key=RANK.__getitem__, default=HEALTHY)
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+def _positive_number(config, key, errors, required=False):
+    value = config.get(key)
+    if value is None:
+        if required:
+            errors[key] = "is required"
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        errors[key] = "must be a positive number"
+
+
+def _slow(latency_ms: float, config: dict) -> bool:
+    limit = config.get("degraded_ms")
+    return limit is not None and latency_ms > limit
+
+
+class Kind:
+    kind = ""
+
+    def validate(self, config: dict, check=None) -> dict[str, str]:
+        """Errors by config key (empty when valid). `check` carries the other fields."""
+        errors: dict[str, str] = {}
+        _positive_number(config, "degraded_ms", errors)
+        return errors
+
+    def run(self, check, *, timeout: float) -> Outcome:
+        raise NotImplementedError
+
+
+class SystemKind(Kind):
+    """Thresholds on this host: each of cpu_percent / memory_percent / disk_percent is
+    [degraded_at, unhealthy_at]; disk_path picks the mount (default "/")."""
+
+    kind = "system"
+    FIGURES = ("cpu_percent", "memory_percent", "disk_percent")
+
+    def validate(self, config, check=None):
+        errors = {}
+        for key in self.FIGURES:
+            pair = config.get(key)
+            if pair is None:
+                continue
+            ok = isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int | float) for v in pair)
+            if not ok or not 0 <= pair[0] <= pair[1] <= 100:
+                errors[key] = "must be [degraded_at, unhealthy_at] with 0 <= degraded_at <= unhealthy_at <= 100"
+        if not any(key in config for key in self.FIGURES):
+            errors["config"] = f"set at least one of {', '.join(self.FIGURES)}"
+        if "disk_path" in config and not isinstance(config["disk_path"], str):
+            errors["disk_path"] = "must be a path"
+        return errors
+
+    def run(self, check, *, timeout):
+        config = check.config
+        figures = {
+            "cpu_percent": lambda: psutil.cpu_percent(interval=min(0.2, timeout / 4)),
+            "memory_percent": lambda: psutil.virtual_memory().percent,
+            "disk_percent": lambda: psutil.disk_usage(config.get("disk_path", "/")).percent,
+        }
+        status, parts = HEALTHY, []
+        for key in self.FIGURES:
+            if key not in config:
+                continue
+            degraded_at, unhealthy_at = config[key]
+            value = figures[key]()
+            level = UNHEALTHY if value >= unhealthy_at else DEGRADED if value >= degraded_at else HEALTHY
+            status = worst(status, level)
+            parts.append(f"{key} {value:.1f}" + ("" if level == HEALTHY else f" ({level})"))
+        return Outcome(status, ", ".join(parts))
+
+
+class DatabaseKind(Kind):
+    """A `SELECT 1` round trip on a configured database (`alias`, default "default")."""
+
+    kind = "database"
+
+    def validate(self, config, check=None):
+        errors = super().validate(config)
+        if config.get("alias", "default") not in connections:
+            errors["alias"] = "is not a configured database"
+        return errors
+
+    def run(self, check, *, timeout):
+        connection = connections[check.config.get("alias", "default")]
+        start = time.perf_counter()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+            latency = _ms(start)
+        finally:
+            connection.close()  # runs in a worker thread: never leave its connection open
+        status = DEGRADED if _slow(latency, check.config) else HEALTHY
+        return Outcome(status, f"{connection.vendor} answered in {latency:.1f} ms", latency)
+
+
+class HttpKind(Kind):
+    """config: url, method (GET), expected_status (200 or a list), body_contains, headers, degraded_ms."""
+
+    kind = "http"
+
+    def validate(self, config, check=None):
+        errors = super().validate(config)
+        url = config.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            errors["url"] = "must be an http(s) URL"
+        expected = config.get("expected_status", 200)
+        codes = expected if isinstance(expected, list) else [expected]
+        if not codes or not all(isinstance(c, int) and 100 <= c <= 599 for c in codes):
+            errors["expected_status"] = "must be an HTTP status code or a list of them"
+        if config.get("method", "GET") not in ("GET", "HEAD", "POST"):
+            errors["method"] = "must be GET, HEAD or POST"
+        if not isinstance(config.get("body_contains", ""), str):
+            errors["body_contains"] = "must be a string"
+        if not isinstance(config.get("headers", {}), dict):
+            errors["headers"] = "must be an object"
+        return errors
+
+    def run(self, check, *, timeout):
+        config = check.config
+        expected = config.get("expected_status", 200)
+        codes = expected if isinstance(expected, list) else [expected]
+        start = time.perf_counter()
+        try:
+            response = httpx.request(
+                config.get("method", "GET"), config["url"], headers=config.get("headers") or {}, timeout=timeout
+            )
+        except httpx.TimeoutException:
+            return Outcome(UNHEALTHY, f"no answer within {timeout:g} s", _ms(start))
+        except httpx.HTTPError as exc:
+            return Outcome(UNHEALTHY, f"request failed: {exc}", _ms(start))
+        latency = _ms(start)
+        if response.status_code not in codes:
+            return Outcome(UNHEALTHY, f"status {response.status_code}, expected {codes}", latency)
+        needle = config.get("body_contains", "")
+        if needle and needle not in response.text:
+            return Outcome(UNHEALTHY, f"status {response.status_code} but the body lacks {needle!r}", latency)
+        status = DEGRADED if _slow(latency, config) else HEALTHY
+        return Outcome(status, f"status {response.status_code} in {latency:.0f} ms", latency)
+
+
+class TcpKind(Kind):
+    """config: host, port, degraded_ms. Healthy when a TCP connection opens within the timeout."""
+
+    kind = "tcp"
+
+    def validate(self, config, check=None):
+        errors = super().validate(config)
+        if not isinstance(config.get("host"), str) or not config.get("host"):
+            errors["host"] = "is required"
+        port = config.get("port")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            errors["port"] = "must be a port number (1-65535)"
+        return errors
+
+    def run(self, check, *, timeout):
+        host, port = check.config["host"], check.config["port"]
+        start = time.perf_counter()
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                latency = _ms(start)
+        except TimeoutError:
+            return Outcome(UNHEALTHY, f"{host}:{port} did not answer within {timeout:g} s", _ms(start))
+        except OSError as exc:
+            return Outcome(UNHEALTHY, f"{host}:{port} refused or unreachable: {exc.strerror or exc}", _ms(start))
+        status = DEGRADED if _slow(latency, check.config) else HEALTHY
+        return Outcome(status, f"{host}:{port} connected in {latency:.1f} ms", latency)
+
+
+def beat_of(check) -> Beat:
+    return Beat(
+        created_at=check.created_at,
+        last_ping_at=check.last_ping_at,
+        last_start_at=check.last_start_at,
+        last_fail_at=check.last_fail_at,
+        period_seconds=check.period_seconds,
+        cron=check.cron,
+        grace_seconds=check.grace_seconds,
+    )
+
+
+class HeartbeatKind(Kind):
+    """Derived from pings to /ping/<uuid>; the schedule is the check's period_seconds or cron."""
+
+    kind = "heartbeat"
+
+    def validate(self, config, check=None):
+        errors = {}
+        if check is not None:
+            period, cron = getattr(check, "period_seconds", None), getattr(check, "cron", "")
+            if bool(period) == bool(cron):
+                errors["period_seconds"] = "a heartbeat needs exactly one of period_seconds or cron"
+            elif cron and not cron_valid(cron):
+                errors["cron"] = "is not a valid cron expression"
+        return errors
+
+    def run(self, check, *, timeout, now=None):
+        status, message = heartbeat_status(beat_of(check), now=now or timezone.now())
+        return Outcome(status, message)
+
+
+class CustomKind(Kind):
+    """config: path (dotted path of a callable), kwargs (object). The callable gets
+    `check=` and the kwargs and returns an Outcome, a (status, message) pair, a status string
+    or a bool (True = healthy); raising means unhealthy."""
+
+    kind = "custom"
+
+    def validate(self, config, check=None):
+        errors = {}
+        path = config.get("path")
+        if not isinstance(path, str) or "." not in path:
+            errors["path"] = "must be a dotted path like package.module.function"
+        else:
+            try:
+                if not callable(import_string(path)):
+                    errors["path"] = "is not callable"
+            except ImportError as exc:
+                errors["path"] = f"cannot be imported: {exc}"
+        if not isinstance(config.get("kwargs", {}), dict):
+            errors["kwargs"] = "must be an object"
+        return errors
+
+    def run(self, check, *, timeout):
+        result = import_string(check.config["path"])(check=check, **check.config.get("kwargs", {}))
+        if isinstance(result, Outcome):
+            return result
+        if isinstance(result, bool):
+            return Outcome(HEALTHY if result else UNHEALTHY, "")
+        if isinstance(result, str) and result in RANK:
+            return Outcome(result, "")
+        if isinstance(result, tuple) and len(result) == 2 and result[0] in RANK:
+            return Outcome(result[0], str(result[1]))
+        return Outcome(UNHEALTHY, f"the callable returned {result!r}, not a status")
+
+
+KINDS: dict[str, Kind] = {
+    k.kind: k for k in (SystemKind(), DatabaseKind(), HttpKind(), TcpKind(), HeartbeatKind(), CustomKind())
+}

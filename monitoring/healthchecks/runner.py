@@ -1,0 +1,113 @@
+"""Running health checks: the one wrapper that times out, measures and records every kind,
+and the per-minute sweep that claims due checks.
+
+Each check runs in its own daemon thread joined with the check's timeout, so a kind that ignores
+its timeout (a hung custom callable) costs one abandoned thread, never the sweep or other checks.
+The sweep hands each due check to the task queue, so one slow check cannot delay the rest.
+"""
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from monitoring.healthchecks.kinds import KINDS, UNHEALTHY, Outcome
+from monitoring.metrics import counter
+from monitoring.models import CheckKind, HealthCheck, HealthCheckResult
+
+logger = logging.getLogger(__name__)
+MAX_MESSAGE = 1000
+SWEEP_LIMIT = 500
+
+runs_total = counter(
+    "portal_health_check_runs_total", "Health check runs by kind and status", labelnames=("kind", "status")
+)
+
+
+def check_execute(check: HealthCheck, *, now: datetime) -> Outcome:
+    """Run one check with its timeout; never raises."""
+    kind = KINDS.get(check.kind)
+    if kind is None:
+        return Outcome(UNHEALTHY, f"unknown kind {check.kind!r}")
+    if check.kind == CheckKind.HEARTBEAT:
+        return kind.run(check, timeout=check.timeout_seconds, now=now)  # pure: no I/O to wait for
+    box: dict = {}
+
+    def target():
+        try:
+            box["outcome"] = kind.run(check, timeout=check.timeout_seconds)
+        except Exception as exc:
+            box["error"] = exc
+
+    start = time.perf_counter()
+    thread = threading.Thread(target=target, name=f"healthcheck-{check.pk}", daemon=True)
+    thread.start()
+    thread.join(check.timeout_seconds + 0.5)  # kinds apply the timeout themselves; this is the backstop
+    elapsed = round((time.perf_counter() - start) * 1000, 3)
+    if thread.is_alive():
+        return Outcome(UNHEALTHY, f"timed out after {check.timeout_seconds:g} s", elapsed)
+    if "error" in box:
+        exc = box["error"]
+        return Outcome(UNHEALTHY, f"{type(exc).__name__}: {exc}", elapsed)
+    outcome = box["outcome"]
+    if outcome.latency_ms is None:
+        outcome.latency_ms = elapsed
+    return outcome
+
+
+def health_check_record(*, check: HealthCheck, outcome: Outcome, now: datetime) -> HealthCheckResult:
+    """Store a result and copy it onto the check (what lists, /health/ready and alerting read)."""
+    message = outcome.message[:MAX_MESSAGE]
+    with transaction.atomic():
+        result = HealthCheckResult.objects.create(
+            health_check=check, status=outcome.status, latency_ms=outcome.latency_ms, message=message, created_at=now
+        )
+        fields = {
+            "last_status": outcome.status,
+            "last_checked_at": now,
+            "last_message": message,
+            "last_latency_ms": outcome.latency_ms,
+        }
+        HealthCheck.objects.filter(pk=check.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(check, name, value)
+    runs_total.inc(kind=check.kind, status=outcome.status)
+    return result
+
+
+def health_check_run(*, check: HealthCheck, now: datetime | None = None) -> HealthCheckResult:
+    now = now or timezone.now()
+    return health_check_record(check=check, outcome=check_execute(check, now=now), now=now)
+
+
+def _claim(check: HealthCheck, now: datetime) -> bool:
+    """Move next_run_at forward only if nobody else did: two sweeps never run a check twice."""
+    claimed = HealthCheck.objects.filter(pk=check.pk)
+    claimed = claimed.filter(next_run_at=check.next_run_at) if check.next_run_at else claimed.filter(next_run_at=None)
+    return bool(claimed.update(next_run_at=now + timedelta(seconds=max(check.interval_seconds, 1))))
+
+
+def health_sweep(*, now: datetime | None = None) -> dict:
+    """Claim every enabled check that is due; heartbeats are evaluated here, the rest queued."""
+    now = now or timezone.now()
+    due = (
+        HealthCheck.objects.filter(enabled=True)
+        .filter(Q(next_run_at__lte=now) | Q(next_run_at__isnull=True))
+        .order_by("next_run_at")[:SWEEP_LIMIT]
+    )
+    queued = evaluated = 0
+    for check in due:
+        if not _claim(check, now):
+            continue
+        if check.kind == CheckKind.HEARTBEAT:
+            health_check_run(check=check, now=now)
+            evaluated += 1
+        else:
+            async_task("monitoring.tasks.health_check_run", check.pk, task_name=f"health check {check.pk}")
+            queued += 1
+    return {"queued": queued, "evaluated": evaluated}

@@ -1,0 +1,31 @@
+"""Recording heartbeat pings (`/ping/<uuid>`, `/start`, `/fail`)."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from monitoring.healthchecks.runner import health_check_run
+from monitoring.models import HealthCheck, HeartbeatPing, PingKind
+
+PING_FIELD = {PingKind.SUCCESS: "last_ping_at", PingKind.START: "last_start_at", PingKind.FAIL: "last_fail_at"}
+
+
+def heartbeat_ping(
+    *, check: HealthCheck, kind: str, now: datetime | None = None, remote_addr=None, user_agent="", body=""
+) -> HeartbeatPing:
+    """Record a ping and re-evaluate the check at once, so a failure shows without waiting."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ping = HeartbeatPing.objects.create(
+            health_check=check,
+            kind=kind,
+            created_at=now,
+            remote_addr=remote_addr,
+            user_agent=user_agent[:200],
+            body=body[:1000],
+        )
+        HealthCheck.objects.filter(pk=check.pk).update(**{PING_FIELD[kind]: now})
+        setattr(check, PING_FIELD[kind], now)
+    health_check_run(check=check, now=now)
+    return ping

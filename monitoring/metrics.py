@@ -1,0 +1,291 @@
+"""In-process metrics: Counter, Gauge, Histogram, Timer, and the registry they record into.
+
+Recording is a lock and a dict/list operation: no I/O, no ORM. A background thread
+(`monitoring.flusher`) turns what was recorded into rows and writes them through the ingest
+fast path every METRICS_FLUSH_INTERVAL_SECONDS, when METRICS_FLUSH_SIZE observations are
+waiting, and at exit.
+
+What a flush writes, per series:
+- Counter: one sample, the increment since the previous flush (counters are stored as
+  increments; sums over a window are increases, see monitoring.query).
+- Gauge: one sample with the current value, at every flush once it has been set (like a scrape).
+- Histogram / Timer: one sample per observation (quantiles need them); Timer in seconds.
+
+    requests = counter("shop_orders_total", "Orders placed", labelnames=("channel",))
+    requests.inc(channel="web")                # or requests.labels(channel="web").inc()
+    with timer("shop_checkout_seconds").time():
+        ...
+"""
+
+import asyncio
+import functools
+import threading
+import time
+
+from monitoring.labels import MetricError, check_labels, check_name, check_value, labels_canonical, labels_hash
+
+# A series as recorded in memory: (name, canonical labels JSON, labels hash, kind).
+SeriesId = tuple[str, str, str, str]
+
+
+class Registry:
+    """Process-wide, thread-safe store of what was recorded since the last flush."""
+
+    def __init__(self, *, buffer_limit: int = 100_000, flush_size: int = 1000):
+        self.lock = threading.Lock()
+        self.metrics: dict[str, Metric] = {}
+        self.counts: dict[SeriesId, float] = {}  # counter increments since the last flush
+        self.gauges: dict[SeriesId, float] = {}  # current gauge values
+        self.observations: list[tuple[SeriesId, float, float]] = []  # (series, value, unix time)
+        self.buffer_limit = buffer_limit
+        self.flush_size = flush_size
+        self.dropped = 0  # observations refused because the buffer was full
+        self.on_full = None  # set by the flusher: wakes it when flush_size observations wait
+        # Called once, on the first record in this process: starts the background flusher lazily
+        # (after any fork), so importing this module never starts a thread.
+        self.on_first_record = None
+
+    def register(self, metric: "Metric") -> "Metric":
+        with self.lock:
+            existing = self.metrics.get(metric.name)
+            if existing is None:
+                self.metrics[metric.name] = metric
+                return metric
+        if type(existing) is not type(metric) or existing.labelnames != metric.labelnames:
+            raise MetricError("name", f"{metric.name} is already registered as a {existing.kind}")
+        return existing
+
+    def _first_record(self) -> None:
+        hook, self.on_first_record = self.on_first_record, None
+        if hook is not None:
+            hook()
+
+    def observe(self, series: SeriesId, value: float) -> None:
+        if self.on_first_record is not None:
+            self._first_record()
+        item = (series, value, time.time())
+        with self.lock:
+            if len(self.observations) >= self.buffer_limit:
+                self.dropped += 1
+                return
+            self.observations.append(item)
+            full = len(self.observations) == self.flush_size
+        if full and self.on_full is not None:
+            self.on_full()
+
+    def add(self, series: SeriesId, amount: float) -> None:
+        if self.on_first_record is not None:
+            self._first_record()
+        with self.lock:
+            self.counts[series] = self.counts.get(series, 0.0) + amount
+
+    def set(self, series: SeriesId, value: float, delta: bool = False) -> None:
+        if self.on_first_record is not None:
+            self._first_record()
+        with self.lock:
+            self.gauges[series] = (self.gauges.get(series, 0.0) + value) if delta else value
+
+    def take(self) -> tuple[dict, dict, list, int]:
+        """Everything to write now; counters and observations are handed over exactly once."""
+        with self.lock:
+            counts, self.counts = self.counts, {}
+            observations, self.observations = self.observations, []
+            dropped, self.dropped = self.dropped, 0
+            gauges = dict(self.gauges)
+        return counts, gauges, observations, dropped
+
+    def give_back(self, counts: dict, observations: list) -> int:
+        """Return unwritten data after a failed flush; what no longer fits is dropped (counted)."""
+        with self.lock:
+            for series, amount in counts.items():
+                self.counts[series] = self.counts.get(series, 0.0) + amount
+            room = max(0, self.buffer_limit - len(self.observations))
+            kept = observations[-room:] if room else []
+            self.observations[:0] = kept
+            lost = len(observations) - len(kept)
+            self.dropped += lost
+        return lost
+
+    def clear(self) -> None:
+        with self.lock:
+            self.metrics.clear()
+            self.counts.clear()
+            self.gauges.clear()
+            self.observations.clear()
+            self.dropped = 0
+
+
+REGISTRY = Registry()
+
+
+class Metric:
+    kind = ""
+
+    def __init__(self, name: str, help: str = "", *, labelnames=(), registry: Registry | None = None):
+        self.name = check_name(name)
+        self.help = help
+        self.labelnames = tuple(sorted(labelnames))
+        for label in self.labelnames:
+            check_labels({label: ""})
+        self.registry = registry or REGISTRY
+        self._children: dict[tuple, SeriesId] = {}
+        self._plain: SeriesId | None = self._make_series({}) if not self.labelnames else None
+
+    def _make_series(self, labels: dict) -> SeriesId:
+        canonical = labels_canonical(check_labels(labels))
+        return (self.name, canonical, labels_hash(canonical), self.kind)
+
+    def series(self, labels: dict) -> SeriesId:
+        if not labels and self._plain is not None:
+            return self._plain
+        key = tuple(sorted(labels.items()))
+        found = self._children.get(key)
+        if found is None:
+            if tuple(k for k, _ in key) != self.labelnames:
+                raise MetricError("labels", f"{self.name} takes labels {list(self.labelnames)}, got {sorted(labels)}")
+            found = self._children[key] = self._make_series(labels)
+        return found
+
+    def labels(self, **labels) -> "Bound":
+        """A handle with the labels resolved once: the cheapest way to record in a hot loop."""
+        return Bound(self, self.series(labels))
+
+
+class Bound:
+    __slots__ = ("metric", "series_id")
+
+    def __init__(self, metric: Metric, series_id: SeriesId):
+        self.metric = metric
+        self.series_id = series_id
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.metric._inc(self.series_id, amount)
+
+    def dec(self, amount: float = 1.0) -> None:
+        self.metric._inc(self.series_id, -amount)
+
+    def set(self, value: float) -> None:
+        self.metric._set(self.series_id, value)
+
+    def observe(self, value: float) -> None:
+        self.metric._observe(self.series_id, value)
+
+    def time(self) -> "Timing":
+        return Timing(self.metric, self.series_id)
+
+
+class Counter(Metric):
+    kind = "counter"
+
+    def inc(self, amount: float = 1.0, **labels) -> None:
+        self._inc(self.series(labels), amount)
+
+    def _inc(self, series_id, amount) -> None:
+        amount = check_value(amount)
+        if amount < 0:
+            raise MetricError("value", "a counter only goes up; use a Gauge for values that go down")
+        self.registry.add(series_id, amount)
+
+
+class Gauge(Metric):
+    kind = "gauge"
+
+    def set(self, value: float, **labels) -> None:
+        self._set(self.series(labels), value)
+
+    def inc(self, amount: float = 1.0, **labels) -> None:
+        self._inc(self.series(labels), amount)
+
+    def dec(self, amount: float = 1.0, **labels) -> None:
+        self._inc(self.series(labels), -amount)
+
+    def _set(self, series_id, value) -> None:
+        self.registry.set(series_id, check_value(value))
+
+    def _inc(self, series_id, amount) -> None:
+        self.registry.set(series_id, check_value(amount), delta=True)
+
+    def value(self, **labels) -> float | None:
+        return self.registry.gauges.get(self.series(labels))
+
+
+class Histogram(Metric):
+    kind = "histogram"
+
+    def observe(self, value: float, **labels) -> None:
+        self._observe(self.series(labels), value)
+
+    def _observe(self, series_id, value) -> None:
+        self.registry.observe(series_id, check_value(value))
+
+
+class Timer(Histogram):
+    """Durations in seconds: `with t.time():`, `@t.time()` (sync or async), or `t.observe(s)`."""
+
+    kind = "timer"
+
+    def time(self, **labels) -> "Timing":
+        return Timing(self, self.series(labels))
+
+
+class Timing:
+    """Context manager and decorator that records the elapsed seconds into a timer."""
+
+    __slots__ = ("_start", "metric", "series_id")
+
+    def __init__(self, metric: Metric, series_id: SeriesId):
+        self.metric = metric
+        self.series_id = series_id
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.metric.registry.observe(self.series_id, time.perf_counter() - self._start)
+        return False
+
+    def __call__(self, func):
+        metric, series_id, clock = self.metric, self.series_id, time.perf_counter
+        if asyncio.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def timed_async(*args, **kwargs):
+                start = clock()
+                try:
+                    return await func(*args, **kwargs)
+                finally:
+                    metric.registry.observe(series_id, clock() - start)
+
+            return timed_async
+
+        @functools.wraps(func)
+        def timed(*args, **kwargs):
+            start = clock()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                metric.registry.observe(series_id, clock() - start)
+
+        return timed
+
+
+def _get(cls, name, help, labelnames, registry):
+    return (registry or REGISTRY).register(cls(name, help, labelnames=labelnames, registry=registry))
+
+
+def counter(name: str, help: str = "", *, labelnames=(), registry: Registry | None = None) -> Counter:
+    """The process-wide Counter of this name (created on first use)."""
+    return _get(Counter, name, help, labelnames, registry)
+
+
+def gauge(name: str, help: str = "", *, labelnames=(), registry: Registry | None = None) -> Gauge:
+    return _get(Gauge, name, help, labelnames, registry)
+
+
+def histogram(name: str, help: str = "", *, labelnames=(), registry: Registry | None = None) -> Histogram:
+    return _get(Histogram, name, help, labelnames, registry)
+
+
+def timer(name: str, help: str = "", *, labelnames=(), registry: Registry | None = None) -> Timer:
+    return _get(Timer, name, help, labelnames, registry)
