@@ -1,0 +1,114 @@
+"""One-click acknowledge links: valid, expired, tampered, reused, wrong alert; GET is safe."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+
+from monitoring.alerting.acklinks import ack_link_token
+from monitoring.alerting.models import Alert, AlertEvent
+from tests.alerting.conftest import T0
+
+
+def url(alert_id, token):
+    return f"/alerts/{alert_id}/ack/{token}/"
+
+
+@pytest.fixture
+def link(make_alert, users):
+    alert = make_alert()
+    return alert, ack_link_token(alert_id=alert.pk, recipient=users["operator"].email)
+
+
+def test_get_shows_a_confirmation_and_changes_nothing(link):
+    alert, token = link
+    response = Client().get(url(alert.pk, token))
+    assert response.status_code == 200
+    assert b"Acknowledge it as <b>operator@example.com</b>" in response.content
+    alert.refresh_from_db()
+    assert alert.status == "firing"
+
+
+def test_post_acknowledges_as_the_recipient_without_a_login(link, users):
+    alert, token = link
+    client = Client(enforce_csrf_checks=True)
+    page = client.get(url(alert.pk, token))
+    csrf = page.cookies["csrftoken"].value
+    response = client.post(url(alert.pk, token), {"csrfmiddlewaretoken": csrf})
+    assert response.status_code == 200 and b"now <span class=\"badge acknowledged\">" in response.content
+    alert.refresh_from_db()
+    assert alert.status == "acknowledged" and alert.acknowledged_by == users["operator"]
+    event = AlertEvent.objects.get(alert=alert, kind="acknowledged")
+    assert event.details["via"] == "email link (operator@example.com)"
+
+
+def test_post_without_csrf_token_is_refused(link):
+    alert, token = link
+    response = Client(enforce_csrf_checks=True).post(url(alert.pk, token))
+    assert response.status_code == 403
+    assert Alert.objects.get(pk=alert.pk).status == "firing"
+
+
+def test_expired_link_is_refused(link, settings):
+    alert, _ = link
+    settings.ALERTING_ACK_LINK_MAX_AGE_HOURS = 24
+    import time_machine  # noqa: PLC0415
+
+    with time_machine.travel(T0, tick=False):
+        token = ack_link_token(alert_id=alert.pk, recipient="x@example.com")
+    with time_machine.travel(T0 + timedelta(hours=24, seconds=1), tick=False):
+        response = Client().post(url(alert.pk, token))
+    assert response.status_code == 400 and b"expired" in response.content
+    assert Alert.objects.get(pk=alert.pk).status == "firing"
+
+
+def test_link_within_its_lifetime_works(make_alert):
+    import time_machine  # noqa: PLC0415
+
+    alert = make_alert()
+    with time_machine.travel(T0, tick=False):
+        token = ack_link_token(alert_id=alert.pk, recipient="x@example.com")
+    with time_machine.travel(T0 + timedelta(hours=23, minutes=59), tick=False):
+        assert Client().post(url(alert.pk, token)).status_code == 200
+    assert Alert.objects.get(pk=alert.pk).status == "acknowledged"
+
+
+def test_tampered_link_is_refused(link):
+    alert, token = link
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    response = Client().post(url(alert.pk, tampered))
+    assert response.status_code == 400 and b"not valid" in response.content
+    assert Alert.objects.get(pk=alert.pk).status == "firing"
+
+
+def test_reused_link_is_refused(link, users):
+    alert, token = link
+    assert Client().post(url(alert.pk, token)).status_code == 200
+    Alert.objects.filter(pk=alert.pk).update(status="firing")  # someone un-acknowledged it since
+    response = Client().post(url(alert.pk, token))
+    assert response.status_code == 400 and b"already been used" in response.content
+    assert Client().get(url(alert.pk, token)).status_code == 400
+    assert Alert.objects.get(pk=alert.pk).status == "firing"
+
+
+def test_link_for_another_alert_is_refused(link, make_alert):
+    alert, token = link
+    other = make_alert()
+    response = Client().post(url(other.pk, token))
+    assert response.status_code == 400 and b"another alert" in response.content
+    assert Alert.objects.get(pk=other.pk).status == "firing"
+
+
+def test_link_to_a_missing_alert_is_404(link):
+    alert, token = link
+    assert Client().get(url(alert.pk + 999, token)).status_code == 404
+
+
+def test_link_on_an_already_acknowledged_alert_says_so_and_stays_unused(link, users):
+    from monitoring.alerting.lifecycle import alert_acknowledge  # noqa: PLC0415
+
+    alert, token = link
+    alert_acknowledge(alert=alert, by=users["admin"])
+    response = Client().post(url(alert.pk, token))
+    assert b"Cannot acknowledge" in response.content
+    assert AlertEvent.objects.filter(alert=alert, kind="acknowledged").count() == 1
