@@ -1,1 +1,303 @@
-"""Models of the codehealth app."""
+"""Models of the codehealth app.
+
+A `FileMetrics` row is one *version* of a file (repository, path, content hash, analysis key):
+scans share unchanged versions through `ScanFile` instead of copying them, which is what makes
+a re-scan cheap. `DebtItem` is one piece of debt tracked across live scans by its fingerprint.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from codehealth.analyzer.gate import GateRules
+
+
+class Severity(models.TextChoices):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
+
+
+class DebtKind(models.TextChoices):
+    TODO = "todo", "TODO marker"
+    FIXME = "fixme", "FIXME marker"
+    HACK = "hack", "HACK marker"
+    XXX = "xxx", "XXX marker"
+    TEMP = "temp", "TEMP marker"
+    NOTE = "note", "NOTE marker"
+    LONG_FUNCTION = "long_function", "Long function"
+    LARGE_CLASS = "large_class", "Large class"
+    COMPLEX_FUNCTION = "complex_function", "Complex function (cyclomatic)"
+    COGNITIVE_COMPLEXITY = "cognitive_complexity", "High cognitive complexity"
+    DEEP_NESTING = "deep_nesting", "Deep nesting"
+    TOO_MANY_PARAMETERS = "too_many_parameters", "Too many parameters"
+    LOW_MAINTAINABILITY = "low_maintainability", "Low maintainability index"
+    PYLINT = "pylint", "pylint message"
+
+
+class QualityGate(models.Model):
+    """Conditions a scan must meet. Empty fields are conditions not applied."""
+
+    name = models.CharField(max_length=100, unique=True)
+    max_new_debt = models.PositiveIntegerField(
+        null=True, blank=True, default=0, help_text="Most new debt items at or above the severity below."
+    )
+    new_debt_severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.HIGH)
+    min_average_mi = models.FloatField(null=True, blank=True, help_text="Smallest average maintainability index.")
+    max_function_complexity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Largest cyclomatic complexity of any function."
+    )
+    min_pylint_score = models.FloatField(null=True, blank=True, help_text="Applied to scans that ran pylint.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def rules(self) -> GateRules:
+        return GateRules(
+            max_new_debt=self.max_new_debt,
+            new_debt_severity=self.new_debt_severity,
+            min_average_mi=self.min_average_mi,
+            max_function_complexity=self.max_function_complexity,
+            min_pylint_score=self.min_pylint_score,
+        )
+
+
+class CodeRepository(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    path = models.CharField(max_length=500, help_text="Directory on the portal's machine.")
+    excludes = models.JSONField(
+        default=list, blank=True, help_text='Extra exclude globs, e.g. ["tests", "*/generated/*"].'
+    )
+    use_default_excludes = models.BooleanField(
+        default=True, help_text="Skip virtualenvs, build dirs, caches and numbered migrations."
+    )
+    thresholds = models.JSONField(
+        default=dict, blank=True, help_text='Overrides of the debt thresholds, e.g. {"complexity": 15}.'
+    )
+    pylint_enabled = models.BooleanField(default=False)
+    gate = models.ForeignKey(
+        QualityGate, null=True, blank=True, on_delete=models.SET_NULL, help_text="Empty: the gate named 'default'."
+    )
+    scan_every_hours = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: scans are manual only.")
+    # Due-at column for the periodic sweep (claimed with a conditional UPDATE).
+    next_scan_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "code repositories"
+        indexes = [
+            models.Index(fields=["next_scan_at"], name="codehealth_repo_due", condition=Q(next_scan_at__isnull=False))
+        ]
+        permissions = [("scan_coderepository", "Can start a code scan")]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        # The due-at column follows the interval: due at once when scheduling starts, cleared when it stops.
+        if not self.scan_every_hours:
+            self.next_scan_at = None
+        elif self.next_scan_at is None:
+            self.next_scan_at = timezone.now()
+        super().save(*args, **kwargs)
+
+
+class CodeScan(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    class Trigger(models.TextChoices):
+        COMMAND = "command"
+        API = "api"
+        ADMIN = "admin"
+        SCHEDULE = "schedule"
+        HISTORY = "history"
+
+    class Gate(models.TextChoices):
+        NONE = "none", "not evaluated"
+        PASSED = "passed"
+        FAILED = "failed"
+
+    repository = models.ForeignKey(CodeRepository, on_delete=models.CASCADE, related_name="scans")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.COMMAND)
+    with_pylint = models.BooleanField(default=False)
+    commit = models.CharField(max_length=40, blank=True)
+    committed_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    files = models.PositiveIntegerField(default=0)
+    files_analyzed = models.PositiveIntegerField(default=0)
+    files_reused = models.PositiveIntegerField(default=0)
+    files_failed = models.PositiveIntegerField(default=0)
+    functions = models.PositiveIntegerField(default=0)
+    loc = models.PositiveIntegerField(default=0)
+    sloc = models.PositiveIntegerField(default=0)
+    comments = models.PositiveIntegerField(default=0)
+    average_complexity = models.FloatField(null=True, blank=True)
+    worst_complexity = models.PositiveIntegerField(default=0)
+    average_cognitive = models.FloatField(null=True, blank=True)
+    average_mi = models.FloatField(null=True, blank=True)
+    debt_count = models.PositiveIntegerField(default=0)
+    debt_minutes = models.PositiveIntegerField(default=0)
+    new_debt = models.PositiveIntegerField(default=0)
+    fixed_debt = models.PositiveIntegerField(default=0)
+    pylint_score = models.FloatField(null=True, blank=True)
+    pylint_error = models.TextField(blank=True)
+    gate = models.CharField(max_length=10, choices=Gate.choices, default=Gate.NONE)
+    gate_reasons = models.JSONField(default=list, blank=True)
+
+    file_versions = models.ManyToManyField("FileMetrics", through="ScanFile", related_name="scans")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["repository", "status", "-id"], name="codehealth_scan_repo")]
+
+    def __str__(self):
+        return f"{self.repository} scan #{self.pk}"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class FileMetrics(models.Model):
+    repository = models.ForeignKey(CodeRepository, on_delete=models.CASCADE, related_name="file_versions")
+    path = models.CharField(max_length=500)
+    content_hash = models.CharField(max_length=40)
+    # Hash of the thresholds and analyzer version the findings were computed with.
+    analysis_key = models.CharField(max_length=16)
+    first_scan = models.ForeignKey(CodeScan, null=True, on_delete=models.SET_NULL, related_name="+")
+    error = models.TextField(blank=True, help_text="Why the file could not be analysed.")
+    loc = models.PositiveIntegerField(default=0)
+    lloc = models.PositiveIntegerField(default=0)
+    sloc = models.PositiveIntegerField(default=0)
+    comments = models.PositiveIntegerField(default=0)
+    multi = models.PositiveIntegerField(default=0)
+    blank = models.PositiveIntegerField(default=0)
+    single_comments = models.PositiveIntegerField(default=0)
+    complexity = models.PositiveIntegerField(default=0, help_text="radon's total complexity of the module")
+    complexity_sum = models.PositiveIntegerField(default=0, help_text="sum over functions and methods")
+    worst_complexity = models.PositiveIntegerField(default=0)
+    cognitive = models.PositiveIntegerField(default=0, help_text="sum over functions and methods")
+    worst_cognitive = models.PositiveIntegerField(default=0)
+    mi = models.FloatField(null=True, blank=True)
+    mi_rank = models.CharField(max_length=1, blank=True)
+    halstead_volume = models.FloatField(default=0)
+    halstead_difficulty = models.FloatField(default=0)
+    halstead_effort = models.FloatField(default=0)
+    function_count = models.PositiveIntegerField(default=0)
+    class_count = models.PositiveIntegerField(default=0)
+    debt_count = models.PositiveIntegerField(default=0)
+    debt_minutes = models.PositiveIntegerField(default=0)
+    # Findings of this version (without pylint), so a reused file needs no re-analysis.
+    findings = models.JSONField(default=list, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["path"]
+        verbose_name_plural = "file metrics"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["repository", "path", "content_hash", "analysis_key"], name="codehealth_file_version"
+            )
+        ]
+        indexes = [models.Index(fields=["repository", "content_hash"], name="codehealth_file_hash")]
+
+    def __str__(self):
+        return self.path
+
+    @property
+    def average_complexity(self):
+        return self.complexity_sum / self.function_count if self.function_count else None
+
+
+class ScanFile(models.Model):
+    scan = models.ForeignKey(CodeScan, on_delete=models.CASCADE, related_name="scan_files")
+    file = models.ForeignKey(FileMetrics, on_delete=models.CASCADE, related_name="scan_files")
+    reused = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scan", "file"], name="codehealth_scan_file")]
+
+    def __str__(self):
+        return f"{self.scan_id}:{self.file_id}"
+
+
+class FunctionMetrics(models.Model):
+    class Kind(models.TextChoices):
+        FUNCTION = "function"
+        METHOD = "method"
+        CLASS = "class"
+
+    file = models.ForeignKey(FileMetrics, on_delete=models.CASCADE, related_name="blocks")
+    qualname = models.CharField(max_length=300)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    line = models.PositiveIntegerField()
+    end_line = models.PositiveIntegerField()
+    length = models.PositiveIntegerField()
+    complexity = models.PositiveIntegerField()
+    rank = models.CharField(max_length=1)
+    cognitive = models.PositiveIntegerField(default=0)
+    max_nesting = models.PositiveIntegerField(default=0)
+    parameters = models.PositiveIntegerField(default=0)
+    methods = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["file_id", "line"]
+        verbose_name_plural = "function metrics"
+        indexes = [models.Index(fields=["file", "-complexity"], name="codehealth_fn_cc")]
+
+    def __str__(self):
+        return self.qualname
+
+
+class DebtItem(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        FIXED = "fixed"
+
+    repository = models.ForeignKey(CodeRepository, on_delete=models.CASCADE, related_name="debt_items")
+    fingerprint = models.CharField(max_length=40)
+    kind = models.CharField(max_length=24, choices=DebtKind.choices)
+    rule = models.CharField(max_length=20, blank=True, help_text="Marker word or pylint message id.")
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    path = models.CharField(max_length=500)
+    line = models.PositiveIntegerField()
+    symbol = models.CharField(max_length=300, blank=True)
+    message = models.TextField()
+    remediation_minutes = models.PositiveIntegerField()
+    first_seen_scan = models.ForeignKey(CodeScan, on_delete=models.CASCADE, related_name="+")
+    last_seen_scan = models.ForeignKey(CodeScan, on_delete=models.CASCADE, related_name="+")
+    fixed_in_scan = models.ForeignKey(CodeScan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["path", "line"]
+        constraints = [models.UniqueConstraint(fields=["repository", "fingerprint"], name="codehealth_debt_fp")]
+        indexes = [models.Index(fields=["repository", "status", "severity"], name="codehealth_debt_open")]
+
+    def __str__(self):
+        return f"{self.kind} {self.path}:{self.line}"
+
+    @property
+    def task_ref(self) -> str:
+        """The reference the maintenance hand-off knows this item by (unique across repositories)."""
+        return f"{self.repository_id}:{self.fingerprint}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from codehealth.analyzer.tree import SourceFile, is_excluded
+from codehealth.analyzer.tree import Excludes, SourceFile
 
 GIT_TIMEOUT = 120
 
@@ -70,7 +70,7 @@ def git_commits(repo: Path, count: int, rev: str = "HEAD") -> list[Commit]:
 
 def git_files_at(repo: Path, sha: str, excludes: Iterable[str], subdir: str = "") -> list[SourceFile]:
     """The .py files of a commit (paths relative to `subdir`), read with one cat-file batch."""
-    patterns = tuple(excludes)
+    excluded = Excludes(excludes)
     listing = _git(repo, "ls-tree", "-r", "-z", "--full-tree", sha)
     prefix = f"{subdir.strip('/')}/" if subdir.strip("/") else ""
     wanted: list[tuple[str, str]] = []
@@ -83,7 +83,7 @@ def git_files_at(repo: Path, sha: str, excludes: Iterable[str], subdir: str = ""
         if kind != b"blob" or mode == b"120000" or not path.endswith(".py") or not path.startswith(prefix):
             continue
         rel = path[len(prefix) :]
-        if not is_excluded(rel, patterns):
+        if not excluded(rel):
             wanted.append((rel, blob.decode()))
     contents = _cat_blobs(repo, [blob for _, blob in wanted])
     return [SourceFile(rel, contents[blob]) for rel, blob in sorted(wanted)]
@@ -98,7 +98,10 @@ def _cat_blobs(repo: Path, blobs: list[str]) -> dict[str, bytes]:
     pos = 0
     for blob in unique:
         header_end = out.index(b"\n", pos)
-        sha, kind, size = out[pos:header_end].split(b" ")
+        header = out[pos:header_end].split(b" ")
+        if len(header) != 3:
+            raise GitError(f"git cat-file: {header_end and out[pos:header_end].decode(errors='replace')}")
+        size = header[2]
         start = header_end + 1
         contents[blob] = out[start : start + int(size)]
         pos = start + int(size) + 1  # content is followed by a newline

@@ -2,10 +2,11 @@
 
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from fnmatch import fnmatch
+from fnmatch import translate
 from pathlib import Path, PurePosixPath
 
 from codehealth.analyzer.debt import Thresholds, findings_for
@@ -34,29 +35,49 @@ DEFAULT_EXCLUDES = (
 )
 
 
+class Excludes:
+    """Compiled exclude patterns: one regex for name patterns, one for path patterns."""
+
+    def __init__(self, patterns: Iterable[str]):
+        patterns = tuple(patterns)
+        names = [translate(p) for p in patterns if "/" not in p]
+        paths = [translate(p) for p in patterns if "/" in p]
+        self._name = re.compile("|".join(names)).match if names else None
+        self._path = re.compile("|".join(paths)).match if paths else None
+
+    def name(self, name: str) -> bool:
+        return bool(self._name and self._name(name))
+
+    def path(self, relpath: str) -> bool:
+        return bool(self._path and self._path(relpath))
+
+    def __call__(self, relpath: str) -> bool:
+        """Whole check of a path (every component), for paths not found by walking."""
+        return self.path(relpath) or any(self.name(part) for part in PurePosixPath(relpath).parts)
+
+
 def is_excluded(relpath: str, patterns: Iterable[str]) -> bool:
-    parts = PurePosixPath(relpath).parts
-    for pattern in patterns:
-        if "/" in pattern:
-            if fnmatch(relpath, pattern):
-                return True
-        elif any(fnmatch(part, pattern) for part in parts):
-            return True
-    return False
+    return Excludes(patterns)(relpath)
 
 
 def python_files(root: Path, excludes: Iterable[str]) -> list[str]:
-    """Relative posix paths of the .py files under root, sorted; symlinks are not followed."""
-    patterns = tuple(excludes)
+    """Relative posix paths of the .py files under root, sorted; symlinks are not followed.
+    While walking, parents were already checked, so only the new name is matched."""
+    rules = Excludes(excludes)
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         prefix = "" if rel_dir == "." else f"{rel_dir}/"
-        dirnames[:] = sorted(d for d in dirnames if not is_excluded(f"{prefix}{d}", patterns))
+        dirnames[:] = sorted(d for d in dirnames if not rules.name(d) and not rules.path(f"{prefix}{d}"))
         for name in filenames:
-            if name.endswith(".py") and not is_excluded(f"{prefix}{name}", patterns):
-                if not os.path.islink(os.path.join(dirpath, name)):
-                    found.append(f"{prefix}{name}")
+            rel = f"{prefix}{name}"
+            if (
+                name.endswith(".py")
+                and not rules.name(name)
+                and not rules.path(rel)
+                and not os.path.islink(os.path.join(dirpath, name))
+            ):
+                found.append(rel)
     found.sort()
     return found
 

@@ -1,0 +1,132 @@
+"""Debt items across live scans: new, still open, fixed, reopened — by fingerprint.
+
+The line, message and severity of an open item follow the code; its identity (fingerprint)
+does not. High and critical debt is handed to maintenance as refactor tasks; fixing the debt
+closes the task (maintenance.handoff is the only thing of that app we call).
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from codehealth.analyzer import Finding
+from codehealth.models import SEVERITY_RANK, CodeScan, DebtItem, DebtKind, Severity
+from maintenance.handoff import DebtTask, tasks_close_for_debt, tasks_open_for_debt
+
+BATCH = 500
+TASK_SEVERITIES = {Severity.HIGH, Severity.CRITICAL}
+_TRACKED_FIELDS = ["kind", "rule", "severity", "path", "line", "symbol", "message", "remediation_minutes"]
+
+
+@dataclass
+class Tracked:
+    new: int = 0
+    fixed: int = 0
+    new_by_severity: Counter = field(default_factory=Counter)
+    baseline: bool = False
+
+
+def _fields(f: Finding) -> dict:
+    return {
+        "kind": f.kind,
+        "rule": f.rule[:20],
+        "severity": f.severity,
+        "path": f.path[:500],
+        "line": f.line,
+        "symbol": f.symbol[:300],
+        "message": f.message,
+        "remediation_minutes": f.minutes,
+    }
+
+
+def debt_track(*, scan: CodeScan, findings: list[Finding], pylint_ran: bool, now: datetime) -> Tracked:
+    """Bring the repository's debt items in line with `findings` of this scan. pylint items are
+    only judged by scans that ran pylint (a scan without pylint says nothing about them)."""
+    repository = scan.repository
+    result = Tracked()
+    result.baseline = (
+        not CodeScan.objects.filter(repository=repository, status=CodeScan.Status.SUCCEEDED, id__lt=scan.id)
+        .exclude(trigger=CodeScan.Trigger.HISTORY)
+        .exists()
+    )
+    current = {f.fingerprint: f for f in findings}
+    existing = {
+        item.fingerprint: item
+        for item in DebtItem.objects.filter(repository=repository).only("id", "fingerprint", "status", *_TRACKED_FIELDS)
+    }
+    created, changed, to_task = [], [], []
+    for fp, finding in current.items():
+        item = existing.get(fp)
+        values = _fields(finding)
+        if item is None:
+            item = DebtItem(
+                repository=repository,
+                fingerprint=fp,
+                first_seen_scan=scan,
+                last_seen_scan=scan,
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
+            created.append(item)
+            result.new_by_severity[finding.severity] += 1
+            to_task.append(item)
+            continue
+        reopened = item.status == DebtItem.Status.FIXED
+        escalated = SEVERITY_RANK[finding.severity] > SEVERITY_RANK[item.severity]
+        if reopened or any(getattr(item, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(item, k, v)
+            item.status, item.fixed_in_scan, item.updated_at = DebtItem.Status.OPEN, None, now
+            changed.append(item)
+            if reopened:
+                result.new_by_severity[finding.severity] += 1
+            if reopened or escalated:
+                to_task.append(item)
+    gone = [
+        item
+        for fp, item in existing.items()
+        if item.status == DebtItem.Status.OPEN and fp not in current and (pylint_ran or item.kind != DebtKind.PYLINT)
+    ]
+    DebtItem.objects.bulk_create(created, batch_size=BATCH)
+    DebtItem.objects.bulk_update(changed, [*_TRACKED_FIELDS, "status", "fixed_in_scan", "updated_at"], batch_size=BATCH)
+    gone_ids = [item.id for item in gone]
+    for start in range(0, len(gone_ids), BATCH):
+        DebtItem.objects.filter(id__in=gone_ids[start : start + BATCH]).update(
+            status=DebtItem.Status.FIXED, fixed_in_scan=scan, updated_at=now
+        )
+    still = DebtItem.objects.filter(repository=repository, status=DebtItem.Status.OPEN)
+    if not pylint_ran:
+        still = still.exclude(kind=DebtKind.PYLINT)
+    still.update(last_seen_scan=scan)
+    result.new = sum(result.new_by_severity.values())
+    result.fixed = len(gone)
+    _hand_off(to_task, gone, now)
+    return result
+
+
+def _due(severity: str, now: datetime) -> datetime:
+    days = (
+        settings.CODEHEALTH_TASK_LEAD_DAYS_CRITICAL
+        if severity == Severity.CRITICAL
+        else settings.CODEHEALTH_TASK_LEAD_DAYS_HIGH
+    )
+    return now + timedelta(days=days)
+
+
+def _hand_off(opened: list[DebtItem], fixed: list[DebtItem], now: datetime) -> None:
+    tasks = [
+        DebtTask(
+            fingerprint=item.task_ref,
+            title=f"Refactor {item.symbol or item.path}: {item.get_kind_display().lower()}",
+            description=f"{item.path}:{item.line} — {item.message} (estimated {item.remediation_minutes} min)",
+            severity=item.severity,
+            due_at=_due(item.severity, now),
+        )
+        for item in opened
+        if item.severity in TASK_SEVERITIES
+    ]
+    tasks_open_for_debt(items=tasks, now=now)
+    tasks_close_for_debt(fingerprints=[item.task_ref for item in fixed], now=now)

@@ -1,0 +1,222 @@
+"""`manage.py codehealth scan PATH` and `manage.py codehealth history PATH --commits N`.
+
+Exit status: 0 when the scan passed its quality gate, 1 when the gate failed, 2 when the scan
+could not run (bad path, not a git repository, ...) — so CI can tell "worse code" from "broken job".
+"""
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from codehealth.history import history_run
+from codehealth.models import CodeRepository, CodeScan, DebtItem
+from codehealth.scanning import ScanError, scan_create, scan_run
+
+GATE_FAILED, CANNOT_RUN = 1, 2
+
+
+class Command(BaseCommand):
+    help = "Scan a directory for code health, or scan the last N commits of a git repository for trends."
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{scan,history}")
+        scan = actions.add_parser("scan", help="scan a directory now; exit 1 if the quality gate fails")
+        scan.add_argument("path", help="directory to scan")
+        scan.add_argument("--repo", help="repository name (default: the one with this path, or the directory name)")
+        scan.add_argument("--pylint", action="store_true", help="also run pylint (JSON output, time-limited)")
+        scan.add_argument("--json", action="store_true", help="print the result as JSON")
+        scan.add_argument("--workers", type=int, help="analysis processes (default CODEHEALTH_WORKERS)")
+        history = actions.add_parser("history", help="scan the last N commits of a git repository")
+        history.add_argument("path", help="a directory inside a git work tree")
+        history.add_argument("--commits", type=int, default=10, help="how many commits back (default 10)")
+        history.add_argument("--repo", help="repository name")
+        history.add_argument("--json", action="store_true", help="print the result as JSON")
+        history.add_argument("--workers", type=int, help="analysis processes")
+
+    def handle(self, *args, action, **options):
+        tty = self.stdout.isatty()
+        # Off a terminal (CI logs) there is no width to detect: use a wide one rather than wrap.
+        self.console = Console(file=self.stdout, highlight=False, width=None if tty else 140)
+        self.interactive = tty and not options["json"]
+        path = Path(options["path"]).expanduser()
+        if not path.exists():
+            raise CommandError(f"{options['path']}: no such directory", returncode=CANNOT_RUN)
+        if not path.is_dir():
+            raise CommandError(f"{options['path']}: not a directory", returncode=CANNOT_RUN)
+        repository = self.repository(path.resolve(), options.get("repo"))
+        if action == "history":
+            return self.history(repository, options)
+        return self.scan(repository, options)
+
+    def repository(self, path: Path, name: str | None) -> CodeRepository:
+        if name:
+            repo, created = CodeRepository.objects.get_or_create(name=name, defaults={"path": str(path)})
+            if not created and repo.path != str(path):
+                self.stderr.write(f"repository {name}: path changed from {repo.path} to {path}")
+                repo.path = str(path)
+                repo.save(update_fields=["path"])
+            return repo
+        repo = CodeRepository.objects.filter(path=str(path)).order_by("id").first()
+        if repo:
+            return repo
+        base = path.name or "repository"
+        candidate, n = base, 1
+        while CodeRepository.objects.filter(name=candidate).exists():
+            n += 1
+            candidate = f"{base}-{n}"
+        return CodeRepository.objects.create(name=candidate, path=str(path))
+
+    def progress(self):
+        if not self.interactive:
+            return None, None
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        return bar, update
+
+    def scan(self, repository: CodeRepository, options) -> None:
+        scan = scan_create(
+            repository=repository, trigger=CodeScan.Trigger.COMMAND, with_pylint=options["pylint"] or None
+        )
+        bar, update = self.progress()
+        if bar:
+            with bar:
+                scan = scan_run(scan=scan, workers=options["workers"], progress=update)
+        else:
+            scan = scan_run(scan=scan, workers=options["workers"])
+        if scan.status != CodeScan.Status.SUCCEEDED:
+            raise CommandError(f"scan failed: {scan.error}", returncode=CANNOT_RUN)
+        if options["json"]:
+            self.stdout.write(json.dumps(scan_summary(scan), indent=2))
+        else:
+            self.print_scan(scan)
+        if scan.gate == CodeScan.Gate.FAILED:
+            raise SystemExit(GATE_FAILED)
+
+    def print_scan(self, scan: CodeScan) -> None:
+        table = Table(title=f"{scan.repository.name} — scan #{scan.pk}", show_header=False)
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for label, value in summary_rows(scan):
+            table.add_row(label, value)
+        self.console.print(table)
+        worst = (
+            DebtItem.objects.filter(repository=scan.repository, status=DebtItem.Status.OPEN, first_seen_scan=scan)
+            .order_by("-remediation_minutes")[:10]
+            .values_list("severity", "kind", "path", "line", "message")
+        )
+        if scan.new_debt and worst:
+            new = Table(title="New debt (top 10)")
+            for column in ("severity", "kind", "where", "message"):
+                new.add_column(column)
+            for severity, kind, path, line, message in worst:
+                new.add_row(severity, kind, f"{path}:{line}", message[:80])
+            self.console.print(new)
+        verdict = "PASSED" if scan.gate == CodeScan.Gate.PASSED else "FAILED"
+        self.console.print(f"Quality gate: {verdict}")
+        for reason in scan.gate_reasons[1:]:
+            self.console.print(f"  - {reason}")
+
+    def history(self, repository: CodeRepository, options) -> None:
+        if options["commits"] < 1:
+            raise CommandError("--commits must be at least 1", returncode=CANNOT_RUN)
+        bar, update = self.progress()
+        try:
+            if bar:
+                with bar:
+                    scans = history_run(
+                        repository=repository, commits=options["commits"], workers=options["workers"], progress=update
+                    )
+            else:
+                scans = history_run(repository=repository, commits=options["commits"], workers=options["workers"])
+        except ScanError as exc:
+            raise CommandError(str(exc), returncode=CANNOT_RUN) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps([scan_summary(s) for s in scans], indent=2))
+            return
+        table = Table(title=f"{repository.name} — last {len(scans)} commits")
+        for column in ("commit", "date", "files", "sloc", "avg CC", "worst CC", "avg MI", "debt", "status"):
+            table.add_column(column)
+        for s in scans:
+            table.add_row(
+                s.commit[:10],
+                s.committed_at.strftime("%Y-%m-%d %H:%M") if s.committed_at else "",
+                str(s.files),
+                str(s.sloc),
+                _fmt(s.average_complexity),
+                str(s.worst_complexity),
+                _fmt(s.average_mi),
+                str(s.debt_count),
+                s.status if s.status == CodeScan.Status.SUCCEEDED else f"{s.status}: {s.error}",
+            )
+        self.console.print(table)
+        if any(s.status != CodeScan.Status.SUCCEEDED for s in scans):
+            raise CommandError("some commits could not be scanned", returncode=CANNOT_RUN)
+
+
+def _fmt(value, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def summary_rows(scan: CodeScan) -> list[tuple[str, str]]:
+    return [
+        (
+            "files",
+            f"{scan.files} ({scan.files_analyzed} analysed, {scan.files_reused} reused, {scan.files_failed} failed)",
+        ),
+        ("functions", str(scan.functions)),
+        ("lines (loc / sloc)", f"{scan.loc} / {scan.sloc}"),
+        ("average complexity", _fmt(scan.average_complexity)),
+        ("worst complexity", str(scan.worst_complexity)),
+        ("average cognitive", _fmt(scan.average_cognitive)),
+        ("average MI", _fmt(scan.average_mi)),
+        ("open debt", f"{scan.debt_count} items, {scan.debt_minutes} min"),
+        ("new / fixed debt", f"{scan.new_debt} / {scan.fixed_debt}"),
+        ("pylint score", _fmt(scan.pylint_score) if not scan.pylint_error else f"error: {scan.pylint_error}"),
+        ("time", f"{scan.duration:.2f} s" if scan.duration is not None else "-"),
+    ]
+
+
+def scan_summary(scan: CodeScan) -> dict:
+    return {
+        "scan": scan.pk,
+        "repository": scan.repository.name,
+        "commit": scan.commit,
+        "committed_at": scan.committed_at.isoformat() if scan.committed_at else None,
+        "status": scan.status,
+        "files": scan.files,
+        "files_analyzed": scan.files_analyzed,
+        "files_reused": scan.files_reused,
+        "files_failed": scan.files_failed,
+        "functions": scan.functions,
+        "loc": scan.loc,
+        "sloc": scan.sloc,
+        "average_complexity": scan.average_complexity,
+        "worst_complexity": scan.worst_complexity,
+        "average_cognitive": scan.average_cognitive,
+        "average_mi": scan.average_mi,
+        "debt_count": scan.debt_count,
+        "debt_minutes": scan.debt_minutes,
+        "new_debt": scan.new_debt,
+        "fixed_debt": scan.fixed_debt,
+        "pylint_score": scan.pylint_score,
+        "pylint_error": scan.pylint_error,
+        "gate": scan.gate,
+        "gate_reasons": scan.gate_reasons,
+        "seconds": scan.duration,
+    }

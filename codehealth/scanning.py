@@ -1,0 +1,299 @@
+"""Scans: create one, run it (analyse, store, track debt, apply the gate).
+
+A scan stores only the file versions it has not seen before; unchanged files (same path,
+content hash and analysis key) are linked from earlier scans. All writes are bulk inserts or
+set-based UPDATEs, so the number of queries of a scan does not grow with the number of files.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+
+from codehealth.analyzer import FileReport, Finding, SourceFile, analyze_sources, read_tree
+from codehealth.analyzer.gitsource import head_commit
+from codehealth.analyzer.pylint_runner import pylint_run
+from codehealth.conf import analysis_key, excludes_for, thresholds_for
+from codehealth.debt_tracking import debt_track
+from codehealth.gates import gate_apply
+from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, FunctionMetrics, ScanFile
+
+logger = logging.getLogger(__name__)
+BATCH = 500
+_BLOCK_FIELDS = (
+    "file",
+    "qualname",
+    "kind",
+    "line",
+    "end_line",
+    "length",
+    "complexity",
+    "rank",
+    "cognitive",
+    "max_nesting",
+    "parameters",
+    "methods",
+)
+
+
+class ScanError(Exception):
+    """A scan cannot run (bad path, another scan running); the message is for people."""
+
+
+def scan_create(
+    *,
+    repository: CodeRepository,
+    trigger: str = CodeScan.Trigger.COMMAND,
+    with_pylint: bool | None = None,
+    commit: str = "",
+    committed_at: datetime | None = None,
+    now: datetime | None = None,
+) -> CodeScan:
+    return CodeScan.objects.create(
+        repository=repository,
+        trigger=trigger,
+        with_pylint=repository.pylint_enabled if with_pylint is None else with_pylint,
+        commit=commit,
+        committed_at=committed_at,
+        queued_at=now or timezone.now(),
+    )
+
+
+def _claim(scan: CodeScan, now: datetime) -> bool:
+    """queued -> running, unless another scan of the repository is running (its file versions
+    and debt items would race with ours)."""
+    with transaction.atomic():
+        CodeRepository.objects.select_for_update().filter(pk=scan.repository_id).first()
+        busy = CodeScan.objects.filter(repository_id=scan.repository_id, status=CodeScan.Status.RUNNING).exists()
+        if busy:
+            CodeScan.objects.filter(pk=scan.pk, status=CodeScan.Status.QUEUED).update(
+                status=CodeScan.Status.FAILED, error="another scan of this repository is running", finished_at=now
+            )
+            return False
+        return bool(
+            CodeScan.objects.filter(pk=scan.pk, status=CodeScan.Status.QUEUED).update(
+                status=CodeScan.Status.RUNNING, started_at=now
+            )
+        )
+
+
+def scan_run(
+    *,
+    scan: CodeScan,
+    files: list[SourceFile] | None = None,
+    workers: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    now: datetime | None = None,
+) -> CodeScan:
+    """Run a queued scan to its end and return it refreshed. `files` None reads the
+    repository's directory; history scans pass the files of a commit. Failures are recorded on
+    the scan (status failed, error), never raised, so a worker survives a bad repository."""
+    now = now or timezone.now()
+    claimed = _claim(scan, now)
+    scan.refresh_from_db()
+    if not claimed:
+        return scan
+    try:
+        _execute(scan, files, workers or settings.CODEHEALTH_WORKERS, progress, now)
+    except ScanError as exc:
+        _fail(scan, str(exc))
+    except Exception as exc:
+        logger.exception("scan %s failed", scan.pk)
+        _fail(scan, f"{type(exc).__name__}: {exc}")
+    scan.refresh_from_db()
+    return scan
+
+
+def _fail(scan: CodeScan, error: str) -> None:
+    CodeScan.objects.filter(pk=scan.pk).update(status=CodeScan.Status.FAILED, error=error, finished_at=timezone.now())
+
+
+def _execute(scan: CodeScan, files, workers: int, progress, now: datetime) -> None:
+    repository = scan.repository
+    limits = thresholds_for(repository)
+    key = analysis_key(limits)
+    root = Path(repository.path)
+    live = files is None
+    if live:
+        if not root.is_dir():
+            raise ScanError(f"path {repository.path!r} is not a directory")
+        files = read_tree(root, excludes_for(repository))
+        scan.commit = scan.commit or head_commit(root)
+    known = _known_versions(repository, key, files)
+    todo = [f for f in files if (f.path, f.content_hash) not in known]
+    if progress:
+        progress("analyse", 0, len(todo))
+    done = 0
+
+    def tick(n):
+        nonlocal done
+        done += n
+        if progress:
+            progress("analyse", done, len(todo))
+
+    reports = list(analyze_sources(todo, limits, workers=workers, progress=tick))
+    pylint = None
+    if scan.with_pylint and live:
+        if progress:
+            progress("pylint", 0, 1)
+        pylint = pylint_run(root, [f.path for f in files], timeout=settings.CODEHEALTH_PYLINT_TIMEOUT)
+    with transaction.atomic():
+        new_ids = _store_versions(repository, scan, key, reports)
+        links = [
+            ScanFile(scan=scan, file_id=known[(f.path, f.content_hash)], reused=True)
+            for f in files
+            if (f.path, f.content_hash) in known
+        ]
+        links += [ScanFile(scan=scan, file_id=pk, reused=False) for pk in new_ids]
+        ScanFile.objects.bulk_create(links, batch_size=BATCH)
+        _totals(scan, reused=len(files) - len(todo))
+        if pylint is not None:
+            scan.pylint_score, scan.pylint_error = pylint.score, pylint.error
+        if live:
+            findings = [f for r in reports for f in r.findings] + _reused_findings(scan)
+            pylint_ran = pylint is not None and not pylint.error
+            if pylint_ran:
+                findings += pylint.findings
+            tracked = debt_track(scan=scan, findings=findings, pylint_ran=pylint_ran, now=now)
+            scan.new_debt, scan.fixed_debt = tracked.new, tracked.fixed
+            open_debt = DebtItem.objects.filter(repository=repository, status=DebtItem.Status.OPEN).aggregate(
+                n=Count("id"), minutes=Sum("remediation_minutes")
+            )
+            scan.debt_count, scan.debt_minutes = open_debt["n"], open_debt["minutes"] or 0
+            gate_apply(scan=scan, new_by_severity=tracked.new_by_severity, baseline=tracked.baseline)
+        scan.status = CodeScan.Status.SUCCEEDED
+        scan.finished_at = timezone.now()
+        scan.save()
+
+
+def _known_versions(repository, key: str, files: list[SourceFile]) -> dict[tuple[str, str], int]:
+    """(path, content hash) -> FileMetrics id for the files analysed before with this key.
+    One query for the latest scan's versions; the rest (changed or reverted files) by hash."""
+    wanted = {(f.path, f.content_hash) for f in files}
+    known: dict[tuple[str, str], int] = {}
+    last = CodeScan.objects.filter(repository=repository, status=CodeScan.Status.SUCCEEDED).order_by("-id").first()
+    if last is not None:
+        rows = FileMetrics.objects.filter(scan_files__scan=last, analysis_key=key).values_list(
+            "id", "path", "content_hash"
+        )
+        known = {(path, digest): pk for pk, path, digest in rows if (path, digest) in wanted}
+    missing = sorted({digest for path, digest in wanted if (path, digest) not in known})
+    for start in range(0, len(missing), BATCH):
+        rows = FileMetrics.objects.filter(
+            repository=repository, analysis_key=key, content_hash__in=missing[start : start + BATCH]
+        ).values_list("id", "path", "content_hash")
+        known.update({(path, digest): pk for pk, path, digest in rows if (path, digest) in wanted})
+    return known
+
+
+def _file_row(repository, scan, key: str, report: FileReport) -> FileMetrics:
+    row = FileMetrics(
+        repository=repository,
+        path=report.path,
+        content_hash=report.content_hash,
+        analysis_key=key,
+        first_scan=scan,
+        error=report.error,
+        findings=[_finding_json(f) for f in report.findings],
+        debt_count=len(report.findings),
+        debt_minutes=sum(f.minutes for f in report.findings),
+    )
+    if report.raw is None:
+        return row
+    raw = report.raw
+    functions = report.functions
+    row.loc, row.lloc, row.sloc, row.comments = raw.loc, raw.lloc, raw.sloc, raw.comments
+    row.multi, row.blank, row.single_comments = raw.multi, raw.blank, raw.single_comments
+    row.complexity = report.complexity
+    row.complexity_sum = sum(b.complexity for b in functions)
+    row.worst_complexity = max((b.complexity for b in functions), default=0)
+    row.cognitive = sum(b.cognitive for b in functions)
+    row.worst_cognitive = max((b.cognitive for b in functions), default=0)
+    row.mi, row.mi_rank = report.mi, report.mi_rank
+    row.halstead_volume = report.halstead_volume
+    row.halstead_difficulty = report.halstead_difficulty
+    row.halstead_effort = report.halstead_effort
+    row.function_count = len(functions)
+    row.class_count = len(report.blocks) - len(functions)
+    return row
+
+
+def _store_versions(repository, scan, key: str, reports: list[FileReport]) -> list[int]:
+    rows = [_file_row(repository, scan, key, r) for r in reports]
+    FileMetrics.objects.bulk_create(rows, batch_size=BATCH)  # ids come back (RETURNING)
+    # ~10 blocks per file: plain executemany, because bulk_create's per-object preparation cost
+    # more than the analysis of a file (and SQLite batches would be ~80 rows).
+    table = FunctionMetrics._meta.db_table
+    columns = [FunctionMetrics._meta.get_field(name).column for name in _BLOCK_FIELDS]
+    # Table and column names come from the model, never from input.
+    quote = connection.ops.quote_name
+    sql = f"INSERT INTO {quote(table)} ({', '.join(map(quote, columns))}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
+    params = [
+        (
+            row.pk,
+            b.qualname[:300],
+            b.kind,
+            b.line,
+            b.end_line,
+            b.length,
+            b.complexity,
+            b.rank,
+            b.cognitive,
+            b.max_nesting,
+            b.parameters,
+            b.methods,
+        )
+        for row, report in zip(rows, reports, strict=True)
+        for b in report.blocks
+    ]
+    if params:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+    return [row.pk for row in rows]
+
+
+def _finding_json(f: Finding) -> list:
+    return [f.kind, f.severity, f.line, f.symbol, f.message, f.minutes, f.fingerprint, f.rule]
+
+
+def _reused_findings(scan: CodeScan) -> list[Finding]:
+    rows = FileMetrics.objects.filter(scan_files__scan=scan, scan_files__reused=True).values_list("path", "findings")
+    return [
+        Finding(kind, severity, path, line, symbol, message, minutes, fp, rule)
+        for path, stored in rows
+        for kind, severity, line, symbol, message, minutes, fp, rule in stored
+    ]
+
+
+def _totals(scan: CodeScan, *, reused: int) -> None:
+    ok = Q(file__error="")
+    agg = ScanFile.objects.filter(scan=scan).aggregate(
+        files=Count("id"),
+        failed=Count("id", filter=~ok),
+        functions=Sum("file__function_count"),
+        loc=Sum("file__loc"),
+        sloc=Sum("file__sloc"),
+        comments=Sum("file__comments"),
+        cc_sum=Sum("file__complexity_sum"),
+        cc_worst=Max("file__worst_complexity"),
+        cog_sum=Sum("file__cognitive"),
+        mi_sum=Sum("file__mi", filter=ok),
+        mi_files=Count("id", filter=ok),
+        debt=Sum("file__debt_count"),
+        minutes=Sum("file__debt_minutes"),
+    )
+    functions = agg["functions"] or 0
+    scan.files, scan.files_failed, scan.functions = agg["files"], agg["failed"], functions
+    scan.files_reused, scan.files_analyzed = reused, agg["files"] - reused
+    scan.loc, scan.sloc, scan.comments = agg["loc"] or 0, agg["sloc"] or 0, agg["comments"] or 0
+    scan.average_complexity = (agg["cc_sum"] or 0) / functions if functions else None
+    scan.average_cognitive = (agg["cog_sum"] or 0) / functions if functions else None
+    scan.worst_complexity = agg["cc_worst"] or 0
+    scan.average_mi = (agg["mi_sum"] / agg["mi_files"]) if agg["mi_files"] else None
+    # Per-commit figures for history scans; live scans overwrite them with tracked open debt.
+    scan.debt_count, scan.debt_minutes = agg["debt"] or 0, agg["minutes"] or 0

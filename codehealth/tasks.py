@@ -1,0 +1,42 @@
+"""django-q2 entry points. They take ids, load fresh state and are safe to run twice."""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from codehealth.models import CodeRepository, CodeScan
+from codehealth.scanning import scan_create, scan_run
+
+
+def scan_repository(scan_id: int) -> str:
+    """Run one queued scan. A scan that is no longer queued (already ran) is left alone."""
+    scan = CodeScan.objects.select_related("repository").filter(pk=scan_id).first()
+    if scan is None or scan.status != CodeScan.Status.QUEUED:
+        return "skipped"
+    return scan_run(scan=scan).status
+
+
+def scan_queue(*, repository: CodeRepository, trigger: str, now: datetime | None = None) -> CodeScan:
+    """Create a queued scan and hand it to the workers once the row is committed."""
+    scan = scan_create(repository=repository, trigger=trigger, now=now)
+    transaction.on_commit(lambda: async_task("codehealth.tasks.scan_repository", scan.pk))
+    return scan
+
+
+def scan_due(now: datetime | None = None) -> int:
+    """Queue a scan for each repository whose next_scan_at has come. The conditional UPDATE
+    is the claim: two workers sweeping at once queue each repository once."""
+    now = now or timezone.now()
+    queued = 0
+    due = CodeRepository.objects.filter(next_scan_at__lte=now, scan_every_hours__isnull=False)
+    for repo in due.only("id", "next_scan_at", "scan_every_hours"):
+        claimed = CodeRepository.objects.filter(pk=repo.pk, next_scan_at=repo.next_scan_at).update(
+            next_scan_at=now + timedelta(hours=repo.scan_every_hours)
+        )
+        if claimed:
+            with transaction.atomic():
+                scan_queue(repository=repo, trigger=CodeScan.Trigger.SCHEDULE, now=now)
+            queued += 1
+    return queued
