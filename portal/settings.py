@@ -241,6 +241,14 @@ CODEHEALTH_MIN_MAINTAINABILITY = env.float("CODEHEALTH_MIN_MAINTAINABILITY", def
 CODEHEALTH_PYLINT_TIMEOUT = env.float("CODEHEALTH_PYLINT_TIMEOUT", default=600.0)  # seconds
 CODEHEALTH_TASK_LEAD_DAYS_CRITICAL = env.int("CODEHEALTH_TASK_LEAD_DAYS_CRITICAL", default=7)
 CODEHEALTH_TASK_LEAD_DAYS_HIGH = env.int("CODEHEALTH_TASK_LEAD_DAYS_HIGH", default=30)
+# Two apps have a "severity" field with different choices; name both so the schema is unambiguous.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "CodehealthSeverityEnum": "codehealth.models.Severity",
+        "CodehealthDebtKindEnum": "codehealth.models.DebtKind",
+        "AlertSeverityEnum": "monitoring.alerting.models.Severity",
+    }
+)
 # analytics
 # maintenance
 # reporting
