@@ -53,7 +53,7 @@ def make_alert(db, service):
     """make_alert(rule=None, status="firing", **labels) -> an alert opened through alert_fire."""
     counter = iter(range(1, 10_000))
 
-    def make(rule=None, status="firing", now=None, **labels):
+    def make(rule=None, status="firing", now=None, on=None, **labels):
         rule = rule or AlertRuleFactory()
         labels = labels or {"service": service.slug, "n": str(next(counter))}
         alert, _ = alert_fire(
@@ -62,7 +62,7 @@ def make_alert(db, service):
             labels=labels,
             value=123.0,
             summary=f"{rule.name} is high",
-            service=service,
+            service=on or service,
             now=now,
         )
         if status != "firing":

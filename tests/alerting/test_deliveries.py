@@ -16,7 +16,7 @@ from monitoring.alerting.models import Alert, Channel, Delivery
 from monitoring.alerting.notify import deliveries_due, deliveries_sweep, delivery_send, notifications_queue
 from monitoring.alerting.transports.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_verify
 from tests.alerting.factories import ChannelFactory
-from tests.support import free_port, on_postgres, require
+from tests.support import free_port, on_postgres
 
 
 @pytest.fixture
@@ -240,7 +240,6 @@ def test_smtp_server_down_is_retried(alert, settings, fast_retries):
 def test_two_racing_sweepers_send_each_delivery_exactly_once(httpserver, make_alert, fast_retries):
     if not on_postgres():
         pytest.skip("row claims between threads need PostgreSQL (SQLite serialises writers anyway)")
-    require("PostgreSQL", on_postgres(), "DATABASE_URL is not PostgreSQL")
     httpserver.expect_request("/race").respond_with_data("ok")
     channel = hook(httpserver, "/race")
     for a in [make_alert() for _ in range(40)]:

@@ -32,6 +32,7 @@ class MatcherSerializer(serializers.Serializer):
 
 
 def _matchers(value):
+    value = [dict(item) for item in value]
     try:
         parse_matchers(value)
     except MatcherError as exc:
@@ -51,7 +52,7 @@ def _model_clean(instance, attrs: dict, exclude_m2m: tuple = ()) -> None:
 
 
 class AlertRuleSerializer(serializers.ModelSerializer):
-    matchers = MatcherSerializer(many=True, required=False, validators=[_matchers])
+    matchers = MatcherSerializer(many=True, required=False)
     service = serializers.SlugRelatedField(
         slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
     )
@@ -65,6 +66,9 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             "escalation_policy", "channels", "enabled", "builtin", "condition", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["builtin", "created_at", "updated_at"]
+
+    def validate_matchers(self, value):
+        return _matchers(value)
 
     def validate_labels(self, value):
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
@@ -156,7 +160,7 @@ class EscalationPolicySerializer(serializers.ModelSerializer):
 
 
 class SilenceSerializer(serializers.ModelSerializer):
-    matchers = MatcherSerializer(many=True, required=False, validators=[_matchers])
+    matchers = MatcherSerializer(many=True, required=False)
     author = serializers.StringRelatedField(read_only=True)
     active = serializers.SerializerMethodField()
 
@@ -164,6 +168,9 @@ class SilenceSerializer(serializers.ModelSerializer):
         model = Silence
         fields = ["id", "rule", "matchers", "starts_at", "ends_at", "author", "reason", "active", "created_at"]
         read_only_fields = ["author", "created_at"]
+
+    def validate_matchers(self, value):
+        return _matchers(value)
 
     def get_active(self, obj) -> bool:
         return obj.is_active(timezone.now())
