@@ -58,7 +58,6 @@ class Flusher:
                 return 0
             now = datetime.now(tz=UTC)
             try:
-                close_old_connections()
                 rows = self.rows(counts, gauges, observations, dropped, now)
                 declared = {series[0]: series[3] for series in (*counts, *gauges, *(o[0] for o in observations))}
                 if dropped:
@@ -78,6 +77,7 @@ class Flusher:
             self._wake.wait(self.interval)
             self._wake.clear()
             if not self._stop.is_set():
+                close_old_connections()  # this thread's connection, like a request would
                 self.flush()
 
     def start(self) -> None:

@@ -158,7 +158,7 @@ def samples_write(rows: list[Row]) -> int:
     adapt = connection.ops.adapt_datetimefield_value
     params = [(s, n, labels, digest, v, adapt(t)) for s, n, labels, digest, v, t in rows]
     earliest = min(row[5] for row in rows)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.executemany(_insert_sql(), params)
         RollupState.objects.filter(key="minute", rolled_until__gt=earliest).filter(
             Q(dirty_since__isnull=True) | Q(dirty_since__gt=earliest)

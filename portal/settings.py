@@ -222,6 +222,13 @@ METRICS_COLLECT_WINDOW_SECONDS = env.float("METRICS_COLLECT_WINDOW_SECONDS", def
 METRICS_PROMETHEUS_REQUIRE_KEY = env_bool("METRICS_PROMETHEUS_REQUIRE_KEY", False)
 METRICS_PROMETHEUS_LOOKBACK_MINUTES = env.int("METRICS_PROMETHEUS_LOOKBACK_MINUTES", default=10)
 HEALTH_RESULT_RETENTION_DAYS = env.int("HEALTH_RESULT_RETENTION_DAYS", default=30)
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "MetricKindEnum": "monitoring.models.MetricKind",
+        "HealthStatusEnum": "monitoring.models.HealthStatus",
+        "CheckKindEnum": "monitoring.models.CheckKind",
+    }
+)
 # alerting
 ALERTING_ACK_LINK_MAX_AGE_HOURS = env.int("ALERTING_ACK_LINK_MAX_AGE_HOURS", default=24)
 ALERTING_DELIVERY_MAX_ATTEMPTS = env.int("ALERTING_DELIVERY_MAX_ATTEMPTS", default=6)

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from monitoring.flusher import Flusher
@@ -114,6 +115,7 @@ def test_timer_as_context_manager_decorator_and_async(registry, flusher):
     assert all(0 <= r.value < 1 for r in rows)
 
 
+@pytest.mark.django_db(transaction=True)  # a second thread writes through its own connection
 def test_flusher_under_several_threads_loses_and_duplicates_nothing(registry, flusher):
     c = Counter("hits_total", registry=registry)
     h = Histogram("sizes", labelnames=("worker",), registry=registry)
@@ -129,6 +131,7 @@ def test_flusher_under_several_threads_loses_and_duplicates_nothing(registry, fl
     def keep_flushing():
         while not stop.is_set():
             flusher.flush()
+        connection.close()
 
     background = threading.Thread(target=keep_flushing)
     background.start()

@@ -1,0 +1,131 @@
+"""`/api/v1/health-checks/` (admins write, viewers read; operators may run one now) and
+`/api/v1/health-check-results/` (read-only history, cursor-paginated)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from monitoring.healthchecks.kinds import KINDS
+from monitoring.healthchecks.runner import health_check_run
+from monitoring.models import HealthCheck, HealthCheckResult
+from portal.api.pagination import TimeCursorPagination
+from portal.api.router import router
+from portal.models import Service
+
+
+class HealthCheckSerializer(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
+    )
+    ping_url = serializers.SerializerMethodField(help_text="For heartbeats: GET/POST here, or /start and /fail.")
+
+    class Meta:
+        model = HealthCheck
+        fields = [
+            "id",
+            "uuid",
+            "service",
+            "name",
+            "kind",
+            "config",
+            "critical",
+            "enabled",
+            "interval_seconds",
+            "timeout_seconds",
+            "period_seconds",
+            "cron",
+            "grace_seconds",
+            "ping_url",
+            "last_ping_at",
+            "last_start_at",
+            "last_fail_at",
+            "last_status",
+            "last_checked_at",
+            "last_message",
+            "last_latency_ms",
+            "next_run_at",
+            "created_at",
+        ]
+        read_only_fields = [
+            "uuid",
+            "last_ping_at",
+            "last_start_at",
+            "last_fail_at",
+            "last_status",
+            "last_checked_at",
+            "last_message",
+            "last_latency_ms",
+            "next_run_at",
+            "created_at",
+        ]
+
+    def get_ping_url(self, obj) -> str | None:
+        if obj.kind != "heartbeat":
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(obj.ping_path) if request else obj.ping_path
+
+    def validate_timeout_seconds(self, value):
+        if not 0 < value <= 60:
+            raise serializers.ValidationError("must be between 0 and 60 seconds")
+        return value
+
+    def validate(self, attrs):
+        merged = {**({f: getattr(self.instance, f) for f in ("kind", "config")} if self.instance else {}), **attrs}
+        kind = KINDS.get(merged.get("kind"))
+        if kind is None:
+            return attrs
+        config = merged.get("config") or {}
+        if not isinstance(config, dict):
+            raise serializers.ValidationError({"config": ["must be an object"]})
+        probe = type("Probe", (), {})()
+        for field in ("period_seconds", "cron"):
+            default = getattr(self.instance, field) if self.instance else ("" if field == "cron" else None)
+            setattr(probe, field, attrs.get(field, default))
+        errors = kind.validate(config, probe)
+        if errors:
+            top = {k: [v] for k, v in errors.items() if k in ("period_seconds", "cron")}
+            nested = {k: [v] for k, v in errors.items() if k not in top}
+            raise serializers.ValidationError({**top, **({"config": nested} if nested else {})})
+        return attrs
+
+
+class HealthCheckResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = HealthCheckResult
+        fields = ["id", "health_check", "status", "latency_ms", "message", "created_at"]
+        read_only_fields = fields
+
+
+class HealthCheckViewSet(viewsets.ModelViewSet):
+    queryset = HealthCheck.objects.select_related("service")
+    serializer_class = HealthCheckSerializer
+    filterset_fields = {
+        "service__slug": ["exact"],
+        "kind": ["exact"],
+        "critical": ["exact"],
+        "enabled": ["exact"],
+        "last_status": ["exact"],
+    }
+    ordering_fields = ["name", "last_checked_at", "last_status"]
+    action_roles = {"run": "operator"}
+
+    @extend_schema(request=None, responses={200: HealthCheckResultSerializer})
+    @action(detail=True, methods=["post"])
+    def run(self, request, pk=None):
+        """Run the check now (waits up to its timeout) and return the stored result."""
+        result = health_check_run(check=self.get_object())
+        return Response(HealthCheckResultSerializer(result).data)
+
+
+class HealthCheckResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = HealthCheckResult.objects.all()
+    serializer_class = HealthCheckResultSerializer
+    pagination_class = TimeCursorPagination
+    filterset_fields = {"health_check": ["exact"], "status": ["exact"], "created_at": ["gte", "lt"]}
+    ordering_fields = None
+
+
+router.register("health-checks", HealthCheckViewSet)
+router.register("health-check-results", HealthCheckResultViewSet)

@@ -1,0 +1,237 @@
+"""`/api/v1/metrics/`: batched ingest for service keys, metric list, series queries.
+
+The ingest body is validated by plain code in monitoring.ingest (no serializer per sample);
+the serializers here only document the schema and validate query parameters.
+"""
+
+import json
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from monitoring.ingest import IngestInvalid, ItemError, metrics_ingest
+from monitoring.metrics import counter
+from monitoring.models import Metric, MetricKind
+from monitoring.query import AGGREGATIONS, series_query
+from portal.api.permissions import is_service, service_for_key
+from portal.api.router import router
+from portal.models import Service
+
+MAX_POINTS = 2000
+
+
+class LenientJSONParser(JSONParser):
+    """Accepts the NaN/Infinity literals Python's json.dumps writes, so the ingest validation can
+    refuse them naming the sample and field, instead of a bare parse error for the whole body."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding", "utf-8")
+        try:
+            return json.loads(stream.read().decode(encoding))
+        except ValueError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+
+
+ingested_total = counter(
+    "portal_metrics_ingested_samples_total", "Samples accepted by the ingest API", labelnames=("source",)
+)
+rejected_total = counter("portal_metrics_rejected_batches_total", "Ingest batches refused as invalid")
+
+
+class SampleSerializer(serializers.Serializer):
+    name = serializers.RegexField(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", max_length=200)
+    value = serializers.FloatField(help_text="A finite number (no NaN or infinity).")
+    labels = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
+    time = serializers.DateTimeField(required=False, help_text="ISO 8601 with a zone, or epoch seconds; default now.")
+    type = serializers.ChoiceField(choices=MetricKind.choices, required=False)
+
+
+class IngestSerializer(serializers.Serializer):
+    """At most METRICS_INGEST_MAX_BATCH (default 5,000) samples per request."""
+
+    service = serializers.SlugField(required=False, help_text="Defaults to the key's service; people must set it.")
+    samples = SampleSerializer(many=True)
+
+
+class IngestResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicate = serializers.BooleanField(help_text="True when this Idempotency-Key was already accepted.")
+
+
+class IngestErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = inline_serializer(
+        "IngestItemError",
+        {"index": serializers.IntegerField(), "field": serializers.CharField(), "message": serializers.CharField()},
+        many=True,
+    )
+
+
+class MetricSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Metric
+        fields = ["id", "name", "kind", "help", "unit", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class QuerySerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    service = serializers.SlugField(required=False)
+    agg = serializers.ChoiceField(choices=AGGREGATIONS, default="avg")
+    step = serializers.IntegerField(min_value=60, default=60, help_text="Seconds; a multiple of 60.")
+    since = serializers.DateTimeField(required=False, help_text="Default: one hour before `until`.")
+    until = serializers.DateTimeField(required=False, help_text="Default: now.")
+    label = serializers.ListField(
+        child=serializers.RegexField(r"^[a-zA-Z_][a-zA-Z0-9_]*=.*$"),
+        required=False,
+        help_text="Exact label matchers, repeated: label=route=/cart&label=method=GET.",
+    )
+
+    def validate(self, attrs):
+        until = attrs.get("until") or timezone.now()
+        since = attrs.get("since") or until - timedelta(hours=1)
+        if since >= until:
+            raise serializers.ValidationError({"since": ["must be before until"]})
+        if attrs["step"] % 60:
+            raise serializers.ValidationError({"step": ["must be a multiple of 60 seconds"]})
+        if (until - since).total_seconds() / attrs["step"] > MAX_POINTS:
+            raise serializers.ValidationError({"step": [f"too small for this window: at most {MAX_POINTS} points"]})
+        attrs["since"], attrs["until"] = since, until
+        attrs["labels"] = dict(item.split("=", 1) for item in attrs.get("label", []))
+        return attrs
+
+
+class SeriesSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    labels = serializers.DictField(child=serializers.CharField())
+    points = serializers.ListField(
+        child=serializers.ListField(child=serializers.JSONField()), help_text="[ISO time, value or null] per step"
+    )
+
+
+class QueryResultSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    agg = serializers.CharField()
+    step = serializers.IntegerField()
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    series = SeriesSerializer(many=True)
+
+
+class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Metric names and kinds (read), batched ingest (service keys), series queries (read)."""
+
+    queryset = Metric.objects.all()
+    serializer_class = MetricSerializer
+    filterset_fields = {"kind": ["exact"], "name": ["exact", "startswith"]}
+    ordering_fields = ["name", "created_at"]
+    service_key_actions = ("create",)
+    parser_classes = [LenientJSONParser]
+
+    def _target_service(self, request, slug):
+        if is_service(request):
+            requested = Service.objects.filter(slug=slug).first() if slug else None
+            if slug and requested is None:
+                raise exceptions.PermissionDenied("service: this key may only write data of its own service.")
+            return service_for_key(request, requested)
+        if not slug:
+            raise exceptions.ValidationError({"service": ["This field is required."]})
+        service = Service.objects.filter(slug=slug).first()
+        if service is None:
+            raise exceptions.ValidationError({"service": [f"No service with slug {slug!r}."]})
+        return service
+
+    @extend_schema(
+        request=IngestSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="Retrying a batch with the same key (per service, kept 24 h) writes nothing again.",
+            )
+        ],
+        responses={
+            201: IngestResultSerializer,
+            200: OpenApiResponse(IngestResultSerializer, description="A retry of an accepted batch."),
+            400: IngestErrorSerializer,
+        },
+    )
+    def create(self, request, *args, **kwargs):
+        """Store a batch of samples, all or nothing: when any item is invalid the answer is 400
+        listing every bad item by index and field, and nothing from the batch is written."""
+        body = request.data
+        if not isinstance(body, dict):
+            raise exceptions.ValidationError({"samples": ["Send an object with a 'samples' list."]})
+        service = self._target_service(request, body.get("service"))
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 200:
+            raise exceptions.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
+        if "samples" not in body:
+            raise exceptions.ValidationError({"samples": ["This field is required."]})
+        try:
+            outcome = metrics_ingest(service=service, items=body["samples"], idempotency_key=key)
+        except IngestInvalid as exc:
+            rejected_total.inc()
+            return Response(_errors_body(exc.errors, body["samples"]), status=status.HTTP_400_BAD_REQUEST)
+        if not outcome.duplicate:
+            ingested_total.inc(outcome.accepted, source=service.slug)
+        code = status.HTTP_200_OK if outcome.duplicate else status.HTTP_201_CREATED
+        return Response({"accepted": outcome.accepted, "duplicate": outcome.duplicate}, status=code)
+
+    @extend_schema(parameters=[QuerySerializer], responses={200: QueryResultSerializer})
+    @action(detail=False, methods=["get"])
+    def query(self, request):
+        """Aggregation `agg` of metric `name` per series at `step` seconds over [since, until);
+        from hour rollups for whole-hour steps, minute rollups, and raw samples not rolled up yet."""
+        params = QuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        q = params.validated_data
+        service_id = None
+        if q.get("service"):
+            service = Service.objects.filter(slug=q["service"]).first()
+            if service is None:
+                raise exceptions.ValidationError({"service": [f"No service with slug {q['service']!r}."]})
+            service_id = service.pk
+        found = series_query(
+            name=q["name"],
+            since=q["since"],
+            until=q["until"],
+            step=q["step"],
+            agg=q["agg"],
+            service_id=service_id,
+            labels=q["labels"],
+        )
+        series = [
+            {"name": s.name, "labels": s.label_dict, "points": [[t.isoformat(), v] for t, v in s.points]} for s in found
+        ]
+        return Response(
+            {
+                "name": q["name"],
+                "agg": q["agg"],
+                "step": q["step"],
+                "since": q["since"],
+                "until": q["until"],
+                "series": series,
+            }
+        )
+
+
+def _errors_body(errors: list[ItemError], items) -> dict:
+    total = len(items) if isinstance(items, list) else 0
+    bad = len({e.index for e in errors})
+    detail = f"{bad} of {total} samples are invalid; nothing was written." if total else errors[0].message
+    if errors and errors[0].field == "samples":
+        return {
+            "detail": f"samples: {errors[0].message}",
+            "errors": [{"field": "samples", "message": errors[0].message}],
+        }
+    return {"detail": detail, "errors": [e.as_dict() for e in errors]}
+
+
+router.register("metrics", MetricViewSet)
