@@ -1,2 +1,13 @@
+from django.urls import path
+
+from codehealth import charts, views
+
 app_name = "codehealth"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<int:pk>/", views.repository_overview, name="repository"),
+    path("<int:pk>/scan/", views.scan_now, name="scan-now"),
+    path("<int:pk>/debt/", views.debt_list, name="debt"),
+    path("<int:pk>/files/<int:file_pk>/", views.file_detail, name="file"),
+    path("<int:pk>/chart/<str:series>/", charts.TrendChart.as_view(), name="chart"),
+]

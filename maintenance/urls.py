@@ -1,2 +1,2 @@
 app_name = "maintenance"
-urlpatterns: list = []
+urlpatterns: list = []  # pages come with the maintenance issue

@@ -1,0 +1,147 @@
+"""Code health API: repositories (admin writes; operators may "scan now"), quality gates, and
+read-only scans, files, functions and debt items with filters."""
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from codehealth.analyzer import Thresholds
+from codehealth.filters import DebtFilter, FileFilter, FunctionFilter, ScanFilter
+from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, FunctionMetrics, QualityGate
+from codehealth.tasks import scan_queue
+from portal.api.router import router
+from portal.roles import OPERATOR
+
+
+class QualityGateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = QualityGate
+        fields = [
+            "id", "name", "max_new_debt", "new_debt_severity", "min_average_mi", "max_function_complexity",
+            "min_pylint_score",
+        ]  # fmt: skip
+
+
+class RepositorySerializer(serializers.ModelSerializer):
+    excludes = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+    thresholds = serializers.DictField(required=False, help_text='Overrides, e.g. {"complexity": 15}.')
+
+    class Meta:
+        model = CodeRepository
+        fields = [
+            "id", "name", "path", "excludes", "use_default_excludes", "thresholds", "pylint_enabled", "gate",
+            "scan_every_hours", "next_scan_at", "created_at",
+        ]  # fmt: skip
+        read_only_fields = ["next_scan_at", "created_at"]
+
+    def validate_thresholds(self, value):
+        try:
+            Thresholds.from_mapping(value)
+        except (ValueError, TypeError) as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return value
+
+
+class ScanSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CodeScan
+        fields = [
+            "id", "repository", "status", "trigger", "with_pylint", "commit", "committed_at", "queued_at",
+            "started_at", "finished_at", "error", "files", "files_analyzed", "files_reused", "files_failed",
+            "functions", "loc", "sloc", "comments", "average_complexity", "worst_complexity", "average_cognitive",
+            "average_mi", "debt_count", "debt_minutes", "new_debt", "fixed_debt", "pylint_score", "pylint_error",
+            "gate", "gate_reasons",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class FileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FileMetrics
+        fields = [
+            "id", "repository", "path", "content_hash", "error", "loc", "lloc", "sloc", "comments", "multi", "blank",
+            "single_comments", "complexity", "complexity_sum", "worst_complexity", "cognitive", "worst_cognitive",
+            "mi", "mi_rank", "halstead_volume", "halstead_difficulty", "halstead_effort", "function_count",
+            "class_count", "debt_count", "debt_minutes",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class FunctionSerializer(serializers.ModelSerializer):
+    path = serializers.CharField(source="file.path", read_only=True)
+
+    class Meta:
+        model = FunctionMetrics
+        fields = [
+            "id", "file", "path", "qualname", "kind", "line", "end_line", "length", "complexity", "rank",
+            "cognitive", "max_nesting", "parameters", "methods",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class DebtItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DebtItem
+        fields = [
+            "id", "repository", "fingerprint", "kind", "rule", "severity", "status", "path", "line", "symbol",
+            "message", "remediation_minutes", "first_seen_scan", "last_seen_scan", "fixed_in_scan", "created_at",
+            "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class QualityGateViewSet(viewsets.ModelViewSet):
+    queryset = QualityGate.objects.all()
+    serializer_class = QualityGateSerializer
+
+
+class RepositoryViewSet(viewsets.ModelViewSet):
+    queryset = CodeRepository.objects.all()
+    serializer_class = RepositorySerializer
+    action_roles = {"scan": OPERATOR}
+
+    @extend_schema(request=None, responses={202: ScanSerializer}, summary="Queue a scan of this repository now")
+    @action(detail=True, methods=["post"])
+    def scan(self, request, pk=None):
+        repository = self.get_object()
+        with transaction.atomic():
+            scan = scan_queue(repository=repository, trigger=CodeScan.Trigger.API)
+        return Response(ScanSerializer(scan).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ScanViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = CodeScan.objects.all()
+    serializer_class = ScanSerializer
+    filterset_class = ScanFilter
+    ordering_fields = ["id", "queued_at", "committed_at", "average_mi", "debt_count"]
+
+
+class FileViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = FileMetrics.objects.all()
+    serializer_class = FileSerializer
+    filterset_class = FileFilter
+    ordering_fields = ["path", "sloc", "mi", "worst_complexity", "debt_count"]
+
+
+class FunctionViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = FunctionMetrics.objects.select_related("file")
+    serializer_class = FunctionSerializer
+    filterset_class = FunctionFilter
+    ordering_fields = ["complexity", "cognitive", "length", "parameters", "max_nesting"]
+
+
+class DebtItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = DebtItem.objects.all()
+    serializer_class = DebtItemSerializer
+    filterset_class = DebtFilter
+    ordering_fields = ["severity", "remediation_minutes", "path", "created_at", "updated_at"]
+
+
+router.register("codehealth/gates", QualityGateViewSet, basename="codehealth-gate")
+router.register("codehealth/repositories", RepositoryViewSet, basename="codehealth-repository")
+router.register("codehealth/scans", ScanViewSet, basename="codehealth-scan")
+router.register("codehealth/files", FileViewSet, basename="codehealth-file")
+router.register("codehealth/functions", FunctionViewSet, basename="codehealth-function")
+router.register("codehealth/debt", DebtItemViewSet, basename="codehealth-debt")

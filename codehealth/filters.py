@@ -1,0 +1,54 @@
+"""Filters shared by the API and the pages."""
+
+import django_filters
+
+from codehealth.models import CodeScan, DebtItem, DebtKind, FileMetrics, FunctionMetrics, Severity
+
+
+class ScanFilter(django_filters.FilterSet):
+    repository = django_filters.NumberFilter(field_name="repository_id")
+    status = django_filters.ChoiceFilter(choices=CodeScan.Status.choices)
+    trigger = django_filters.ChoiceFilter(choices=CodeScan.Trigger.choices)
+    gate = django_filters.ChoiceFilter(choices=CodeScan.Gate.choices)
+
+    class Meta:
+        model = CodeScan
+        fields = ["repository", "status", "trigger", "gate"]
+
+
+class FileFilter(django_filters.FilterSet):
+    repository = django_filters.NumberFilter(field_name="repository_id")
+    scan = django_filters.NumberFilter(field_name="scan_files__scan_id", help_text="Files of this scan.")
+    path = django_filters.CharFilter(lookup_expr="startswith", help_text="Path prefix.")
+    mi_rank = django_filters.CharFilter()
+
+    class Meta:
+        model = FileMetrics
+        fields = ["repository", "scan", "path", "mi_rank"]
+
+
+class FunctionFilter(django_filters.FilterSet):
+    file = django_filters.NumberFilter(field_name="file_id")
+    scan = django_filters.NumberFilter(field_name="file__scan_files__scan_id", help_text="Functions of this scan.")
+    repository = django_filters.NumberFilter(field_name="file__repository_id")
+    kind = django_filters.ChoiceFilter(choices=FunctionMetrics.Kind.choices)
+    rank = django_filters.CharFilter()
+    min_complexity = django_filters.NumberFilter(field_name="complexity", lookup_expr="gte")
+    min_cognitive = django_filters.NumberFilter(field_name="cognitive", lookup_expr="gte")
+
+    class Meta:
+        model = FunctionMetrics
+        fields = ["file", "scan", "repository", "kind", "rank", "min_complexity", "min_cognitive"]
+
+
+class DebtFilter(django_filters.FilterSet):
+    repository = django_filters.NumberFilter(field_name="repository_id")
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    kind = django_filters.MultipleChoiceFilter(choices=DebtKind.choices)
+    status = django_filters.ChoiceFilter(choices=DebtItem.Status.choices)
+    path = django_filters.CharFilter(lookup_expr="startswith", help_text="Path prefix.")
+    rule = django_filters.CharFilter()
+
+    class Meta:
+        model = DebtItem
+        fields = ["repository", "severity", "kind", "status", "path", "rule"]

@@ -1,0 +1,168 @@
+"""Pages: repositories, a repository's overview (gate, totals, trends, worst spots, debt
+breakdown), the debt list with filters, and a file's detail. "Scan now" is a POST that queues
+the same task the API and admin queue."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from codehealth.filters import DebtFilter
+from codehealth.models import (
+    SEVERITY_RANK,
+    CodeRepository,
+    CodeScan,
+    DebtItem,
+    DebtKind,
+    FileMetrics,
+    FunctionMetrics,
+    Severity,
+)
+from codehealth.tasks import scan_queue
+from portal.roles import VIEWER, has_role
+
+SCAN_PERMISSION = "codehealth.scan_coderepository"
+PAGE_SIZE = 50
+SEVERITIES = sorted(Severity.values, key=lambda s: -SEVERITY_RANK[s])
+
+
+def viewer_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not has_role(request.user, VIEWER):
+            raise PermissionDenied("Your account has no role yet.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def latest_scan(repository) -> CodeScan | None:
+    return (
+        CodeScan.objects.filter(repository=repository, status=CodeScan.Status.SUCCEEDED)
+        .exclude(trigger=CodeScan.Trigger.HISTORY)
+        .order_by("-id")
+        .first()
+    ) or CodeScan.objects.filter(repository=repository, status=CodeScan.Status.SUCCEEDED).order_by("-id").first()
+
+
+@viewer_required
+def index(request):
+    last = CodeScan.objects.filter(repository=OuterRef("pk"), status=CodeScan.Status.SUCCEEDED).order_by("-id")
+    repositories = list(CodeRepository.objects.annotate(last_scan_id=Subquery(last.values("id")[:1])))
+    scans = CodeScan.objects.in_bulk([r.last_scan_id for r in repositories if r.last_scan_id])
+    rows = [(r, scans.get(r.last_scan_id)) for r in repositories]
+    return render(request, "codehealth/index.html", {"rows": rows})
+
+
+@viewer_required
+def repository_overview(request, pk: int):
+    repository = get_object_or_404(CodeRepository, pk=pk)
+    scan = latest_scan(repository)
+    context = {
+        "repository": repository,
+        "scan": scan,
+        "recent": CodeScan.objects.filter(repository=repository).order_by("-id")[:10],
+        "can_scan": request.user.has_perm(SCAN_PERMISSION),
+    }
+    if scan is not None:
+        files = FileMetrics.objects.filter(scan_files__scan=scan)
+        context["worst_files"] = files.order_by("-worst_complexity", "path")[:10]
+        context["lowest_mi"] = files.filter(error="").order_by("mi", "path")[:10]
+        context["broken_files"] = files.exclude(error="").order_by("path")[:20]
+        context["worst_functions"] = (
+            FunctionMetrics.objects.filter(file__scan_files__scan=scan)
+            .exclude(kind=FunctionMetrics.Kind.CLASS)
+            .select_related("file")
+            .order_by("-complexity", "-cognitive")[:10]
+        )
+    context.update(debt_breakdown(repository))
+    return render(request, "codehealth/repository.html", context)
+
+
+def debt_breakdown(repository) -> dict:
+    """Open debt as a kind x severity table, with totals, from one grouped query."""
+    rows = (
+        DebtItem.objects.filter(repository=repository, status=DebtItem.Status.OPEN)
+        .values("kind", "severity")
+        .annotate(n=Count("id"), minutes=Sum("remediation_minutes"))
+    )
+    table: dict[str, dict[str, int]] = {}
+    total_minutes = 0
+    for row in rows:
+        table.setdefault(row["kind"], {})[row["severity"]] = row["n"]
+        total_minutes += row["minutes"] or 0
+    labels = dict(DebtKind.choices)
+    breakdown = [
+        (kind, labels.get(kind, kind), [cells.get(s, 0) for s in SEVERITIES], sum(cells.values()))
+        for kind, cells in sorted(table.items(), key=lambda kv: -sum(kv[1].values()))
+    ]
+    return {"breakdown": breakdown, "severities": SEVERITIES, "debt_hours": round(total_minutes / 60, 1)}
+
+
+@require_POST
+@viewer_required
+def scan_now(request, pk: int):
+    if not request.user.has_perm(SCAN_PERMISSION):
+        raise PermissionDenied("Your role does not allow this.")
+    repository = get_object_or_404(CodeRepository, pk=pk)
+    with transaction.atomic():
+        scan = scan_queue(repository=repository, trigger=CodeScan.Trigger.ADMIN)
+    messages.success(request, f"Scan #{scan.pk} queued; refresh in a moment.")
+    return redirect("codehealth:repository", pk=repository.pk)
+
+
+@viewer_required
+def debt_list(request, pk: int):
+    repository = get_object_or_404(CodeRepository, pk=pk)
+    data = request.GET.copy()
+    data.setdefault("status", DebtItem.Status.OPEN)
+    filtered = DebtFilter(data, queryset=DebtItem.objects.filter(repository=repository))
+    items = filtered.qs if filtered.is_valid() else DebtItem.objects.none()
+    page = Paginator(items.order_by("path", "line"), PAGE_SIZE).get_page(request.GET.get("page"))
+    scan = latest_scan(repository)
+    files = (
+        dict(
+            FileMetrics.objects.filter(scan_files__scan=scan, path__in={i.path for i in page}).values_list("path", "id")
+        )
+        if scan
+        else {}
+    )
+    query = data.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "codehealth/debt.html",
+        {
+            "repository": repository,
+            "filter": filtered,
+            "page": page,
+            "rows": [(item, files.get(item.path)) for item in page],
+            "query": query.urlencode(),
+        },
+    )
+
+
+@viewer_required
+def file_detail(request, pk: int, file_pk: int):
+    repository = get_object_or_404(CodeRepository, pk=pk)
+    file = get_object_or_404(FileMetrics, pk=file_pk, repository=repository)
+    return render(
+        request,
+        "codehealth/file.html",
+        {
+            "repository": repository,
+            "file": file,
+            "blocks": file.blocks.order_by("line"),
+            "debt": DebtItem.objects.filter(
+                repository=repository, path=file.path, status=DebtItem.Status.OPEN
+            ).order_by("line"),
+        },
+    )

@@ -1,0 +1,50 @@
+"""Maintenance tasks: viewers read, admins write (runs and executors come later)."""
+
+import django_filters
+from django.utils import timezone
+from rest_framework import serializers, viewsets
+
+from maintenance.models import MaintenanceTask
+from portal.api.router import router
+
+
+class MaintenanceTaskSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MaintenanceTask
+        fields = [
+            "id", "kind", "title", "description", "status", "priority", "due_at", "source", "source_ref",
+            "closed_at", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["source", "source_ref", "closed_at", "created_at", "updated_at"]
+
+    def create(self, validated_data):
+        now = timezone.now()
+        return super().create({**validated_data, "created_at": now, "updated_at": now})
+
+    def update(self, instance, validated_data):
+        now = timezone.now()
+        if "status" in validated_data and validated_data["status"] != instance.status:
+            validated_data["closed_at"] = None if validated_data["status"] == MaintenanceTask.Status.OPEN else now
+        return super().update(instance, {**validated_data, "updated_at": now})
+
+
+class MaintenanceTaskFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=MaintenanceTask.Kind.choices)
+    status = django_filters.ChoiceFilter(choices=MaintenanceTask.Status.choices)
+    priority = django_filters.ChoiceFilter(choices=MaintenanceTask.Priority.choices)
+    source = django_filters.CharFilter()
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+
+    class Meta:
+        model = MaintenanceTask
+        fields = ["kind", "status", "priority", "source", "due_before"]
+
+
+class MaintenanceTaskViewSet(viewsets.ModelViewSet):
+    queryset = MaintenanceTask.objects.all()
+    serializer_class = MaintenanceTaskSerializer
+    filterset_class = MaintenanceTaskFilter
+    ordering_fields = ["due_at", "priority", "created_at"]
+
+
+router.register("maintenance/tasks", MaintenanceTaskViewSet, basename="maintenance-task")
