@@ -157,7 +157,8 @@ def samples_write(rows: list[Row]) -> int:
         return 0
     adapt = connection.ops.adapt_datetimefield_value
     params = [(s, n, labels, digest, v, adapt(t)) for s, n, labels, digest, v, t in rows]
-    earliest = min(row[5] for row in rows)
+    # Rollups are per whole minute: the minute of the earliest sample is the one to redo.
+    earliest = min(row[5] for row in rows).replace(second=0, microsecond=0)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.executemany(_insert_sql(), params)
         RollupState.objects.filter(key="minute", rolled_until__gt=earliest).filter(

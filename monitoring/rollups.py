@@ -8,7 +8,7 @@ the watermark. Replacing (delete + insert) makes a rerun of a window produce the
 
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -117,7 +117,7 @@ def _window(state: RollupState, now: datetime) -> tuple[datetime, datetime]:
         earliest = MetricSample.objects.aggregate(t=Min("time"))["t"]
         start = floor_minute(earliest) if earliest else end
     else:
-        start = min(state.rolled_until, state.dirty_since or state.rolled_until)
+        start = floor_minute(min(state.rolled_until, state.dirty_since or state.rolled_until))
     return start, min(end, start + settings.METRICS_ROLLUP_MAX_MINUTES * MINUTE)
 
 
@@ -198,7 +198,8 @@ def prune_run(*, now: datetime | None = None) -> dict:
     expired, so a stuck rollup job never loses data."""
     now = now or timezone.now()
     batch = settings.METRICS_PRUNE_BATCH
-    mark = rollup_watermark() or now
+    # Before the first rollup run nothing is rolled up: keep everything (the epoch is "no cut").
+    mark = rollup_watermark() or datetime.min.replace(tzinfo=UTC)
     raw_cut = min(now - timedelta(days=settings.METRICS_RAW_RETENTION_DAYS), mark)
     minute_cut = min(now - timedelta(days=settings.METRICS_MINUTE_RETENTION_DAYS), floor_hour(mark))
     hour_cut = now - timedelta(days=settings.METRICS_HOUR_RETENTION_DAYS)

@@ -1,0 +1,130 @@
+from datetime import timedelta
+
+import pytest
+from django.db.models import Sum
+
+from monitoring import tasks
+from monitoring.ingest import samples_write
+from monitoring.models import (
+    HealthCheckResult,
+    HourRollup,
+    IngestBatch,
+    MetricSample,
+    MetricTotal,
+    MinuteRollup,
+    RollupState,
+)
+from monitoring.query import minute_buckets
+from monitoring.rollups import prune_run, rollup_run
+from monitoring.sketches import sketch_loads
+from tests.monitoring.conftest import T0, row
+from tests.monitoring.factories import HealthCheckFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def fill(service, minutes=90):
+    rows = [
+        row(service, "latency", (i * 7) % 100, T0 + timedelta(seconds=20 * i), route=f"/r{i % 3}")
+        for i in range(minutes * 3)
+    ]
+    samples_write(rows)
+
+
+def snapshot(model):
+    return sorted(
+        (r.service_id, r.name, r.labels_hash, r.start, r.count, r.sum, r.min, r.max, r.last, bytes(r.sketch))
+        for r in model.objects.all()
+    )
+
+
+def test_rollup_is_idempotent(service):
+    fill(service)
+    rollup_run(now=T0 + timedelta(hours=3))
+    minutes, hours = snapshot(MinuteRollup), snapshot(HourRollup)
+    assert len(minutes) == 90 * 3 and len(hours) == 2 * 3
+    RollupState.objects.update(rolled_until=None)  # force a full rerun of the same window
+    rollup_run(now=T0 + timedelta(hours=3))
+    assert snapshot(MinuteRollup) == minutes
+    assert snapshot(HourRollup) == hours
+
+
+def test_rollup_totals_match_raw(service):
+    fill(service)
+    rollup_run(now=T0 + timedelta(hours=3))
+    raw = MetricSample.objects.aggregate(s=Sum("value"))["s"]
+    assert MinuteRollup.objects.aggregate(s=Sum("sum"))["s"] == raw
+    assert HourRollup.objects.aggregate(s=Sum("sum"))["s"] == raw
+    first_hour = HourRollup.objects.filter(start=T0, labels_hash=MinuteRollup.objects.first().labels_hash).get()
+    assert first_hour.count == 60
+    assert sketch_loads(bytes(first_hour.sketch)).count == 60
+
+
+def test_rollup_works_in_bounded_windows_and_waits_for_the_delay(service, settings):
+    settings.METRICS_ROLLUP_MAX_MINUTES = 30
+    fill(service, minutes=90)
+    first = rollup_run(now=T0 + timedelta(minutes=200))
+    assert first["minutes"] == 30
+    while rollup_run(now=T0 + timedelta(minutes=200))["minutes"]:
+        pass
+    assert MinuteRollup.objects.values("start").distinct().count() == 90
+    # the newest minutes wait METRICS_ROLLUP_DELAY_SECONDS for stragglers
+    samples_write([row(service, "latency", 1, T0 + timedelta(minutes=300))])
+    rollup_run(now=T0 + timedelta(minutes=301))
+    assert not MinuteRollup.objects.filter(start=T0 + timedelta(minutes=300)).exists()
+
+
+def test_a_late_sample_gets_its_minute_rolled_up_again(service):
+    fill(service, minutes=10)
+    rollup_run(now=T0 + timedelta(minutes=30))
+    samples_write([row(service, "latency", 1000, T0 + timedelta(minutes=2, seconds=5), route="/r0")])
+    state = RollupState.objects.get()
+    assert state.dirty_since == T0 + timedelta(minutes=2)
+    # until it is rolled again, readers take that minute from raw samples
+    buckets = minute_buckets(names=["latency"], since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=3))
+    assert max(b.max for bs in buckets.values() for b in bs) == 1000
+    rollup_run(now=T0 + timedelta(minutes=31))
+    assert RollupState.objects.get().dirty_since is None
+    assert MinuteRollup.objects.filter(start=T0 + timedelta(minutes=2)).order_by("-max").first().max == 1000
+
+
+def test_prune_respects_retention_and_keeps_counter_totals(service, settings):
+    settings.METRICS_RAW_RETENTION_DAYS = 1
+    settings.METRICS_MINUTE_RETENTION_DAYS = 2
+    settings.METRICS_HOUR_RETENTION_DAYS = 3
+    settings.METRICS_PRUNE_BATCH = 50  # forces several batches (at most 20 per run)
+    fill(service, minutes=60)
+    rollup_run(now=T0 + timedelta(hours=2))
+    check = HealthCheckFactory()
+    HealthCheckResult.objects.create(health_check=check, status="healthy", created_at=T0)
+    IngestBatch.objects.create(service=service, key="old", samples=1, created_at=T0)
+    total = MetricSample.objects.aggregate(s=Sum("value"))["s"]
+
+    prune_run(now=T0 + timedelta(days=1, hours=2))
+    assert not MetricSample.objects.exists()
+    assert MinuteRollup.objects.exists() and HourRollup.objects.exists()
+    assert not IngestBatch.objects.exists()
+
+    prune_run(now=T0 + timedelta(days=2, hours=2))
+    assert not MinuteRollup.objects.exists() and HourRollup.objects.exists()
+
+    prune_run(now=T0 + timedelta(days=31))
+    assert not HourRollup.objects.exists()
+    assert not HealthCheckResult.objects.exists()
+    assert MetricTotal.objects.aggregate(s=Sum("sum"))["s"] == total
+    assert MetricTotal.objects.count() == 3  # one per series
+
+
+def test_prune_never_deletes_raw_samples_that_are_not_rolled_up(service, settings):
+    settings.METRICS_RAW_RETENTION_DAYS = 1
+    fill(service, minutes=5)
+    prune_run(now=T0 + timedelta(days=10))  # the rollup job never ran
+    assert MetricSample.objects.count() == 15
+
+
+def test_rollup_task_catches_up(service, settings, monkeypatch):
+    settings.METRICS_ROLLUP_MAX_MINUTES = 20
+    fill(service, minutes=60)
+    monkeypatch.setattr("monitoring.rollups.timezone.now", lambda: T0 + timedelta(hours=2))
+    assert tasks.rollup_minutes()["minutes"] == 60 + 60 - 2  # up to now - delay
+    assert MinuteRollup.objects.values("start").distinct().count() == 60
