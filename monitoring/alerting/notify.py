@@ -145,7 +145,7 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
     reason = _stale(delivery)
     if reason:
         Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.CANCELLED, last_error=reason)
-        return DeliveryStatus.CANCELLED
+        return DeliveryStatus.CANCELLED.value
     timeout = getattr(settings, "ALERTING_HTTP_TIMEOUT_SECONDS", 10.0)
     started = time.monotonic()
     try:
@@ -176,7 +176,7 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
                 message=f"{delivery.event} sent to {delivery.target_name}: {outcome}",
                 details=_details(delivery, duration_ms=duration_ms),
             )
-    return DeliveryStatus.SENT
+    return DeliveryStatus.SENT.value
 
 
 def _details(delivery: Delivery, **extra) -> dict:
@@ -201,7 +201,7 @@ def _retry_or_fail(delivery: Delivery, error: str, *, now: datetime, retry_after
         last_error=error[:2000],
         claimed_at=None,
     )
-    return DeliveryStatus.PENDING
+    return DeliveryStatus.PENDING.value
 
 
 def _failed(delivery: Delivery, error: str, *, now: datetime, permanent: bool) -> str:
@@ -220,7 +220,7 @@ def _failed(delivery: Delivery, error: str, *, now: datetime, permanent: bool) -
                 message=f"{delivery.event} to {delivery.target_name} failed: {error}"[:2000],
                 details=_details(delivery, permanent=permanent),
             )
-    return DeliveryStatus.FAILED
+    return DeliveryStatus.FAILED.value
 
 
 def deliveries_release_stale(*, now: datetime) -> int:
