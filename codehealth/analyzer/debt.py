@@ -31,7 +31,8 @@ MARKERS = {
     "TEMP": (LOW, 15),
     "NOTE": (LOW, 5),
 }
-_MARKER = re.compile(r"\b(" + "|".join(MARKERS) + r")\b[\s:(\-]*(.*)")
+# "TODO: text", "FIXME(alice): text", "XXX - text"; the word must be upper case (prose says "note").
+_MARKER = re.compile(r"\b(" + "|".join(MARKERS) + r")\b(?:\([^)]*\))?[\s:\-]*(.*)")
 
 
 @dataclass(frozen=True)

@@ -5,215 +5,406 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='CodeRepository',
+            name="CodeRepository",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('path', models.CharField(help_text="Directory on the portal's machine.", max_length=500)),
-                ('excludes', models.JSONField(blank=True, default=list, help_text='Extra exclude globs, e.g. ["tests", "*/generated/*"].')),
-                ('use_default_excludes', models.BooleanField(default=True, help_text='Skip virtualenvs, build dirs, caches and numbered migrations.')),
-                ('thresholds', models.JSONField(blank=True, default=dict, help_text='Overrides of the debt thresholds, e.g. {"complexity": 15}.')),
-                ('pylint_enabled', models.BooleanField(default=False)),
-                ('scan_every_hours', models.PositiveIntegerField(blank=True, help_text='Empty: scans are manual only.', null=True)),
-                ('next_scan_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("path", models.CharField(help_text="Directory on the portal's machine.", max_length=500)),
+                (
+                    "excludes",
+                    models.JSONField(
+                        blank=True, default=list, help_text='Extra exclude globs, e.g. ["tests", "*/generated/*"].'
+                    ),
+                ),
+                (
+                    "use_default_excludes",
+                    models.BooleanField(
+                        default=True, help_text="Skip virtualenvs, build dirs, caches and numbered migrations."
+                    ),
+                ),
+                (
+                    "thresholds",
+                    models.JSONField(
+                        blank=True, default=dict, help_text='Overrides of the debt thresholds, e.g. {"complexity": 15}.'
+                    ),
+                ),
+                ("pylint_enabled", models.BooleanField(default=False)),
+                (
+                    "scan_every_hours",
+                    models.PositiveIntegerField(blank=True, help_text="Empty: scans are manual only.", null=True),
+                ),
+                ("next_scan_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name_plural': 'code repositories',
-                'ordering': ['name'],
-                'permissions': [('scan_coderepository', 'Can start a code scan')],
+                "verbose_name_plural": "code repositories",
+                "ordering": ["name"],
+                "permissions": [("scan_coderepository", "Can start a code scan")],
             },
         ),
         migrations.CreateModel(
-            name='QualityGate',
+            name="QualityGate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('max_new_debt', models.PositiveIntegerField(blank=True, default=0, help_text='Most new debt items at or above the severity below.', null=True)),
-                ('new_debt_severity', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('critical', 'Critical')], default='high', max_length=10)),
-                ('min_average_mi', models.FloatField(blank=True, help_text='Smallest average maintainability index.', null=True)),
-                ('max_function_complexity', models.PositiveIntegerField(blank=True, help_text='Largest cyclomatic complexity of any function.', null=True)),
-                ('min_pylint_score', models.FloatField(blank=True, help_text='Applied to scans that ran pylint.', null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "max_new_debt",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        default=0,
+                        help_text="Most new debt items at or above the severity below.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "new_debt_severity",
+                    models.CharField(
+                        choices=[("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical")],
+                        default="high",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "min_average_mi",
+                    models.FloatField(blank=True, help_text="Smallest average maintainability index.", null=True),
+                ),
+                (
+                    "max_function_complexity",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Largest cyclomatic complexity of any function.", null=True
+                    ),
+                ),
+                (
+                    "min_pylint_score",
+                    models.FloatField(blank=True, help_text="Applied to scans that ran pylint.", null=True),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='CodeScan',
+            name="CodeScan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('trigger', models.CharField(choices=[('command', 'Command'), ('api', 'Api'), ('admin', 'Admin'), ('schedule', 'Schedule'), ('history', 'History')], default='command', max_length=10)),
-                ('with_pylint', models.BooleanField(default=False)),
-                ('commit', models.CharField(blank=True, max_length=40)),
-                ('committed_at', models.DateTimeField(blank=True, null=True)),
-                ('queued_at', models.DateTimeField()),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('files', models.PositiveIntegerField(default=0)),
-                ('files_analyzed', models.PositiveIntegerField(default=0)),
-                ('files_reused', models.PositiveIntegerField(default=0)),
-                ('files_failed', models.PositiveIntegerField(default=0)),
-                ('functions', models.PositiveIntegerField(default=0)),
-                ('loc', models.PositiveIntegerField(default=0)),
-                ('sloc', models.PositiveIntegerField(default=0)),
-                ('comments', models.PositiveIntegerField(default=0)),
-                ('average_complexity', models.FloatField(blank=True, null=True)),
-                ('worst_complexity', models.PositiveIntegerField(default=0)),
-                ('average_cognitive', models.FloatField(blank=True, null=True)),
-                ('average_mi', models.FloatField(blank=True, null=True)),
-                ('debt_count', models.PositiveIntegerField(default=0)),
-                ('debt_minutes', models.PositiveIntegerField(default=0)),
-                ('new_debt', models.PositiveIntegerField(default=0)),
-                ('fixed_debt', models.PositiveIntegerField(default=0)),
-                ('pylint_score', models.FloatField(blank=True, null=True)),
-                ('pylint_error', models.TextField(blank=True)),
-                ('gate', models.CharField(choices=[('none', 'not evaluated'), ('passed', 'Passed'), ('failed', 'Failed')], default='none', max_length=10)),
-                ('gate_reasons', models.JSONField(blank=True, default=list)),
-                ('repository', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scans', to='codehealth.coderepository')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("command", "Command"),
+                            ("api", "Api"),
+                            ("admin", "Admin"),
+                            ("schedule", "Schedule"),
+                            ("history", "History"),
+                        ],
+                        default="command",
+                        max_length=10,
+                    ),
+                ),
+                ("with_pylint", models.BooleanField(default=False)),
+                ("commit", models.CharField(blank=True, max_length=40)),
+                ("committed_at", models.DateTimeField(blank=True, null=True)),
+                ("queued_at", models.DateTimeField()),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("files", models.PositiveIntegerField(default=0)),
+                ("files_analyzed", models.PositiveIntegerField(default=0)),
+                ("files_reused", models.PositiveIntegerField(default=0)),
+                ("files_failed", models.PositiveIntegerField(default=0)),
+                ("functions", models.PositiveIntegerField(default=0)),
+                ("loc", models.PositiveIntegerField(default=0)),
+                ("sloc", models.PositiveIntegerField(default=0)),
+                ("comments", models.PositiveIntegerField(default=0)),
+                ("average_complexity", models.FloatField(blank=True, null=True)),
+                ("worst_complexity", models.PositiveIntegerField(default=0)),
+                ("average_cognitive", models.FloatField(blank=True, null=True)),
+                ("average_mi", models.FloatField(blank=True, null=True)),
+                ("debt_count", models.PositiveIntegerField(default=0)),
+                ("debt_minutes", models.PositiveIntegerField(default=0)),
+                ("new_debt", models.PositiveIntegerField(default=0)),
+                ("fixed_debt", models.PositiveIntegerField(default=0)),
+                ("pylint_score", models.FloatField(blank=True, null=True)),
+                ("pylint_error", models.TextField(blank=True)),
+                (
+                    "gate",
+                    models.CharField(
+                        choices=[("none", "not evaluated"), ("passed", "Passed"), ("failed", "Failed")],
+                        default="none",
+                        max_length=10,
+                    ),
+                ),
+                ("gate_reasons", models.JSONField(blank=True, default=list)),
+                (
+                    "repository",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scans",
+                        to="codehealth.coderepository",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='FileMetrics',
+            name="FileMetrics",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('path', models.CharField(max_length=500)),
-                ('content_hash', models.CharField(max_length=40)),
-                ('analysis_key', models.CharField(max_length=16)),
-                ('error', models.TextField(blank=True, help_text='Why the file could not be analysed.')),
-                ('loc', models.PositiveIntegerField(default=0)),
-                ('lloc', models.PositiveIntegerField(default=0)),
-                ('sloc', models.PositiveIntegerField(default=0)),
-                ('comments', models.PositiveIntegerField(default=0)),
-                ('multi', models.PositiveIntegerField(default=0)),
-                ('blank', models.PositiveIntegerField(default=0)),
-                ('single_comments', models.PositiveIntegerField(default=0)),
-                ('complexity', models.PositiveIntegerField(default=0, help_text="radon's total complexity of the module")),
-                ('complexity_sum', models.PositiveIntegerField(default=0, help_text='sum over functions and methods')),
-                ('worst_complexity', models.PositiveIntegerField(default=0)),
-                ('cognitive', models.PositiveIntegerField(default=0, help_text='sum over functions and methods')),
-                ('worst_cognitive', models.PositiveIntegerField(default=0)),
-                ('mi', models.FloatField(blank=True, null=True)),
-                ('mi_rank', models.CharField(blank=True, max_length=1)),
-                ('halstead_volume', models.FloatField(default=0)),
-                ('halstead_difficulty', models.FloatField(default=0)),
-                ('halstead_effort', models.FloatField(default=0)),
-                ('function_count', models.PositiveIntegerField(default=0)),
-                ('class_count', models.PositiveIntegerField(default=0)),
-                ('debt_count', models.PositiveIntegerField(default=0)),
-                ('debt_minutes', models.PositiveIntegerField(default=0)),
-                ('findings', models.JSONField(blank=True, default=list, editable=False)),
-                ('first_scan', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='codehealth.codescan')),
-                ('repository', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='file_versions', to='codehealth.coderepository')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("path", models.CharField(max_length=500)),
+                ("content_hash", models.CharField(max_length=40)),
+                ("analysis_key", models.CharField(max_length=16)),
+                ("error", models.TextField(blank=True, help_text="Why the file could not be analysed.")),
+                ("loc", models.PositiveIntegerField(default=0)),
+                ("lloc", models.PositiveIntegerField(default=0)),
+                ("sloc", models.PositiveIntegerField(default=0)),
+                ("comments", models.PositiveIntegerField(default=0)),
+                ("multi", models.PositiveIntegerField(default=0)),
+                ("blank", models.PositiveIntegerField(default=0)),
+                ("single_comments", models.PositiveIntegerField(default=0)),
+                (
+                    "complexity",
+                    models.PositiveIntegerField(default=0, help_text="radon's total complexity of the module"),
+                ),
+                ("complexity_sum", models.PositiveIntegerField(default=0, help_text="sum over functions and methods")),
+                ("worst_complexity", models.PositiveIntegerField(default=0)),
+                ("cognitive", models.PositiveIntegerField(default=0, help_text="sum over functions and methods")),
+                ("worst_cognitive", models.PositiveIntegerField(default=0)),
+                ("mi", models.FloatField(blank=True, null=True)),
+                ("mi_rank", models.CharField(blank=True, max_length=1)),
+                ("halstead_volume", models.FloatField(default=0)),
+                ("halstead_difficulty", models.FloatField(default=0)),
+                ("halstead_effort", models.FloatField(default=0)),
+                ("function_count", models.PositiveIntegerField(default=0)),
+                ("class_count", models.PositiveIntegerField(default=0)),
+                ("debt_count", models.PositiveIntegerField(default=0)),
+                ("debt_minutes", models.PositiveIntegerField(default=0)),
+                ("findings", models.JSONField(blank=True, default=list, editable=False)),
+                (
+                    "first_scan",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="codehealth.codescan",
+                    ),
+                ),
+                (
+                    "repository",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="file_versions",
+                        to="codehealth.coderepository",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'file metrics',
-                'ordering': ['path'],
+                "verbose_name_plural": "file metrics",
+                "ordering": ["path"],
             },
         ),
         migrations.CreateModel(
-            name='FunctionMetrics',
+            name="FunctionMetrics",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('qualname', models.CharField(max_length=300)),
-                ('kind', models.CharField(choices=[('function', 'Function'), ('method', 'Method'), ('class', 'Class')], max_length=10)),
-                ('line', models.PositiveIntegerField()),
-                ('end_line', models.PositiveIntegerField()),
-                ('length', models.PositiveIntegerField()),
-                ('complexity', models.PositiveIntegerField()),
-                ('rank', models.CharField(max_length=1)),
-                ('cognitive', models.PositiveIntegerField(default=0)),
-                ('max_nesting', models.PositiveIntegerField(default=0)),
-                ('parameters', models.PositiveIntegerField(default=0)),
-                ('methods', models.PositiveIntegerField(default=0)),
-                ('file', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='blocks', to='codehealth.filemetrics')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("qualname", models.CharField(max_length=300)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("function", "Function"), ("method", "Method"), ("class", "Class")], max_length=10
+                    ),
+                ),
+                ("line", models.PositiveIntegerField()),
+                ("end_line", models.PositiveIntegerField()),
+                ("length", models.PositiveIntegerField()),
+                ("complexity", models.PositiveIntegerField()),
+                ("rank", models.CharField(max_length=1)),
+                ("cognitive", models.PositiveIntegerField(default=0)),
+                ("max_nesting", models.PositiveIntegerField(default=0)),
+                ("parameters", models.PositiveIntegerField(default=0)),
+                ("methods", models.PositiveIntegerField(default=0)),
+                (
+                    "file",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="blocks", to="codehealth.filemetrics"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'function metrics',
-                'ordering': ['file_id', 'line'],
+                "verbose_name_plural": "function metrics",
+                "ordering": ["file_id", "line"],
             },
         ),
         migrations.AddField(
-            model_name='coderepository',
-            name='gate',
-            field=models.ForeignKey(blank=True, help_text="Empty: the gate named 'default'.", null=True, on_delete=django.db.models.deletion.SET_NULL, to='codehealth.qualitygate'),
+            model_name="coderepository",
+            name="gate",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Empty: the gate named 'default'.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to="codehealth.qualitygate",
+            ),
         ),
         migrations.CreateModel(
-            name='ScanFile',
+            name="ScanFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reused', models.BooleanField(default=False)),
-                ('file', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scan_files', to='codehealth.filemetrics')),
-                ('scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scan_files', to='codehealth.codescan')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reused", models.BooleanField(default=False)),
+                (
+                    "file",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scan_files",
+                        to="codehealth.filemetrics",
+                    ),
+                ),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="scan_files", to="codehealth.codescan"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='codescan',
-            name='file_versions',
-            field=models.ManyToManyField(related_name='scans', through='codehealth.ScanFile', to='codehealth.filemetrics'),
+            model_name="codescan",
+            name="file_versions",
+            field=models.ManyToManyField(
+                related_name="scans", through="codehealth.ScanFile", to="codehealth.filemetrics"
+            ),
         ),
         migrations.CreateModel(
-            name='DebtItem',
+            name="DebtItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fingerprint', models.CharField(max_length=40)),
-                ('kind', models.CharField(choices=[('todo', 'TODO marker'), ('fixme', 'FIXME marker'), ('hack', 'HACK marker'), ('xxx', 'XXX marker'), ('temp', 'TEMP marker'), ('note', 'NOTE marker'), ('long_function', 'Long function'), ('large_class', 'Large class'), ('complex_function', 'Complex function (cyclomatic)'), ('cognitive_complexity', 'High cognitive complexity'), ('deep_nesting', 'Deep nesting'), ('too_many_parameters', 'Too many parameters'), ('low_maintainability', 'Low maintainability index'), ('pylint', 'pylint message')], max_length=24)),
-                ('rule', models.CharField(blank=True, help_text='Marker word or pylint message id.', max_length=20)),
-                ('severity', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('critical', 'Critical')], max_length=10)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('fixed', 'Fixed')], default='open', max_length=10)),
-                ('path', models.CharField(max_length=500)),
-                ('line', models.PositiveIntegerField()),
-                ('symbol', models.CharField(blank=True, max_length=300)),
-                ('message', models.TextField()),
-                ('remediation_minutes', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField()),
-                ('first_seen_scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='codehealth.codescan')),
-                ('fixed_in_scan', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='codehealth.codescan')),
-                ('last_seen_scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='codehealth.codescan')),
-                ('repository', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='debt_items', to='codehealth.coderepository')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("fingerprint", models.CharField(max_length=40)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("todo", "TODO marker"),
+                            ("fixme", "FIXME marker"),
+                            ("hack", "HACK marker"),
+                            ("xxx", "XXX marker"),
+                            ("temp", "TEMP marker"),
+                            ("note", "NOTE marker"),
+                            ("long_function", "Long function"),
+                            ("large_class", "Large class"),
+                            ("complex_function", "Complex function (cyclomatic)"),
+                            ("cognitive_complexity", "High cognitive complexity"),
+                            ("deep_nesting", "Deep nesting"),
+                            ("too_many_parameters", "Too many parameters"),
+                            ("low_maintainability", "Low maintainability index"),
+                            ("pylint", "pylint message"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("rule", models.CharField(blank=True, help_text="Marker word or pylint message id.", max_length=20)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(choices=[("open", "Open"), ("fixed", "Fixed")], default="open", max_length=10),
+                ),
+                ("path", models.CharField(max_length=500)),
+                ("line", models.PositiveIntegerField()),
+                ("symbol", models.CharField(blank=True, max_length=300)),
+                ("message", models.TextField()),
+                ("remediation_minutes", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "first_seen_scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="codehealth.codescan"
+                    ),
+                ),
+                (
+                    "fixed_in_scan",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="codehealth.codescan",
+                    ),
+                ),
+                (
+                    "last_seen_scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="codehealth.codescan"
+                    ),
+                ),
+                (
+                    "repository",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="debt_items",
+                        to="codehealth.coderepository",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['path', 'line'],
-                'indexes': [models.Index(fields=['repository', 'status', 'severity'], name='codehealth_debt_open')],
-                'constraints': [models.UniqueConstraint(fields=('repository', 'fingerprint'), name='codehealth_debt_fp')],
+                "ordering": ["path", "line"],
+                "indexes": [models.Index(fields=["repository", "status", "severity"], name="codehealth_debt_open")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("repository", "fingerprint"), name="codehealth_debt_fp")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='filemetrics',
-            index=models.Index(fields=['repository', 'content_hash'], name='codehealth_file_hash'),
+            model_name="filemetrics",
+            index=models.Index(fields=["repository", "content_hash"], name="codehealth_file_hash"),
         ),
         migrations.AddConstraint(
-            model_name='filemetrics',
-            constraint=models.UniqueConstraint(fields=('repository', 'path', 'content_hash', 'analysis_key'), name='codehealth_file_version'),
+            model_name="filemetrics",
+            constraint=models.UniqueConstraint(
+                fields=("repository", "path", "content_hash", "analysis_key"), name="codehealth_file_version"
+            ),
         ),
         migrations.AddIndex(
-            model_name='functionmetrics',
-            index=models.Index(fields=['file', '-complexity'], name='codehealth_fn_cc'),
+            model_name="functionmetrics",
+            index=models.Index(fields=["file", "-complexity"], name="codehealth_fn_cc"),
         ),
         migrations.AddIndex(
-            model_name='coderepository',
-            index=models.Index(condition=models.Q(('next_scan_at__isnull', False)), fields=['next_scan_at'], name='codehealth_repo_due'),
+            model_name="coderepository",
+            index=models.Index(
+                condition=models.Q(("next_scan_at__isnull", False)), fields=["next_scan_at"], name="codehealth_repo_due"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scanfile',
-            constraint=models.UniqueConstraint(fields=('scan', 'file'), name='codehealth_scan_file'),
+            model_name="scanfile",
+            constraint=models.UniqueConstraint(fields=("scan", "file"), name="codehealth_scan_file"),
         ),
         migrations.AddIndex(
-            model_name='codescan',
-            index=models.Index(fields=['repository', 'status', '-id'], name='codehealth_scan_repo'),
+            model_name="codescan",
+            index=models.Index(fields=["repository", "status", "-id"], name="codehealth_scan_repo"),
         ),
     ]

@@ -4,33 +4,63 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='MaintenanceTask',
+            name="MaintenanceTask",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('refactor', 'Refactor'), ('dependency_update', 'Dependency update'), ('security_audit', 'Security audit'), ('cleanup', 'Cleanup'), ('scaling', 'Scaling')], max_length=20)),
-                ('title', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('done', 'Done'), ('cancelled', 'Cancelled')], default='open', max_length=10)),
-                ('priority', models.CharField(choices=[('low', 'Low'), ('normal', 'Normal'), ('high', 'High'), ('urgent', 'Urgent')], default='normal', max_length=10)),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('source', models.CharField(blank=True, max_length=30)),
-                ('source_ref', models.CharField(blank=True, max_length=100)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("refactor", "Refactor"),
+                            ("dependency_update", "Dependency update"),
+                            ("security_audit", "Security audit"),
+                            ("cleanup", "Cleanup"),
+                            ("scaling", "Scaling"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("done", "Done"), ("cancelled", "Cancelled")],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[("low", "Low"), ("normal", "Normal"), ("high", "High"), ("urgent", "Urgent")],
+                        default="normal",
+                        max_length=10,
+                    ),
+                ),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("source", models.CharField(blank=True, max_length=30)),
+                ("source_ref", models.CharField(blank=True, max_length=100)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['status', 'due_at', '-id'],
-                'indexes': [models.Index(fields=['status', 'due_at'], name='maintenance_task_due')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('source_ref', ''), _negated=True), fields=('source', 'source_ref'), name='maintenance_task_source_ref')],
+                "ordering": ["status", "due_at", "-id"],
+                "indexes": [models.Index(fields=["status", "due_at"], name="maintenance_task_due")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("source_ref", ""), _negated=True),
+                        fields=("source", "source_ref"),
+                        name="maintenance_task_source_ref",
+                    )
+                ],
             },
         ),
     ]
