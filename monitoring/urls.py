@@ -1,2 +1,13 @@
+from django.urls import path
+
+from monitoring import charts, views
+
 app_name = "monitoring"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("services/<slug:slug>/", views.service_detail, name="service"),
+    path("charts/<slug:slug>/<str:name>/", charts.MetricChart.as_view(), name="metric-chart"),
+    path("health/", views.health, name="health"),
+    path("health/<int:pk>/", views.health_detail, name="health-detail"),
+    path("health/<int:pk>/latency.json", charts.HealthLatencyChart.as_view(), name="health-latency-chart"),
+]

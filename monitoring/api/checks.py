@@ -1,6 +1,8 @@
 """`/api/v1/health-checks/` (admins write, viewers read; operators may run one now) and
 `/api/v1/health-check-results/` (read-only history, cursor-paginated)."""
 
+from types import SimpleNamespace
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -79,10 +81,10 @@ class HealthCheckSerializer(serializers.ModelSerializer):
         config = merged.get("config") or {}
         if not isinstance(config, dict):
             raise serializers.ValidationError({"config": ["must be an object"]})
-        probe = type("Probe", (), {})()
-        for field in ("period_seconds", "cron"):
-            default = getattr(self.instance, field) if self.instance else ("" if field == "cron" else None)
-            setattr(probe, field, attrs.get(field, default))
+        probe = SimpleNamespace(
+            period_seconds=attrs.get("period_seconds", getattr(self.instance, "period_seconds", None)),
+            cron=attrs.get("cron", getattr(self.instance, "cron", "")),
+        )
         errors = kind.validate(config, probe)
         if errors:
             top = {k: [v] for k, v in errors.items() if k in ("period_seconds", "cron")}

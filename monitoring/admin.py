@@ -1,0 +1,195 @@
+from types import SimpleNamespace
+
+from django import forms
+from django.contrib import admin, messages
+
+from monitoring.healthchecks.kinds import KINDS
+from monitoring.healthchecks.runner import health_check_run
+from monitoring.models import (
+    HealthCheck,
+    HealthCheckResult,
+    HeartbeatPing,
+    HourRollup,
+    IngestBatch,
+    Metric,
+    MetricSample,
+    MetricTotal,
+    MinuteRollup,
+    RollupState,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Stored measurements are written by the pipeline, never edited by hand."""
+
+    show_full_result_count = False  # no COUNT(*) over millions of samples on every page
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Metric)
+class MetricAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "unit", "help", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name", "help"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(MetricSample)
+class MetricSampleAdmin(ReadOnlyAdmin):
+    list_display = ["name", "service", "labels", "value", "time"]
+    list_select_related = ["service"]
+    search_fields = ["=name"]
+    ordering = ["-id"]
+
+
+class RollupAdmin(ReadOnlyAdmin):
+    list_display = ["name", "service", "labels", "start", "count", "sum", "min", "max", "last"]
+    list_select_related = ["service"]
+    search_fields = ["=name"]
+    date_hierarchy = "start"
+    exclude = ["sketch"]
+    ordering = ["-start"]
+
+
+admin.site.register(MinuteRollup, RollupAdmin)
+admin.site.register(HourRollup, RollupAdmin)
+
+
+@admin.register(RollupState)
+class RollupStateAdmin(ReadOnlyAdmin):
+    list_display = ["key", "rolled_until", "dirty_since", "updated_at"]
+
+
+@admin.register(MetricTotal)
+class MetricTotalAdmin(ReadOnlyAdmin):
+    list_display = ["name", "service", "labels", "count", "sum", "until"]
+    search_fields = ["=name"]
+
+
+@admin.register(IngestBatch)
+class IngestBatchAdmin(ReadOnlyAdmin):
+    list_display = ["key", "service", "samples", "created_at"]
+    list_filter = ["service"]
+
+
+class HealthCheckForm(forms.ModelForm):
+    class Meta:
+        model = HealthCheck
+        fields = [
+            "service",
+            "name",
+            "kind",
+            "config",
+            "critical",
+            "enabled",
+            "interval_seconds",
+            "timeout_seconds",
+            "period_seconds",
+            "cron",
+            "grace_seconds",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = KINDS.get(cleaned.get("kind"))
+        config = cleaned.get("config")
+        if kind is None or config is None:
+            return cleaned
+        if not isinstance(config, dict):
+            self.add_error("config", "Must be a JSON object.")
+            return cleaned
+        probe = SimpleNamespace(period_seconds=cleaned.get("period_seconds"), cron=cleaned.get("cron", ""))
+        for key, message in kind.validate(config, probe).items():
+            field = key if key in ("period_seconds", "cron") else "config"
+            self.add_error(field, message if field != "config" else f"{key}: {message}")
+        return cleaned
+
+
+class ResultInline(admin.TabularInline):
+    model = HealthCheckResult
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "status", "latency_ms", "message"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+    max_num = 0
+    show_change_link = False
+
+    def get_queryset(self, request):
+        ids = HealthCheckResult.objects.order_by("-created_at").values_list("id", flat=True)
+        object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        if object_id:
+            ids = ids.filter(health_check_id=object_id)
+        return super().get_queryset(request).filter(id__in=list(ids[:20]))
+
+
+@admin.register(HealthCheck)
+class HealthCheckAdmin(admin.ModelAdmin):
+    form = HealthCheckForm
+    list_display = [
+        "name",
+        "service",
+        "kind",
+        "critical",
+        "enabled",
+        "last_status",
+        "last_latency_ms",
+        "last_checked_at",
+    ]
+    list_filter = ["kind", "critical", "enabled", "last_status", "service"]
+    list_select_related = ["service"]
+    search_fields = ["name", "service__name"]
+    readonly_fields = [
+        "uuid",
+        "last_status",
+        "last_checked_at",
+        "last_message",
+        "last_latency_ms",
+        "last_ping_at",
+        "last_start_at",
+        "last_fail_at",
+        "next_run_at",
+        "created_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["service", "name", "kind", "config", "critical", "enabled"]}),
+        ("Schedule", {"fields": ["interval_seconds", "timeout_seconds"]}),
+        ("Heartbeat", {"fields": ["uuid", "period_seconds", "cron", "grace_seconds"]}),
+        ("State", {"fields": readonly_fields[1:]}),
+    ]
+    inlines = [ResultInline]
+    actions = ["run_now", "enable", "disable"]
+
+    @admin.action(description="Run the selected checks now")
+    def run_now(self, request, queryset):
+        for check in queryset.select_related("service"):
+            result = health_check_run(check=check)
+            self.message_user(request, f"{check}: {result.status} — {result.message}", messages.INFO)
+
+    @admin.action(description="Enable")
+    def enable(self, request, queryset):
+        queryset.update(enabled=True)
+
+    @admin.action(description="Disable")
+    def disable(self, request, queryset):
+        queryset.update(enabled=False)
+
+
+@admin.register(HealthCheckResult)
+class HealthCheckResultAdmin(ReadOnlyAdmin):
+    list_display = ["health_check", "status", "latency_ms", "message", "created_at"]
+    list_filter = ["status"]
+    list_select_related = ["health_check", "health_check__service"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(HeartbeatPing)
+class HeartbeatPingAdmin(ReadOnlyAdmin):
+    list_display = ["health_check", "kind", "created_at", "remote_addr", "user_agent"]
+    list_filter = ["kind"]
+    list_select_related = ["health_check", "health_check__service"]

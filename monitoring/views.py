@@ -1,0 +1,124 @@
+"""Monitoring pages: overview, one page per service with charts, health checks and their history."""
+
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from monitoring.charts import RANGES, chosen_range
+from monitoring.models import HealthCheck, HealthStatus, Metric, MetricSample, MinuteRollup
+from monitoring.query import rollup_watermark
+from portal.models import Service
+from portal.roles import VIEWER, has_role
+
+# Charts of the host collectors, in page order: (title, metric, label filter, aggregation).
+SYSTEM_CHARTS = [
+    ("CPU % (all cores)", "system_cpu_percent", "cpu=total", "avg"),
+    ("Memory %", "system_memory_percent", "", "avg"),
+    ("Swap %", "system_swap_percent", "", "avg"),
+    ("Load average (1 min)", "system_load1", "", "avg"),
+    ("Disk usage % per mount", "system_disk_percent", "", "max"),
+    ("Disk I/O bytes/s", "system_disk_io_bytes_per_second", "", "avg"),
+    ("Network bytes/s", "system_network_bytes_per_second", "", "avg"),
+    ("Processes", "system_process_count", "", "avg"),
+]
+SYSTEM_NAMES = {name for _, name, _, _ in SYSTEM_CHARTS}
+MAX_OTHER_CHARTS = 12
+
+
+def viewer_required(view):
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not has_role(request.user, VIEWER):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def _status_counts(queryset):
+    return queryset.aggregate(
+        healthy=Count("id", filter=Q(last_status=HealthStatus.HEALTHY)),
+        degraded=Count("id", filter=Q(last_status=HealthStatus.DEGRADED)),
+        unhealthy=Count("id", filter=Q(last_status=HealthStatus.UNHEALTHY)),
+        pending=Count("id", filter=Q(last_status="")),
+    )
+
+
+@viewer_required
+def index(request):
+    now = timezone.now()
+    services = Service.objects.annotate(
+        checks=Count("health_checks", filter=Q(health_checks__enabled=True)),
+        unhealthy=Count(
+            "health_checks", filter=Q(health_checks__enabled=True, health_checks__last_status=HealthStatus.UNHEALTHY)
+        ),
+        degraded=Count(
+            "health_checks", filter=Q(health_checks__enabled=True, health_checks__last_status=HealthStatus.DEGRADED)
+        ),
+    ).order_by("name")
+    mark = rollup_watermark()
+    context = {
+        "services": services,
+        "counts": _status_counts(HealthCheck.objects.filter(enabled=True)),
+        "metric_count": Metric.objects.count(),
+        "rollup_lag": (now - mark) if mark else None,
+    }
+    return render(request, "monitoring/index.html", context)
+
+
+def _metric_names(service: Service, since) -> set[str]:
+    rolled = MinuteRollup.objects.filter(service=service, start__gte=since).values_list("name", flat=True)
+    mark = rollup_watermark() or since
+    raw = MetricSample.objects.filter(service=service, time__gte=max(since, mark)).values_list("name", flat=True)
+    return set(rolled.distinct()) | set(raw.distinct())
+
+
+@viewer_required
+def service_detail(request, slug):
+    service = get_object_or_404(Service, slug=slug)
+    range_name = chosen_range(request)
+    names = _metric_names(service, timezone.now() - RANGES[range_name][0])
+    system = [chart for chart in SYSTEM_CHARTS if chart[1] in names]
+    others = sorted(names - SYSTEM_NAMES)
+    context = {
+        "service": service,
+        "range": range_name,
+        "ranges": list(RANGES),
+        "system_charts": system,
+        "other_metrics": others[:MAX_OTHER_CHARTS],
+        "more_metrics": max(0, len(others) - MAX_OTHER_CHARTS),
+        "checks": service.health_checks.filter(enabled=True).order_by("name"),
+    }
+    return render(request, "monitoring/service.html", context)
+
+
+@viewer_required
+def health(request):
+    checks = HealthCheck.objects.select_related("service").order_by("service__name", "name")
+    context = {"checks": checks, "counts": _status_counts(checks.filter(enabled=True))}
+    return render(request, "monitoring/health.html", context)
+
+
+@viewer_required
+def health_detail(request, pk):
+    check = get_object_or_404(HealthCheck.objects.select_related("service"), pk=pk)
+    since = timezone.now() - timedelta(days=1)
+    results = check.results.order_by("-created_at")[:100]
+    day = check.results.filter(created_at__gte=since).aggregate(
+        total=Count("id"), bad=Count("id", filter=Q(status=HealthStatus.UNHEALTHY))
+    )
+    uptime = None if not day["total"] else round(100 * (1 - day["bad"] / day["total"]), 2)
+    context = {
+        "check": check,
+        "results": results,
+        "pings": check.pings.order_by("-created_at")[:20] if check.kind == "heartbeat" else [],
+        "uptime": uptime,
+        "ping_url": request.build_absolute_uri(check.ping_path),
+    }
+    return render(request, "monitoring/health_detail.html", context)
