@@ -3,9 +3,11 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 
 from monitoring.alerting.acklinks import ack_link_token
+from monitoring.alerting.lifecycle import alert_acknowledge
 from monitoring.alerting.models import Alert, AlertEvent
 from tests.alerting.conftest import T0
 
@@ -35,7 +37,7 @@ def test_post_acknowledges_as_the_recipient_without_a_login(link, users):
     page = client.get(url(alert.pk, token))
     csrf = page.cookies["csrftoken"].value
     response = client.post(url(alert.pk, token), {"csrfmiddlewaretoken": csrf})
-    assert response.status_code == 200 and b"now <span class=\"badge acknowledged\">" in response.content
+    assert response.status_code == 200 and b'now <span class="badge acknowledged">' in response.content
     alert.refresh_from_db()
     assert alert.status == "acknowledged" and alert.acknowledged_by == users["operator"]
     event = AlertEvent.objects.get(alert=alert, kind="acknowledged")
@@ -52,7 +54,6 @@ def test_post_without_csrf_token_is_refused(link):
 def test_expired_link_is_refused(link, settings):
     alert, _ = link
     settings.ALERTING_ACK_LINK_MAX_AGE_HOURS = 24
-    import time_machine  # noqa: PLC0415
 
     with time_machine.travel(T0, tick=False):
         token = ack_link_token(alert_id=alert.pk, recipient="x@example.com")
@@ -63,8 +64,6 @@ def test_expired_link_is_refused(link, settings):
 
 
 def test_link_within_its_lifetime_works(make_alert):
-    import time_machine  # noqa: PLC0415
-
     alert = make_alert()
     with time_machine.travel(T0, tick=False):
         token = ack_link_token(alert_id=alert.pk, recipient="x@example.com")
@@ -92,7 +91,7 @@ def test_reused_link_is_refused(link, users):
 
 
 def test_link_for_another_alert_is_refused(link, make_alert):
-    alert, token = link
+    _alert, token = link
     other = make_alert()
     response = Client().post(url(other.pk, token))
     assert response.status_code == 400 and b"another alert" in response.content
@@ -105,8 +104,6 @@ def test_link_to_a_missing_alert_is_404(link):
 
 
 def test_link_on_an_already_acknowledged_alert_says_so_and_stays_unused(link, users):
-    from monitoring.alerting.lifecycle import alert_acknowledge  # noqa: PLC0415
-
     alert, token = link
     alert_acknowledge(alert=alert, by=users["admin"])
     response = Client().post(url(alert.pk, token))

@@ -4,6 +4,8 @@ import pytest
 from django.test import Client
 
 from monitoring.alerting.models import Alert, Channel, Delivery
+from monitoring.alerting.notify import channel_test, delivery_send
+from tests.alerting.factories import ChannelFactory
 
 ADMIN_PAGES = ["alert", "alertrule", "channel", "escalationpolicy", "silence", "maintenancewindow", "delivery",
                "alertevent"]  # fmt: skip
@@ -59,8 +61,14 @@ def test_channel_secret_is_never_rendered_and_blank_keeps_it(page_client, webhoo
     assert webhook_channel.secret not in html
     response = client.post(
         f"/admin/alerting/channel/{webhook_channel.pk}/change/",
-        {"name": "renamed", "kind": "webhook", "enabled": "on", "addresses": "[]", "url": webhook_channel.url,
-         "secret": ""},  # fmt: skip
+        {
+            "name": "renamed",
+            "kind": "webhook",
+            "enabled": "on",
+            "addresses": "[]",
+            "url": webhook_channel.url,
+            "secret": "",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     channel = Channel.objects.get(pk=webhook_channel.pk)
@@ -76,9 +84,6 @@ def test_admin_send_test_notification_action(page_client, webhook_channel):
 
 
 def test_test_notification_reaches_a_real_server(httpserver, db):
-    from monitoring.alerting.notify import channel_test, delivery_send  # noqa: PLC0415
-    from tests.alerting.factories import ChannelFactory  # noqa: PLC0415
-
     httpserver.expect_request("/test-hook").respond_with_data("ok")
     channel = ChannelFactory(url=httpserver.url_for("/test-hook"), enabled=False)  # works before enabling
     assert delivery_send(delivery_id=channel_test(channel=channel).pk) == "sent"

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from monitoring.alerting.lifecycle import alert_resolve
+from monitoring.alerting.lifecycle import alert_comment, alert_resolve
 from monitoring.alerting.models import AlertRule, Channel, EscalationPolicy, MaintenanceWindow, Silence
 from tests.alerting.conftest import T0
 from tests.alerting.factories import AlertRuleFactory, ChannelFactory, EscalationPolicyFactory
@@ -46,8 +46,12 @@ def bodies(world):
         "alert-channels": {"name": "new hook", "kind": "webhook", "url": "https://example.com/h", "secret": "k"},
         "escalation-policies": {"name": "new policy", "steps": []},
         "silences": {"rule": world["rule"].pk, "ends_at": "2100-01-01T00:00:00Z", "reason": "deploy"},
-        "maintenance-windows": {"name": "nightly", "starts_at": "2026-01-01T00:00:00Z", "cron": "0 2 * * *",
-                                "duration": "00:30:00"},  # fmt: skip
+        "maintenance-windows": {
+            "name": "nightly",
+            "starts_at": "2026-01-01T00:00:00Z",
+            "cron": "0 2 * * *",
+            "duration": "00:30:00",
+        },
     }
 
 
@@ -239,7 +243,8 @@ def test_silence_must_end_after_it_starts_and_match_something(api_client, rule):
 
 def test_maintenance_window_validation_names_the_field(api_client):
     response = api_client("admin").post(
-        "/api/v1/maintenance-windows/", {"name": "w", "starts_at": "2026-01-01T00:00:00Z", "cron": "0 2 * * *"},
+        "/api/v1/maintenance-windows/",
+        {"name": "w", "starts_at": "2026-01-01T00:00:00Z", "cron": "0 2 * * *"},
         format="json",
     )
     assert response.status_code == 400 and "duration" in response.json()
@@ -282,8 +287,6 @@ def test_alerts_use_cursor_pagination(api_client, make_alert):
 
 
 def test_event_stream_filters_by_alert_kind_and_time(api_client, make_alert, users):
-    from monitoring.alerting.lifecycle import alert_comment  # noqa: PLC0415
-
     alert = make_alert()
     other = make_alert()
     alert_comment(alert=alert, by=users["operator"], text="hello")

@@ -34,7 +34,7 @@ def login(page, base, username):
 @pytest.mark.django_db(transaction=True)
 def test_operator_acknowledges_in_the_browser_and_viewer_cannot(live_server, users, service):
     require("chromium", Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed")
-    from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415  (optional in dev installs)
+    from playwright.sync_api import expect, sync_playwright
 
     rule = AlertRuleFactory(name="Checkout latency")
     labels = {"service": service.slug}

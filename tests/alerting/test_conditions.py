@@ -53,8 +53,16 @@ def test_bad_matchers_are_explained(raw, message):
 
 @pytest.mark.parametrize(
     ("value", "op", "threshold", "holds"),
-    [(91, "gt", 90, True), (90, "gt", 90, False), (90, "gte", 90, True), (1, "lt", 2, True), (2, "lte", 2, True),
-     (3, "eq", 3, True), (None, "gt", 0, False), (math.nan, "lt", 1, False)],  # fmt: skip
+    [
+        (91, "gt", 90, True),
+        (90, "gt", 90, False),
+        (90, "gte", 90, True),
+        (1, "lt", 2, True),
+        (2, "lte", 2, True),
+        (3, "eq", 3, True),
+        (None, "gt", 0, False),
+        (math.nan, "lt", 1, False),
+    ],
 )
 def test_condition_holds(value, op, threshold, holds):
     assert condition_holds(value, op, threshold) is holds

@@ -7,6 +7,8 @@ import time
 from datetime import timedelta
 
 import pytest
+from aiosmtpd.controller import Controller
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
@@ -152,8 +154,6 @@ def test_slack_gets_a_readable_message(httpserver, alert, fast_retries):
 
 
 def test_email_goes_to_users_groups_and_addresses_with_html_text_and_ack_link(alert, users, fast_retries):
-    from django.contrib.auth.models import Group  # noqa: PLC0415
-
     channel = ChannelFactory(kind="email", url="", secret="", addresses=["oncall@example.com"])
     channel.users.set([users["operator"]])
     channel.groups.set([Group.objects.get(name="admin")])
@@ -203,12 +203,10 @@ def test_slack_being_down_does_not_hold_up_email(httpserver, alert, fast_retries
 
 
 def test_email_through_a_real_smtp_server(alert, settings, fast_retries):
-    from aiosmtpd.controller import Controller  # noqa: PLC0415
-
     received = []
 
     class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's hook name)
+        async def handle_DATA(self, server, session, envelope):
             received.append((envelope.rcpt_tos, envelope.content.decode()))
             return "250 OK"
 

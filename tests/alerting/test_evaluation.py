@@ -6,8 +6,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from monitoring.alerting import evaluation
 from monitoring.alerting.evaluation import rules_evaluate
-from monitoring.alerting.lifecycle import alert_resolve
+from monitoring.alerting.lifecycle import alert_acknowledge, alert_resolve
 from monitoring.alerting.models import Alert, RuleState
 from monitoring.models import HealthCheck
 from tests.alerting.conftest import T0
@@ -73,8 +74,6 @@ def test_it_auto_resolves_when_the_condition_clears_and_stores_the_value(clock, 
 
 
 def test_acknowledged_alerts_also_auto_resolve(clock, sample, service, users):
-    from monitoring.alerting.lifecycle import alert_acknowledge  # noqa: PLC0415
-
     AlertRuleFactory(window=timedelta(minutes=1))
     feed(sample, service, 250, start=T0, minutes=2)
     clock.move_to(T0 + MIN)
@@ -204,8 +203,6 @@ def test_critical_unhealthy_health_check_raises_and_resolves_an_alert(clock, ser
 
 
 def test_one_broken_rule_does_not_stop_the_others(clock, sample, service, monkeypatch):
-    from monitoring.alerting import evaluation  # noqa: PLC0415
-
     AlertRuleFactory(name="a", window=timedelta(minutes=1))
     AlertRuleFactory(name="b", window=timedelta(minutes=1))
     feed(sample, service, 250, start=T0, minutes=2)

@@ -1,12 +1,15 @@
 """Pages: role matrix for every page and action, CSRF, filters, no N+1."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 
-from monitoring.alerting.lifecycle import alert_resolve
+from monitoring.alerting.lifecycle import alert_acknowledge, alert_resolve
 from monitoring.alerting.models import Alert, AlertEvent, Silence
 from monitoring.alerting.silences import silence_create
 from tests.alerting.conftest import T0
+from tests.alerting.factories import AlertRuleFactory
 
 PAGE_ACTORS = ("anonymous", "norole", "viewer", "operator", "admin")
 # actor -> expected status for reading pages
@@ -115,8 +118,6 @@ def test_csrf_is_enforced_on_actions(users, make_alert, path):
 
 
 def test_list_filters_by_status_severity_and_service(page_client, make_alert, service, other_service):
-    from tests.alerting.factories import AlertRuleFactory  # noqa: PLC0415
-
     firing = make_alert()
     resolved = make_alert()
     alert_resolve(alert=resolved)
@@ -136,8 +137,6 @@ def test_list_filters_by_status_severity_and_service(page_client, make_alert, se
 
 
 def test_list_shows_newest_first(page_client, make_alert, clock):
-    from datetime import timedelta  # noqa: PLC0415
-
     old = make_alert()
     clock.move_to(T0 + timedelta(hours=1))
     new = make_alert()
@@ -146,8 +145,6 @@ def test_list_shows_newest_first(page_client, make_alert, clock):
 
 
 def test_list_and_detail_do_not_query_per_alert(page_client, make_alert, django_assert_max_num_queries, users):
-    from monitoring.alerting.lifecycle import alert_acknowledge  # noqa: PLC0415
-
     for _ in range(30):
         alert_acknowledge(alert=make_alert(), by=users["operator"])
     client = page_client("viewer")

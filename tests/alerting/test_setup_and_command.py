@@ -8,6 +8,7 @@ from django_q.models import Schedule
 
 from monitoring.alerting import tasks
 from monitoring.alerting.defaults import install
+from monitoring.alerting.evaluation import rules_evaluate
 from monitoring.alerting.models import Alert, AlertRule, Channel, Delivery
 from tests.alerting.conftest import T0
 from tests.alerting.factories import AlertRuleFactory, ChannelFactory
@@ -21,7 +22,10 @@ def test_defaults_install_rules_and_disabled_channels_idempotently(db):
             "Critical health check unhealthy"} <= names  # fmt: skip
     cpu = AlertRule.objects.get(name="Local host: CPU above 90%")
     assert (cpu.metric, cpu.threshold, cpu.for_duration, cpu.builtin) == (
-        "system_cpu_percent", 90.0, timedelta(minutes=5), True
+        "system_cpu_percent",
+        90.0,
+        timedelta(minutes=5),
+        True,
     )
     assert cpu.matchers == [{"label": "cpu", "op": "=", "value": "total"}]
     assert not Channel.objects.filter(enabled=True).exists()
@@ -45,7 +49,6 @@ def test_defaults_fire_on_a_hot_cpu(clock, sample, service):
     for minute in range(12):
         sample(service, "system_cpu_percent", 97, T0 + timedelta(minutes=minute, seconds=5), cpu="total")
         sample(service, "system_cpu_percent", 10, T0 + timedelta(minutes=minute, seconds=5), cpu="0")
-    from monitoring.alerting.evaluation import rules_evaluate  # noqa: PLC0415
 
     for minute in range(5, 12):
         clock.move_to(T0 + timedelta(minutes=minute))

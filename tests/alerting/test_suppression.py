@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from monitoring.alerting.lifecycle import alert_acknowledge, suppression_sweep
+from monitoring.alerting.lifecycle import alert_acknowledge, alert_resolve, suppression_sweep
 from monitoring.alerting.models import Delivery, MaintenanceWindow
 from monitoring.alerting.silences import silence_create, silence_expire, silence_for_alert
 from tests.alerting.conftest import T0
@@ -75,7 +75,10 @@ def test_silencing_from_the_alert_holds_escalation_and_ending_it_early_releases(
     silence = silence_for_alert(alert=alert, duration=4 * HOUR, author=users["operator"])
     alert.refresh_from_db()
     assert alert.suppressed_until == T0 + 4 * HOUR
-    assert silence.matchers == [{"label": "n", "op": "=", "value": alert.labels["n"]}, {"label": "service", "op": "=", "value": "checkout"}]
+    assert silence.matchers == [
+        {"label": "n", "op": "=", "value": alert.labels["n"]},
+        {"label": "service", "op": "=", "value": "checkout"},
+    ]
     clock.move_to(T0 + 10 * MIN)
     assert silence_expire(silence=silence) is True
     assert suppression_sweep() == 1
@@ -112,8 +115,6 @@ def test_maintenance_of_another_service_does_not_hold(clock, make_alert, loud_ru
 
 
 def test_alert_resolved_during_the_window_never_notifies(clock, make_alert, loud_rule, service):
-    from monitoring.alerting.lifecycle import alert_resolve  # noqa: PLC0415
-
     MaintenanceWindow.objects.create(name="x", service=service, starts_at=T0 - MIN, ends_at=T0 + HOUR)
     alert = make_alert(rule=loud_rule)
     alert_resolve(alert=alert)
@@ -138,7 +139,9 @@ def test_recurring_window_applies_in_each_occurrence_only(clock, service):
 def test_recurring_window_extends_hold_into_next_occurrence(clock, make_alert, loud_rule, service):
     # Occurrences every hour on the hour for 59 minutes: at each end the next one has not begun,
     # except when they overlap; here they don't, so the alert notifies once at 09:59.
-    MaintenanceWindow.objects.create(name="hourly", service=service, starts_at=T0 - HOUR, cron="0 * * * *", duration=59 * MIN)
+    MaintenanceWindow.objects.create(
+        name="hourly", service=service, starts_at=T0 - HOUR, cron="0 * * * *", duration=59 * MIN
+    )
     alert = make_alert(rule=loud_rule)
     alert.refresh_from_db()
     assert alert.suppressed_until == T0 + 59 * MIN
