@@ -61,6 +61,14 @@ def _announce(alert: Alert, *, now: datetime) -> None:
     escalation_start(alert=alert, now=now)
 
 
+def _tell_notified(alert: Alert, *, event: str, now: datetime) -> None:
+    """Follow-ups (acknowledged, resolved) go to the channels that heard about the alert,
+    unless a silence or maintenance window holds the alert's notifications right now."""
+    channels = notified_channels(alert)
+    if channels and suppression_for(alert, now=now) is None:
+        notifications_queue(alert=alert, event=event, channels=channels, now=now)
+
+
 def alert_fire(
     *,
     rule: AlertRule,
@@ -108,7 +116,7 @@ def alert_acknowledge(*, alert: Alert | int, by, now: datetime | None = None, vi
         escalation_stop(alert)
         alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "next_escalation_at"])
         event_record(alert=alert, kind=EventKind.ACKNOWLEDGED, now=now, actor=by, details={"via": via})
-        notifications_queue(alert=alert, event=DeliveryEvent.ACKNOWLEDGE, channels=notified_channels(alert), now=now)
+        _tell_notified(alert, event=DeliveryEvent.ACKNOWLEDGE, now=now)
     return alert
 
 
@@ -157,7 +165,7 @@ def alert_resolve(
         event_record(
             alert=alert, kind=EventKind.RESOLVED, now=now, actor=by, value=value, message=message, details=details
         )
-        notifications_queue(alert=alert, event=DeliveryEvent.RESOLVE, channels=notified_channels(alert), now=now)
+        _tell_notified(alert, event=DeliveryEvent.RESOLVE, now=now)
     return alert
 
 

@@ -157,3 +157,16 @@ def test_window_validation_names_the_field(db):
     with pytest.raises(ValidationError) as error:
         MaintenanceWindow(name="bad", starts_at=T0).full_clean()
     assert "ends_at" in error.value.message_dict
+
+
+def test_resolution_during_maintenance_is_not_notified(clock, make_alert, loud_rule, service):
+    alert = make_alert(rule=loud_rule)
+    assert triggers() == 1
+    MaintenanceWindow.objects.create(name="x", service=service, starts_at=T0, ends_at=T0 + HOUR)
+    clock.move_to(T0 + 10 * MIN)
+    alert_resolve(alert=alert)
+    assert not Delivery.objects.filter(event="resolve").exists()
+    clock.move_to(T0 + 2 * HOUR)
+    alert2 = make_alert(rule=loud_rule)
+    alert_resolve(alert=alert2)
+    assert Delivery.objects.filter(event="resolve").count() == 1

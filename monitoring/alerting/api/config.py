@@ -19,7 +19,7 @@ from monitoring.alerting.models import (
     Silence,
 )
 from monitoring.alerting.notify import channel_test
-from monitoring.alerting.silences import silence_create, silence_expire
+from monitoring.alerting.silences import silence_apply, silence_create, silence_expire
 from monitoring.alerting.transports import transport_class
 from portal.api.router import router
 from portal.models import Service
@@ -237,6 +237,10 @@ class SilenceViewSet(viewsets.ModelViewSet):
     serializer_class = SilenceSerializer
     filterset_fields = {"rule": ["exact"], "ends_at": ["gte", "lt"], "starts_at": ["gte", "lt"]}
     action_roles = {"create": "operator", "expire": "operator"}
+
+    def perform_update(self, serializer):
+        silence = serializer.save()
+        silence_apply(silence=silence, now=timezone.now())  # a longer or wider silence holds more
 
     @extend_schema(request=None, responses={200: SilenceSerializer})
     @action(detail=True, methods=["post"])
