@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from codehealth.models import CodeRepository
+from codehealth.scanning import scan_create, scan_run
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:
@@ -29,3 +30,20 @@ def repository(db, tmp_path):
     root = tmp_path / "src"
     root.mkdir(exist_ok=True)
     return CodeRepository.objects.create(name="sample", path=str(root))
+
+
+@pytest.fixture
+def scanned(repository, tree):
+    """A repository with two finished scans (so there is a trend, reuse and debt)."""
+    root = tree(
+        {
+            "app/core.py": "# TODO: tidy\ndef f(a):\n    return a if a else 0\n",
+            "app/complex.py": "def g(a):\n" + "".join(f"    if a == {i}:\n        return {i}\n" for i in range(25)),
+            "app/broken.py": "def (:\n",
+        }
+    )
+    scan_run(scan=scan_create(repository=repository), workers=1)
+    (root / "app/core.py").write_text("# TODO: tidy\n# FIXME: later\ndef f(a):\n    return a if a else 0\n")
+    last = scan_run(scan=scan_create(repository=repository), workers=1)
+    assert last.status == "succeeded", last.error
+    return repository, last

@@ -1,0 +1,136 @@
+"""API: role matrix for every endpoint and the scan action, filters, validation."""
+
+import pytest
+from django_q.models import OrmQ
+
+from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, FunctionMetrics, QualityGate
+
+ACTORS = ("anonymous", "viewer", "operator", "admin", "other_key")
+DENIED = (401, 403)
+READERS = ("viewer", "operator", "admin")
+PREFIXES = ["gates", "repositories", "scans", "files", "functions", "debt"]
+
+
+def detail_pk(prefix, repository, scan):
+    return {
+        "gates": lambda: QualityGate.objects.get_or_create(name="default")[0].pk,
+        "repositories": lambda: repository.pk,
+        "scans": lambda: scan.pk,
+        "files": lambda: FileMetrics.objects.first().pk,
+        "functions": lambda: FunctionMetrics.objects.first().pk,
+        "debt": lambda: DebtItem.objects.first().pk,
+    }[prefix]()
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_read_role_matrix(api_client, scanned, actor, prefix):
+    repository, scan = scanned
+    client = api_client(actor)
+    listing = client.get(f"/api/v1/codehealth/{prefix}/")
+    detail = client.get(f"/api/v1/codehealth/{prefix}/{detail_pk(prefix, repository, scan)}/")
+    if actor in READERS:
+        assert listing.status_code == detail.status_code == 200, listing.content
+        assert listing.json()["count"] >= 1
+    else:
+        assert listing.status_code in DENIED and detail.status_code in DENIED
+
+
+WRITES = {
+    "repositories": {"name": "new", "path": "/srv/app", "excludes": ["tests"], "thresholds": {"complexity": 15}},
+    "gates": {"name": "strict", "max_new_debt": 0, "new_debt_severity": "medium", "min_average_mi": 40},
+}
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("prefix", list(WRITES))
+def test_writes_are_for_admins(api_client, scanned, actor, prefix):
+    repository, _ = scanned
+    client = api_client(actor)
+    created = client.post(f"/api/v1/codehealth/{prefix}/", WRITES[prefix], format="json")
+    target = repository.pk if prefix == "repositories" else QualityGate.objects.get_or_create(name="default")[0].pk
+    patched = client.patch(f"/api/v1/codehealth/{prefix}/{target}/", {"name": "renamed"}, format="json")
+    if actor == "admin":
+        assert created.status_code == 201, created.content
+        assert patched.status_code == 200
+    elif actor == "anonymous":
+        assert created.status_code in DENIED and patched.status_code in DENIED
+    else:
+        assert created.status_code == patched.status_code == 403
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("prefix", ["scans", "files", "functions", "debt"])
+def test_scan_results_are_read_only_for_everyone(api_client, scanned, actor, prefix):
+    repository, scan = scanned
+    pk = detail_pk(prefix, repository, scan)
+    response = api_client(actor).delete(f"/api/v1/codehealth/{prefix}/{pk}/")
+    assert response.status_code in ((405,) if actor == "admin" else DENIED)
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_scan_now_is_for_operators_and_admins(api_client, scanned, actor, django_capture_on_commit_callbacks):
+    repository, _ = scanned
+    before = CodeScan.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client(actor).post(f"/api/v1/codehealth/repositories/{repository.pk}/scan/")
+    if actor in ("operator", "admin"):
+        assert response.status_code == 202, response.content
+        body = response.json()
+        assert (body["status"], body["trigger"]) == ("queued", "api")
+        assert CodeScan.objects.count() == before + 1
+        assert OrmQ.objects.count() == 1  # handed to the workers after commit
+    else:
+        assert response.status_code in DENIED
+        assert CodeScan.objects.count() == before
+
+
+def test_repository_validation_names_the_field(api_client, db):
+    response = api_client("admin").post(
+        "/api/v1/codehealth/repositories/", {"name": "x", "path": "/srv", "thresholds": {"bogus": 1}}, format="json"
+    )
+    assert response.status_code == 400
+    assert "thresholds" in response.json()
+
+
+def test_debt_filters(api_client, scanned):
+    repository, _ = scanned
+    client = api_client("viewer")
+
+    def count(query):
+        response = client.get(f"/api/v1/codehealth/debt/?{query}")
+        assert response.status_code == 200, response.content
+        return response.json()["count"]
+
+    assert count("kind=todo") == 1
+    assert count("kind=todo&kind=fixme") == 2
+    assert count("severity=high") == DebtItem.objects.filter(severity="high").count() >= 1
+    assert count("status=open") == DebtItem.objects.filter(status="open").count()
+    assert count("path=app/core") == 2
+    assert count(f"repository={repository.pk}") == DebtItem.objects.count()
+    assert client.get("/api/v1/codehealth/debt/?severity=nonsense").status_code == 400
+
+
+def test_file_and_function_filters(api_client, scanned):
+    _, scan = scanned
+    client = api_client("viewer")
+    files = client.get(f"/api/v1/codehealth/files/?scan={scan.pk}").json()
+    assert files["count"] == 3
+    functions = client.get(f"/api/v1/codehealth/functions/?scan={scan.pk}&min_complexity=20").json()
+    assert [f["qualname"] for f in functions["results"]] == ["g"]
+    assert functions["results"][0]["path"] == "app/complex.py"
+
+
+@pytest.mark.parametrize("prefix", ["scans", "files", "functions", "debt"])
+def test_list_queries_do_not_grow_with_rows(api_client, scanned, prefix, django_assert_max_num_queries):
+    client = api_client("viewer")
+    with django_assert_max_num_queries(6):
+        assert client.get(f"/api/v1/codehealth/{prefix}/?page_size=500").status_code == 200
+
+
+def test_repository_schedule_sets_and_clears_the_due_time(db):
+    repo = CodeRepository.objects.create(name="r", path="/srv", scan_every_hours=6)
+    assert repo.next_scan_at is not None
+    repo.scan_every_hours = None
+    repo.save()
+    assert repo.next_scan_at is None

@@ -1,0 +1,53 @@
+"""Background entry points: the scan task, the due-scan sweep, schedules and setup."""
+
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import time_machine
+from django_q.models import OrmQ
+
+from codehealth.models import CodeRepository, CodeScan, QualityGate
+from codehealth.schedules import SCHEDULES
+from codehealth.setup import codehealth_setup
+from codehealth.tasks import scan_due, scan_repository
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_scan_task_runs_a_queued_scan_once(repository, tree):
+    tree({"a.py": "x = 1\n"})
+    scan = CodeScan.objects.create(repository=repository, queued_at=NOW)
+    assert scan_repository(scan.pk) == "succeeded"
+    assert scan_repository(scan.pk) == "skipped"  # safe to rerun
+    assert scan_repository(999999) == "skipped"
+
+
+def test_scan_task_records_failure_without_raising(repository):
+    repository.path = "/does/not/exist"
+    repository.save()
+    scan = CodeScan.objects.create(repository=repository, queued_at=NOW)
+    assert scan_repository(scan.pk) == "failed"
+
+
+def test_sweep_queues_due_repositories_once(db, django_capture_on_commit_callbacks):
+    with time_machine.travel(NOW, tick=False):
+        due = CodeRepository.objects.create(name="due", path="/srv/a", scan_every_hours=6)
+        CodeRepository.objects.create(name="manual", path="/srv/b")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert scan_due(now=NOW + timedelta(minutes=1)) == 1
+        assert scan_due(now=NOW + timedelta(minutes=2)) == 0  # claimed: next run in 6 hours
+    due.refresh_from_db()
+    assert due.next_scan_at == NOW + timedelta(hours=6, minutes=1)
+    assert CodeScan.objects.get().trigger == CodeScan.Trigger.SCHEDULE
+    assert OrmQ.objects.count() == 1
+    assert scan_due(now=NOW + timedelta(hours=6, minutes=1)) == 1
+
+
+def test_schedule_and_setup_hook(db):
+    assert [s.name for s in SCHEDULES] == ["codehealth.scan_due"]
+    SCHEDULES[0].fields()  # valid
+    out = StringIO()
+    codehealth_setup(stdout=out)
+    codehealth_setup(stdout=out)
+    assert QualityGate.objects.filter(name="default").count() == 1
+    assert "created" in out.getvalue() and "unchanged" in out.getvalue()
