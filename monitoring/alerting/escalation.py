@@ -28,6 +28,8 @@ def _steps(alert: Alert) -> list[EscalationStep]:
 def escalation_start(*, alert: Alert, now: datetime) -> None:
     """(Re)start from step 1. Caller holds the row lock inside a transaction."""
     steps = _steps(alert)
+    if not steps and alert.next_escalation_at is None and not alert.escalation_step and not alert.escalation_cycle:
+        return  # no policy and nothing to reset: spare the write
     alert.escalation_step = 0
     alert.escalation_cycle = 0
     alert.next_escalation_at = now + timedelta(minutes=steps[0].wait_minutes) if steps else None

@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 from werkzeug import Response
 
+from monitoring.alerting import tasks
 from monitoring.alerting.models import Alert, Channel, Delivery
 from monitoring.alerting.notify import deliveries_due, deliveries_sweep, delivery_send, notifications_queue
 from monitoring.alerting.transports.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_verify
@@ -261,3 +262,19 @@ def test_two_racing_sweepers_send_each_delivery_exactly_once(httpserver, make_al
     assert Delivery.objects.filter(status="sent").count() == 40
     sent = sum(r.get("sent", 0) for r in results)
     assert sent == 40 and all(r.get("skipped", 0) + r.get("sent", 0) > 0 for r in results)
+
+
+def test_the_scheduled_sweep_queues_one_task_per_channel(alert, monkeypatch, fast_retries):
+    queued = []
+    monkeypatch.setattr(tasks, "async_task", lambda func, ids: queued.append((func, sorted(ids))))
+    slack = ChannelFactory(kind="slack", url="", secret="https://hooks.example.com/x")
+    email = ChannelFactory(kind="email", url="", secret="", addresses=["oncall@example.com"])
+    first, second = queue(alert, slack), queue(alert, slack, event="resolve")
+    third = queue(alert, email)
+    assert tasks.deliveries_sweep() == 2
+    assert sorted(queued) == sorted(
+        [
+            ("monitoring.alerting.tasks.deliveries_send", sorted([first.pk, second.pk])),
+            ("monitoring.alerting.tasks.deliveries_send", [third.pk]),
+        ]
+    )

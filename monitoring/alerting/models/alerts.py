@@ -120,7 +120,10 @@ class AlertEvent(models.Model):
     def actor_name(self) -> str:
         if self.actor_id:
             return self.actor.get_username()
-        return self.details.get("by", "system")
+        if "by" in self.details:
+            return self.details["by"]
+        via = self.details.get("via", "")
+        return via or "system"
 
 
 class AckLinkUse(models.Model):
