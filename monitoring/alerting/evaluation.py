@@ -132,8 +132,11 @@ def _texts(rule: AlertRule, obs: Observation) -> tuple[str, str]:
 class _Evaluator:
     def __init__(self, rules: list[AlertRule], *, now: datetime, report: EvaluationReport):
         self.now, self.report = now, report
-        self.states = {(s.rule_id, s.fingerprint): s for s in RuleState.objects.filter(rule__in=rules)}
-        self.open = {a.fingerprint: a for a in Alert.objects.open().filter(rule__in=rules)}
+        # Filtered by a join, not `rule__in=<ids>`: a thousand rules would be a thousand parameters.
+        ids = {r.pk for r in rules}
+        states = RuleState.objects.filter(rule__enabled=True)
+        self.states = {(s.rule_id, s.fingerprint): s for s in states if s.rule_id in ids}
+        self.open = {a.fingerprint: a for a in Alert.objects.open().filter(rule__enabled=True) if a.rule_id in ids}
         self.created: list[RuleState] = []
         self.changed: dict[int, RuleState] = {}
         self._services: dict[str, Service] | None = None

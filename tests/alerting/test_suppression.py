@@ -5,11 +5,19 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from monitoring.alerting.lifecycle import alert_acknowledge, alert_resolve, suppression_sweep
+from monitoring.alerting.escalation import escalation_sweep
+from monitoring.alerting.lifecycle import (
+    TransitionNotAllowed,
+    alert_acknowledge,
+    alert_resolve,
+    alert_suppress,
+    suppression_sweep,
+)
 from monitoring.alerting.models import Delivery, MaintenanceWindow
 from monitoring.alerting.silences import silence_create, silence_expire, silence_for_alert
+from monitoring.alerting.suppression import Hold
 from tests.alerting.conftest import T0
-from tests.alerting.factories import AlertRuleFactory, ChannelFactory
+from tests.alerting.factories import AlertRuleFactory, ChannelFactory, EscalationPolicyFactory, EscalationStepFactory
 
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -170,3 +178,37 @@ def test_resolution_during_maintenance_is_not_notified(clock, make_alert, loud_r
     alert2 = make_alert(rule=loud_rule)
     alert_resolve(alert=alert2)
     assert Delivery.objects.filter(event="resolve").count() == 1
+
+
+def test_a_silence_starting_later_holds_escalation_once_it_has_begun(clock, make_alert, service, users):
+    policy = EscalationPolicyFactory(name="p")
+    EscalationStepFactory(policy=policy, order=0, wait_minutes=0, channels=[ChannelFactory(name="first")])
+    EscalationStepFactory(policy=policy, order=1, wait_minutes=30, channels=[ChannelFactory(name="second")])
+    rule = AlertRuleFactory(escalation_policy=policy)
+    alert = make_alert(rule=rule)
+    silence_create(reason="night", rule=rule, starts_at=T0 + 20 * MIN, ends_at=T0 + 2 * HOUR)
+    alert.refresh_from_db()
+    assert alert.suppressed_until is None  # not begun yet
+    clock.move_to(T0 + 30 * MIN)
+    assert escalation_sweep() == 0  # the step is due but held
+    alert.refresh_from_db()
+    assert alert.suppressed_until == T0 + 2 * HOUR and alert.next_escalation_at is None
+    assert not Delivery.objects.filter(step=1).exists()
+    clock.move_to(T0 + 2 * HOUR)
+    assert suppression_sweep() == 1  # still firing: notify once, escalation starts over
+    assert Delivery.objects.filter(step=0).count() == 2
+
+
+@pytest.mark.parametrize(("state", "allowed"), [("firing", True), ("acknowledged", True), ("resolved", False)])
+def test_suppress_transition_from_every_state(make_alert, state, allowed):
+    alert = make_alert(status=state)
+    hold = Hold(T0 + HOUR, "silenced: x", {})
+    if allowed:
+        alert_suppress(alert=alert, hold=hold)
+        alert.refresh_from_db()
+        assert alert.suppressed_until == T0 + HOUR and alert.events.latest("id").kind == "suppressed"
+    else:
+        with pytest.raises(TransitionNotAllowed):
+            alert_suppress(alert=alert, hold=hold)
+        alert.refresh_from_db()
+        assert alert.suppressed_until is None
