@@ -302,3 +302,18 @@ def test_channel_shows_its_permanent_error(api_client):
     channel = ChannelFactory(last_error="HTTP 404: no such hook", last_error_at=T0)
     data = api_client("viewer").get(f"/api/v1/alert-channels/{channel.pk}/").json()
     assert data["is_broken"] is True and data["last_error"].startswith("HTTP 404")
+
+
+DETAIL = {"alert-rules": "rule", "alert-channels": "channel", "escalation-policies": "policy", "silences": "silence",
+          "maintenance-windows": "window", "alerts": "alert"}  # fmt: skip
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("prefix", [*DETAIL, "alert-events"])
+def test_retrieve_role_matrix(api_client, world, actor, prefix):
+    pk = world["alert"].events.first().pk if prefix == "alert-events" else world[DETAIL[prefix]].pk
+    response = api_client(actor).get(f"/api/v1/{prefix}/{pk}/")
+    if actor in ("viewer", "operator", "admin"):
+        assert response.status_code == 200 and response.json()["id"] == pk
+    else:
+        assert response.status_code in DENIED
