@@ -5,7 +5,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import translate
 from pathlib import Path, PurePosixPath
 
@@ -65,19 +65,19 @@ def python_files(root: Path, excludes: Iterable[str]) -> list[str]:
     While walking, parents were already checked, so only the new name is matched."""
     rules = Excludes(excludes)
     found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = Path(dirpath).relative_to(root).as_posix()
-        prefix = "" if rel_dir == "." else f"{rel_dir}/"
-        dirnames[:] = sorted(d for d in dirnames if not rules.name(d) and not rules.path(f"{prefix}{d}"))
-        for name in filenames:
-            rel = f"{prefix}{name}"
-            if (
-                name.endswith(".py")
-                and not rules.name(name)
-                and not rules.path(rel)
-                and not os.path.islink(os.path.join(dirpath, name))
-            ):
-                found.append(rel)
+
+    def walk(directory: str, prefix: str) -> None:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                rel = f"{prefix}{entry.name}"
+                if rules.name(entry.name) or rules.path(rel):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, f"{rel}/")
+                elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                    found.append(rel)
+
+    walk(str(root), "")
     found.sort()
     return found
 
@@ -86,14 +86,19 @@ def python_files(root: Path, excludes: Iterable[str]) -> list[str]:
 class SourceFile:
     path: str  # relative, posix
     data: bytes
+    content_hash: str = field(init=False)  # computed once: a scan looks it up several times
 
-    @property
-    def content_hash(self) -> str:
-        return content_hash(self.data)
+    def __post_init__(self):
+        object.__setattr__(self, "content_hash", content_hash(self.data))
 
 
 def read_tree(root: Path, excludes: Iterable[str]) -> list[SourceFile]:
-    return [SourceFile(rel, (root / rel).read_bytes()) for rel in python_files(root, excludes)]
+    base = str(root)
+    files = []
+    for rel in python_files(root, excludes):
+        with open(os.path.join(base, rel), "rb") as handle:
+            files.append(SourceFile(rel, handle.read()))
+    return files
 
 
 def _analyze_one(job: tuple[str, bytes, Thresholds]) -> FileReport:
