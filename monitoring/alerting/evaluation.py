@@ -155,8 +155,11 @@ class _Evaluator:
             if state is not None and state.active_since is not None:
                 self._touch(state, active_since=None, value=obs.value)
             if alert is not None:
-                alert_resolve(alert=alert, value=obs.value, now=self.now)
-                self.report.resolved += 1
+                try:
+                    alert_resolve(alert=alert, value=obs.value, now=self.now)
+                    self.report.resolved += 1
+                except TransitionNotAllowed:
+                    pass  # resolved meanwhile (a person, or an overlapping evaluation): nothing to do
             return
         if state is None:
             state = RuleState(rule=rule, fingerprint=fp, labels=obs.labels, active_since=self.now, value=obs.value)

@@ -220,3 +220,21 @@ def test_one_broken_rule_does_not_stop_the_others(clock, sample, service, monkey
     report = rules_evaluate()
     assert report.errors == ["RuntimeError: boom"]
     assert [a.rule.name for a in Alert.objects.all()] == ["b"]
+
+
+def test_an_alert_resolved_by_someone_during_evaluation_is_not_an_error(clock, sample, service, monkeypatch, users):
+    AlertRuleFactory(window=timedelta(minutes=1))
+    feed(sample, service, 250, start=T0, minutes=1)
+    clock.move_to(T0 + MIN)
+    rules_evaluate()
+    real = evaluation._Evaluator.__init__
+
+    def load_then_race(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        alert_resolve(alert=Alert.objects.get(), by=users["operator"])  # after the evaluator loaded it
+
+    monkeypatch.setattr(evaluation._Evaluator, "__init__", load_then_race)
+    clock.move_to(T0 + 5 * MIN)
+    report = rules_evaluate()
+    assert report.errors == [] and report.resolved == 0
+    assert Alert.objects.get().resolved_by == users["operator"]
