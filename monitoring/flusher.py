@@ -128,7 +128,7 @@ def autostart_install() -> None:
 def _after_fork() -> None:
     # The parent's thread does not exist in the child; its buffer copy would be written twice.
     FLUSHER._thread = None
-    REGISTRY.lock = threading.Lock()  # another thread may have held it at the fork
+    REGISTRY.reset_lock()
     FLUSHER._flush_lock = threading.Lock()
     REGISTRY.take()
     autostart_install()

@@ -33,6 +33,8 @@ class Registry:
 
     def __init__(self, *, buffer_limit: int = 100_000, flush_size: int = 1000):
         self.lock = threading.Lock()
+        self._acquire, self._release = self.lock.acquire, self.lock.release
+        self.clock_offset = time.time() - time.perf_counter()
         self.metrics: dict[str, Metric] = {}
         self.counts: dict[SeriesId, float] = {}  # counter increments since the last flush
         self.gauges: dict[SeriesId, float] = {}  # current gauge values
@@ -60,24 +62,31 @@ class Registry:
         if hook is not None:
             hook()
 
-    def observe(self, series: SeriesId, value: float) -> None:
+    def observe(self, series: SeriesId, value: float, at: float | None = None) -> None:
         if self.on_first_record is not None:
             self._first_record()
-        item = (series, value, time.time())
-        with self.lock:
-            if len(self.observations) >= self.buffer_limit:
-                self.dropped += 1
-                return
-            self.observations.append(item)
-            full = len(self.observations) == self.flush_size
+        item = (series, value, at or time.time())
+        # acquire/release instead of `with`: half the cost (~70 ns vs ~160 ns) on this hot path;
+        # nothing between them can raise.
+        self._acquire()
+        observations = self.observations
+        if len(observations) >= self.buffer_limit:
+            self.dropped += 1
+            self._release()
+            return
+        observations.append(item)
+        full = len(observations) == self.flush_size
+        self._release()
         if full and self.on_full is not None:
             self.on_full()
 
     def add(self, series: SeriesId, amount: float) -> None:
         if self.on_first_record is not None:
             self._first_record()
-        with self.lock:
-            self.counts[series] = self.counts.get(series, 0.0) + amount
+        self._acquire()
+        counts = self.counts
+        counts[series] = counts.get(series, 0.0) + amount
+        self._release()
 
     def set(self, series: SeriesId, value: float, delta: bool = False) -> None:
         if self.on_first_record is not None:
@@ -85,8 +94,13 @@ class Registry:
         with self.lock:
             self.gauges[series] = (self.gauges.get(series, 0.0) + value) if delta else value
 
+    def wall_time(self, perf: float) -> float:
+        """Unix time of a perf_counter() reading (timers already read that clock)."""
+        return perf + self.clock_offset
+
     def take(self) -> tuple[dict, dict, list, int]:
         """Everything to write now; counters and observations are handed over exactly once."""
+        self.clock_offset = time.time() - time.perf_counter()  # follow wall-clock adjustments
         with self.lock:
             counts, self.counts = self.counts, {}
             observations, self.observations = self.observations, []
@@ -105,6 +119,11 @@ class Registry:
             lost = len(observations) - len(kept)
             self.dropped += lost
         return lost
+
+    def reset_lock(self) -> None:
+        """After fork(): another thread of the parent may have held the lock."""
+        self.lock = threading.Lock()
+        self._acquire, self._release = self.lock.acquire, self.lock.release
 
     def clear(self) -> None:
         with self.lock:
@@ -178,7 +197,11 @@ class Counter(Metric):
     kind = "counter"
 
     def inc(self, amount: float = 1.0, **labels) -> None:
-        self._inc(self.series(labels), amount)
+        # Inlined rather than calling _inc: each Python call level costs ~40 ns on the hot path.
+        amount = check_value(amount)
+        if amount < 0:
+            raise MetricError("value", "a counter only goes up; use a Gauge for values that go down")
+        self.registry.add(self._plain if not labels and self._plain else self.series(labels), amount)
 
     def _inc(self, series_id, amount) -> None:
         amount = check_value(amount)
@@ -213,7 +236,8 @@ class Histogram(Metric):
     kind = "histogram"
 
     def observe(self, value: float, **labels) -> None:
-        self._observe(self.series(labels), value)
+        series_id = self._plain if not labels and self._plain else self.series(labels)
+        self.registry.observe(series_id, check_value(value))
 
     def _observe(self, series_id, value) -> None:
         self.registry.observe(series_id, check_value(value))
@@ -225,7 +249,7 @@ class Timer(Histogram):
     kind = "timer"
 
     def time(self, **labels) -> "Timing":
-        return Timing(self, self.series(labels))
+        return Timing(self, self._plain if not labels and self._plain else self.series(labels))
 
 
 class Timing:
@@ -242,11 +266,13 @@ class Timing:
         return self
 
     def __exit__(self, *exc_info):
-        self.metric.registry.observe(self.series_id, time.perf_counter() - self._start)
+        end = time.perf_counter()
+        registry = self.metric.registry
+        registry.observe(self.series_id, end - self._start, end + registry.clock_offset)
         return False
 
     def __call__(self, func):
-        metric, series_id, clock = self.metric, self.series_id, time.perf_counter
+        registry, series_id, clock = self.metric.registry, self.series_id, time.perf_counter
         if asyncio.iscoroutinefunction(func):
 
             @functools.wraps(func)
@@ -255,7 +281,8 @@ class Timing:
                 try:
                     return await func(*args, **kwargs)
                 finally:
-                    metric.registry.observe(series_id, clock() - start)
+                    end = clock()
+                    registry.observe(series_id, end - start, end + registry.clock_offset)
 
             return timed_async
 
@@ -265,7 +292,8 @@ class Timing:
             try:
                 return func(*args, **kwargs)
             finally:
-                metric.registry.observe(series_id, clock() - start)
+                end = clock()
+                registry.observe(series_id, end - start, end + registry.clock_offset)
 
         return timed
 

@@ -95,3 +95,22 @@ def test_series_query_refuses_bad_step_and_aggregation():
         series_query(name="x", since=T0, until=T0 + timedelta(hours=1), step=30)
     with pytest.raises(ValueError, match="agg"):
         series_query(name="x", since=T0, until=T0 + timedelta(hours=1), agg="mean")
+
+
+def test_window_aggregates_over_days_matches_exact_percentiles(put, service, django_assert_max_num_queries):
+    from monitoring.ingest import samples_write
+    from monitoring.query import window_aggregates
+    from tests.monitoring.conftest import row
+
+    rng = np.random.default_rng(3)
+    values = rng.lognormal(3, 0.8, size=3000)
+    rows = [row(service, "latency", v, T0 + timedelta(minutes=3 * i), route="/a") for i, v in enumerate(values)]
+    samples_write(rows)
+    rollup_run(now=T0 + timedelta(days=8))
+    until = T0 + timedelta(minutes=3 * 3000)
+    with django_assert_max_num_queries(5):
+        found = window_aggregates(name="latency", since=T0, until=until, labels={"route": "/a"})
+    (agg,) = found.values()
+    assert agg.value("count") == 3000
+    assert agg.value("p95") == pytest.approx(np.percentile(values, 95), rel=0.01)
+    assert agg.value("avg") == pytest.approx(values.mean())
