@@ -184,7 +184,9 @@ def ack_link(request, pk: int, token: str):
         return render(request, "alerting/ack_link.html", context, status=400 if alert else 404)
     context["recipient"] = link.recipient
     if request.method == "POST":
-        by = request.user if request.user.is_authenticated else _user_for(link.recipient)
+        # Attributed to the person the link was sent to, whoever is logged in in this browser:
+        # the link, not the session, is the credential.
+        by = _user_for(link.recipient)
         try:
             AckLinkUse.objects.create(nonce=link.nonce, alert=alert, recipient=link.recipient)
         except IntegrityError:  # a double click racing the first one

@@ -109,3 +109,22 @@ def test_link_on_an_already_acknowledged_alert_says_so_and_stays_unused(link, us
     response = Client().post(url(alert.pk, token))
     assert b"Cannot acknowledge" in response.content
     assert AlertEvent.objects.filter(alert=alert, kind="acknowledged").count() == 1
+
+
+def test_the_acknowledgement_is_attributed_to_the_recipient_not_the_session(make_alert, users):
+    alert = make_alert()
+    token = ack_link_token(alert_id=alert.pk, recipient="admin@example.com")
+    client = Client()
+    client.force_login(users["viewer"])
+    assert client.post(url(alert.pk, token)).status_code == 200
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == users["admin"]
+
+
+def test_a_recipient_without_an_account_is_named_in_the_timeline(make_alert):
+    alert = make_alert()
+    token = ack_link_token(alert_id=alert.pk, recipient="oncall@example.com")
+    assert Client().post(url(alert.pk, token)).status_code == 200
+    alert.refresh_from_db()
+    assert alert.status == "acknowledged" and alert.acknowledged_by is None
+    assert alert.events.latest("id").actor_name == "email link (oncall@example.com)"
