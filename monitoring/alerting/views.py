@@ -23,7 +23,7 @@ from monitoring.alerting.lifecycle import (
     alert_resolve,
     alert_unacknowledge,
 )
-from monitoring.alerting.models import AckLinkUse, Alert, AlertStatus, Severity, Silence
+from monitoring.alerting.models import AckLinkUse, Alert, AlertStatus, Channel, Severity, Silence
 from monitoring.alerting.silences import SILENCE_CHOICES, silence_expire, silence_for_alert
 from portal.models import Service
 from portal.roles import VIEWER, has_role
@@ -81,6 +81,10 @@ def alert_list(request):
         "severities": Severity.values,
         "services": Service.objects.order_by("name"),
         "counts": {s: Alert.objects.filter(status=s).count() for s in (AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED)},
+        # A channel that cannot deliver is an incident of its own: show it where on-call looks.
+        "broken_channels": [
+            c for c in Channel.objects.filter(enabled=True, last_error_at__isnull=False) if c.is_broken
+        ],
     }
     return render(request, "alerting/alert_list.html", context)
 

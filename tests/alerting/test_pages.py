@@ -9,7 +9,7 @@ from monitoring.alerting.lifecycle import alert_acknowledge, alert_resolve
 from monitoring.alerting.models import Alert, AlertEvent, Silence
 from monitoring.alerting.silences import silence_create
 from tests.alerting.conftest import T0
-from tests.alerting.factories import AlertRuleFactory
+from tests.alerting.factories import AlertRuleFactory, ChannelFactory
 
 PAGE_ACTORS = ("anonymous", "norole", "viewer", "operator", "admin")
 # actor -> expected status for reading pages
@@ -174,3 +174,12 @@ def test_silences_page_and_expire_role_matrix(page_client, rule, actor, users):
 
 def test_nav_has_an_alerts_link(page_client):
     assert 'href="/alerts/"' in page_client("viewer").get("/").content.decode()
+
+
+def test_list_warns_about_a_failing_channel(page_client, db):
+    ChannelFactory(name="pager hook", last_error="HTTP 404: gone", last_error_at=T0)
+    ChannelFactory(name="fine hook")
+    html = page_client("viewer").get("/alerts/").content.decode()
+    assert "channel failing" in html and "pager hook" in html and "HTTP 404: gone" in html
+    assert "fine hook" not in html and "fix it" not in html
+    assert "fix it" in page_client("admin").get("/alerts/").content.decode()
