@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from monitoring.alerting.acklinks import AckLinkError, ack_link_read
@@ -23,7 +24,7 @@ from monitoring.alerting.lifecycle import (
     alert_resolve,
     alert_unacknowledge,
 )
-from monitoring.alerting.models import AckLinkUse, Alert, AlertStatus, Channel, Severity, Silence
+from monitoring.alerting.models import AckLinkUse, Alert, AlertStatus, Channel, RuleState, Severity, Silence
 from monitoring.alerting.silences import SILENCE_CHOICES, silence_expire, silence_for_alert
 from portal.models import Service
 from portal.roles import VIEWER, has_role
@@ -81,12 +82,20 @@ def alert_list(request):
         "severities": Severity.values,
         "services": Service.objects.order_by("name"),
         "counts": {s: Alert.objects.filter(status=s).count() for s in (AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED)},
+        "pending": _pending(),
         # A channel that cannot deliver is an incident of its own: show it where on-call looks.
         "broken_channels": [
             c for c in Channel.objects.filter(enabled=True, last_error_at__isnull=False) if c.is_broken
         ],
     }
     return render(request, "alerting/alert_list.html", context)
+
+
+def _pending() -> list[RuleState]:
+    """Label sets whose condition holds but whose `for` has not elapsed: what may fire soon."""
+    now = timezone.now()
+    active = RuleState.objects.filter(active_since__isnull=False, rule__enabled=True).select_related("rule")
+    return sorted((s for s in active if s.is_pending(now)), key=lambda s: s.fires_at())[:50]
 
 
 @viewer_required

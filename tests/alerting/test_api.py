@@ -6,14 +6,14 @@ from datetime import timedelta
 import pytest
 
 from monitoring.alerting.lifecycle import alert_comment, alert_resolve
-from monitoring.alerting.models import AlertRule, Channel, EscalationPolicy, MaintenanceWindow, Silence
+from monitoring.alerting.models import AlertRule, Channel, EscalationPolicy, MaintenanceWindow, RuleState, Silence
 from tests.alerting.conftest import T0
 from tests.alerting.factories import AlertRuleFactory, ChannelFactory, EscalationPolicyFactory
 
 ACTORS = ("anonymous", "viewer", "operator", "admin", "other_key")
 DENIED = (401, 403)
 READABLE = ["alert-rules", "alert-channels", "escalation-policies", "silences", "maintenance-windows", "alerts",
-            "alert-events", "alert-deliveries"]  # fmt: skip
+            "alert-events", "alert-deliveries", "alert-rule-states"]  # fmt: skip
 
 
 def ok_for(actor, allowed_roles):
@@ -317,3 +317,15 @@ def test_retrieve_role_matrix(api_client, world, actor, prefix):
         assert response.status_code == 200 and response.json()["id"] == pk
     else:
         assert response.status_code in DENIED
+
+
+def test_rule_states_show_what_is_pending(api_client, clock, rule):
+    rule.for_duration = timedelta(minutes=5)
+    rule.save()
+    RuleState.objects.create(rule=rule, fingerprint="a", labels={"route": "/pay"}, active_since=T0, value=250)
+    RuleState.objects.create(rule=rule, fingerprint="b", labels={}, active_since=None)
+    clock.move_to(T0 + timedelta(minutes=2))
+    rows = api_client("viewer").get("/api/v1/alert-rule-states/?active_since__isnull=false").json()["results"]
+    assert [(r["labels"], r["pending"], r["fires_at"]) for r in rows] == [
+        ({"route": "/pay"}, True, "2026-03-02T09:05:00Z")
+    ]

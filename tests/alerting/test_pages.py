@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from monitoring.alerting.lifecycle import alert_acknowledge, alert_resolve
-from monitoring.alerting.models import Alert, AlertEvent, Silence
+from monitoring.alerting.models import Alert, AlertEvent, RuleState, Silence
 from monitoring.alerting.silences import silence_create
 from tests.alerting.conftest import T0
 from tests.alerting.factories import AlertRuleFactory, ChannelFactory
@@ -183,3 +183,16 @@ def test_list_warns_about_a_failing_channel(page_client, db):
     assert "channel failing" in html and "pager hook" in html and "HTTP 404: gone" in html
     assert "fine hook" not in html and "fix it" not in html
     assert "fix it" in page_client("admin").get("/alerts/").content.decode()
+
+
+def test_list_shows_pending_label_sets(page_client, clock, rule):
+    rule.for_duration = timedelta(minutes=5)
+    rule.save()
+    RuleState.objects.create(rule=rule, fingerprint="a", labels={"route": "/pay"}, active_since=T0, value=250)
+    RuleState.objects.create(rule=rule, fingerprint="b", labels={"route": "/old"}, active_since=T0 - timedelta(hours=1))
+    RuleState.objects.create(rule=rule, fingerprint="c", labels={"route": "/ok"}, active_since=None)
+    clock.move_to(T0 + timedelta(minutes=2))
+    html = page_client("viewer").get("/alerts/").content.decode()
+    assert 'id="pending"' in html
+    assert "route=/pay" in html and "09:05 UTC" in html
+    assert "route=/old" not in html and "route=/ok" not in html  # fired long ago / not true

@@ -2,6 +2,7 @@
 transition (each calls the same service function as the pages, admin and email links)."""
 
 import django_filters
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -16,7 +17,7 @@ from monitoring.alerting.lifecycle import (
     alert_resolve,
     alert_unacknowledge,
 )
-from monitoring.alerting.models import Alert, AlertEvent, AlertStatus, Delivery
+from monitoring.alerting.models import Alert, AlertEvent, AlertStatus, Delivery, RuleState
 from portal.api.pagination import TimeCursorPagination
 from portal.api.router import router
 
@@ -44,6 +45,19 @@ class AlertEventSerializer(serializers.ModelSerializer):
         model = AlertEvent
         fields = ["id", "alert", "kind", "created_at", "actor", "value", "message", "details"]
         read_only_fields = fields
+
+
+class RuleStateSerializer(serializers.ModelSerializer):
+    pending = serializers.SerializerMethodField(help_text="Condition true, `for` not elapsed yet.")
+    fires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = RuleState
+        fields = ["id", "rule", "fingerprint", "labels", "active_since", "value", "changed_at", "pending", "fires_at"]
+        read_only_fields = fields
+
+    def get_pending(self, obj) -> bool:
+        return obj.is_pending(timezone.now())
 
 
 class CommentSerializer(serializers.Serializer):
@@ -163,6 +177,15 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
 
 
+class RuleStateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Where each label set of each rule stands: `active_since` set means the condition holds."""
+
+    queryset = RuleState.objects.select_related("rule").order_by("rule_id", "id")
+    serializer_class = RuleStateSerializer
+    filterset_fields = {"rule": ["exact"], "active_since": ["isnull"]}
+
+
 router.register("alerts", AlertViewSet)
 router.register("alert-events", AlertEventViewSet)
 router.register("alert-deliveries", DeliveryViewSet)
+router.register("alert-rule-states", RuleStateViewSet)

@@ -146,3 +146,10 @@ class RuleState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} {self.labels}"
+
+    def is_pending(self, now) -> bool:
+        """Condition true, `for` not elapsed yet (past it, the alert has fired)."""
+        return self.active_since is not None and now - self.active_since < self.rule.for_duration
+
+    def fires_at(self):
+        return self.active_since + self.rule.for_duration if self.active_since else None
