@@ -23,4 +23,5 @@ urlpatterns = [
     path("analytics/", include("analytics.urls")),
     path("maintenance/", include("maintenance.urls")),
     path("reporting/", include("reporting.urls")),
+    path("", include("monitoring.root_urls")),
 ]
