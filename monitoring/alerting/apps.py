@@ -16,3 +16,7 @@ class AlertingConfig(AppConfig):
     operator_permissions: tuple[str, ...] = ("alerting.acknowledge_alert", "alerting.add_silence")
     # Dotted path of function(*, stdout, demo) that portal_setup calls to install defaults (idempotent).
     setup_hook: str | None = "monitoring.alerting.defaults.install"
+
+    def ready(self):
+        # Imported for its side effect: registering the system checks.
+        from monitoring.alerting import checks  # noqa: F401
