@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from ddsketch import DDSketch
 
 from monitoring.models import HourRollup, MetricSample, MinuteRollup, RollupState
-from monitoring.sketches import sketch_loads, sketch_new, sketch_quantile
+from monitoring.sketches import sketch_loads, sketch_merge_all, sketch_new, sketch_quantile
 
 LabelKey = tuple[tuple[str, str], ...]
 MINUTE = timedelta(minutes=1)
@@ -59,22 +59,18 @@ class WindowAggregate:
         """Merge buckets (any order). Pass `window_seconds` (the evaluated window's length) for
         `rate`; without it the span from the first bucket's start to the last one's end is used."""
         agg = cls()
-        first = last_start = None
-        for bucket in sorted(buckets, key=lambda b: b.start):
-            if bucket.count == 0:
-                continue
-            agg.count += bucket.count
-            agg.sum += bucket.sum
-            agg.min = bucket.min if agg.min is None else min(agg.min, bucket.min)
-            agg.max = bucket.max if agg.max is None else max(agg.max, bucket.max)
-            agg.last = bucket.last
-            agg.sketch.merge(bucket.sketch)
-            first = first or bucket.start
-            last_start = bucket.start
+        present = sorted((b for b in buckets if b.count), key=lambda b: b.start)
+        if present:
+            agg.count = sum(b.count for b in present)
+            agg.sum = sum(b.sum for b in present)
+            agg.min = min(b.min for b in present)
+            agg.max = max(b.max for b in present)
+            agg.last = present[-1].last
+            agg.sketch = sketch_merge_all(b.sketch for b in present)
         if window_seconds is not None:
             agg.window_seconds = float(window_seconds)
-        elif first is not None:
-            agg.window_seconds = (last_start - first).total_seconds() + 60.0
+        elif present:
+            agg.window_seconds = (present[-1].start - present[0].start).total_seconds() + 60.0
         return agg
 
     def value(self, agg: str) -> float | None:

@@ -6,14 +6,15 @@ window, recomputes the hour rollups of the hours it touches from minute rollups,
 the watermark. Replacing (delete + insert) makes a rerun of a window produce the same rows.
 """
 
+import itertools
 import json
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Min, Sum, TextField
-from django.db.models.functions import Cast
+from django.db import connection, transaction
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from monitoring.models import (
@@ -27,88 +28,123 @@ from monitoring.models import (
     RollupState,
 )
 from monitoring.query import HOUR, MINUTE, ROLLUP_STATE_KEY, floor_hour, floor_minute, rollup_watermark
-from monitoring.sketches import sketch_dumps, sketch_loads, sketch_new
+from monitoring.sketches import sketch_dumps, sketch_from_values, sketch_loads, sketch_merge_all, sketch_new
 
 logger = logging.getLogger(__name__)
+SMALL = 32  # below this many values, adding one by one beats numpy's fixed cost
 
 
 class _Acc:
-    """count/sum/min/max/last and a sketch, fed sample by sample (or merged from rollups)."""
+    """Values of one series in one period (minute), or the minute rollups of one hour."""
 
-    __slots__ = ("count", "labels", "last", "max", "min", "sketch", "sum")
+    __slots__ = ("labels", "rows", "values")
 
     def __init__(self, labels: dict):
         self.labels = labels
-        self.count = 0
-        self.sum = 0.0
-        self.min = float("inf")
-        self.max = float("-inf")
-        self.last = 0.0
-        self.sketch = sketch_new()
+        self.values: list[float] = []  # raw values in time order
+        self.rows: list = []  # (minute rollup, its sketch or None when stored)
 
-    def add(self, value: float) -> None:
-        self.count += 1
-        self.sum += value
-        self.min = min(self.min, value)
-        self.max = max(self.max, value)
-        self.last = value
-        self.sketch.add(value)
-
-    def merge(self, row) -> None:
-        self.count += row.count
-        self.sum += row.sum
-        self.min = min(self.min, row.min)
-        self.max = max(self.max, row.max)
-        self.last = row.last  # rows arrive in time order
-        self.sketch.merge(sketch_loads(bytes(row.sketch)))
-
-    def row(self, model, service_id, name, digest, start):
-        return model(
+    def minute_row(self, service_id, name, digest, start) -> MinuteRollup:
+        values = self.values
+        if len(values) < SMALL:
+            sketch = sketch_new()
+            for value in values:
+                sketch.add(value)
+        else:
+            sketch = sketch_from_values(values)
+        row = MinuteRollup(
             service_id=service_id,
             name=name,
             labels=self.labels,
             labels_hash=digest,
             start=start,
-            count=self.count,
-            sum=self.sum,
-            min=self.min,
-            max=self.max,
-            last=self.last,
-            sketch=sketch_dumps(self.sketch),
+            count=len(values),
+            sum=math.fsum(values),
+            min=min(values),
+            max=max(values),
+            last=values[-1],
+            sketch=sketch_dumps(sketch),
+        )
+        return row, sketch
+
+    def hour_row(self, service_id, name, digest, start) -> HourRollup:
+        pairs = sorted(self.rows, key=lambda pair: pair[0].start)
+        rows = [row for row, _ in pairs]
+        merged = sketch_merge_all(sketch or sketch_loads(bytes(row.sketch)) for row, sketch in pairs)
+        return HourRollup(
+            service_id=service_id,
+            name=name,
+            labels=self.labels,
+            labels_hash=digest,
+            start=start,
+            count=sum(r.count for r in rows),
+            sum=math.fsum(r.sum for r in rows),
+            min=min(r.min for r in rows),
+            max=max(r.max for r in rows),
+            last=rows[-1].last,
+            sketch=sketch_dumps(merged),
         )
 
 
-def _minute_rows(start: datetime, end: datetime) -> list[MinuteRollup]:
+def _scan_sql() -> str:
+    """Raw samples of a window in time order, with the minute computed by the database: as
+    text on SQLite (no per-row datetime parsing in Python), as a timestamp on PostgreSQL."""
+    quote = connection.ops.quote_name
+    time_col = quote("time")
+    if connection.vendor == "postgresql":
+        labels, minute = "labels::text", f"date_trunc('minute', {time_col})"
+    else:
+        labels, minute = "labels", f"substr({time_col}, 1, 16)"
+    table = quote(MetricSample._meta.db_table)
+    return (
+        f"SELECT service_id, name, labels_hash, {labels}, {minute}, value FROM {table} "  # noqa: S608
+        f"WHERE {time_col} >= %s AND {time_col} < %s ORDER BY {time_col}, id"
+    )
+
+
+def _minute_rows(start: datetime, end: datetime) -> list[tuple[MinuteRollup, object]]:
+    """(minute rollup, its sketch) for every series and minute in [start, end).
+
+    Raw SQL through a chunked (server-side on PostgreSQL) cursor: the ORM's per-row datetime
+    and JSON converters cost more than everything else here. Labels are decoded once per series."""
     accs: dict[tuple, _Acc] = {}
     labels_of: dict[tuple, dict] = {}
-    rows = (
-        MetricSample.objects.filter(time__gte=start, time__lt=end)
-        .annotate(labels_text=Cast("labels", TextField()))  # decoded once per series, not per row
-        .order_by("time", "id")
-        .values_list("service_id", "name", "labels_hash", "labels_text", "time", "value")
-    )
-    for service_id, name, digest, text, moment, value in rows.iterator(chunk_size=5000):
-        key = (service_id, name, digest, floor_minute(moment))
-        acc = accs.get(key)
-        if acc is None:
-            labels = labels_of.get((service_id, digest))
-            if labels is None:
-                labels = labels_of[(service_id, digest)] = json.loads(text) if text else {}
-            acc = accs[key] = _Acc(labels)
-        acc.add(value)
-    return [acc.row(MinuteRollup, *key) for key, acc in accs.items()]
+    sqlite = connection.vendor == "sqlite"
+    adapt = connection.ops.adapt_datetimefield_value
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        cursor.execute(_scan_sql(), [adapt(start), adapt(end)])
+        while batch := cursor.fetchmany(10_000):
+            for service_id, name, digest, text, minute, value in batch:
+                key = (service_id, name, digest, minute)
+                acc = accs.get(key)
+                if acc is None:
+                    labels = labels_of.get((service_id, digest))
+                    if labels is None:
+                        labels = labels_of[(service_id, digest)] = json.loads(text) if text else {}
+                    acc = accs[key] = _Acc(labels)
+                acc.values.append(value)
+    out = []
+    for (service_id, name, digest, minute), acc in accs.items():
+        if sqlite:
+            minute = datetime.fromisoformat(minute).replace(tzinfo=UTC)
+        out.append(acc.minute_row(service_id, name, digest, minute))
+    return out
 
 
-def _hour_rows(first_hour: datetime, end_hour: datetime) -> list[HourRollup]:
+def _hour_rows(first_hour: datetime, start: datetime, end_hour: datetime, fresh) -> list[HourRollup]:
+    """Hour rollups of [first_hour, end_hour) from minute rollups: the stored ones before `start`
+    and the `fresh` (row, sketch) pairs just computed for [start, ...)."""
     accs: dict[tuple, _Acc] = {}
-    minutes = MinuteRollup.objects.filter(start__gte=first_hour, start__lt=end_hour).order_by("start")
-    for row in minutes.iterator(chunk_size=2000):
+    columns = ("service_id", "name", "labels_hash", "labels", "start", "count", "sum", "min", "max", "last", "sketch")
+    older = MinuteRollup.objects.filter(start__gte=first_hour, start__lt=start).order_by("start").values_list(*columns)
+    stored = ((MinuteRollup(**dict(zip(columns, values, strict=True))), None) for values in older.iterator(2000))
+    for row, sketch in itertools.chain(stored, fresh):
         key = (row.service_id, row.name, row.labels_hash, floor_hour(row.start))
         acc = accs.get(key)
         if acc is None:
             acc = accs[key] = _Acc(row.labels)
-        acc.merge(row)
-    return [acc.row(HourRollup, *key) for key, acc in accs.items()]
+        acc.rows.append((row, sketch))
+    return [acc.hour_row(*key) for key, acc in accs.items() if key[3] < end_hour]
 
 
 def _window(state: RollupState, now: datetime) -> tuple[datetime, datetime]:
@@ -134,10 +170,10 @@ def rollup_run(*, now: datetime | None = None) -> dict:
         if current.rolled_until != state.rolled_until:
             return {"minutes": 0, "rows": 0, "raced": True}  # another worker rolled this window
         MinuteRollup.objects.filter(start__gte=start, start__lt=end).delete()
-        MinuteRollup.objects.bulk_create(minute_rows, batch_size=500)
+        MinuteRollup.objects.bulk_create([row for row, _ in minute_rows], batch_size=500)
         first_hour, end_hour = floor_hour(start), floor_hour(end - MINUTE) + HOUR
         HourRollup.objects.filter(start__gte=first_hour, start__lt=end_hour).delete()
-        HourRollup.objects.bulk_create(_hour_rows(first_hour, end_hour), batch_size=500)
+        HourRollup.objects.bulk_create(_hour_rows(first_hour, start, end_hour, minute_rows), batch_size=500)
         rolled_until = max(current.rolled_until or end, end)
         # A late sample that arrived while we computed keeps its mark: that window is redone next run.
         late = current.dirty_since != state.dirty_since

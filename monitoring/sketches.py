@@ -1,14 +1,18 @@
 """Quantile sketches (DDSketch) and their compact binary form. Imports nothing from Django.
 
-The `ddsketch` package has no serializer without protobuf, so rollups store the bins
-themselves: a sketch with relative accuracy 1 % keeps one counter per logarithmic bucket;
-only non-empty buckets are written. Summary fields (count/sum/min/max) live in their own
-columns on the rollup rows, and are restored here too so merged sketches stay exact for them.
+The `ddsketch` package has no serializer without protobuf, and its per-value `add` and
+per-bucket `merge` are Python loops; rollups build, store and merge thousands of sketches, so
+this module works on the bins with numpy and hands back ordinary `DDSketch` objects:
+- `sketch_from_values` maps many values to bins at once (same mapping as `DDSketch.add`);
+- `sketch_dumps`/`sketch_loads` store only non-empty bins (int32 key + float64 count each);
+- `sketch_merge_all` adds the bins of many sketches in one pass.
+This relies on ddsketch's DenseStore fields (bins, offset, min_key, max_key, count); the
+round-trip and merge tests in tests/monitoring/test_sketches.py guard that.
 """
 
 import struct
-from array import array
 
+import numpy as np
 from ddsketch import DDSketch
 
 RELATIVE_ACCURACY = 0.01
@@ -20,26 +24,63 @@ def sketch_new() -> DDSketch:
     return DDSketch(relative_accuracy=RELATIVE_ACCURACY)
 
 
-def sketch_of(values) -> DDSketch:
+def _fill(store, offset: int, bins: np.ndarray) -> None:
+    """Make a DenseStore hold `bins` (dense counts) starting at key `offset`."""
+    nonzero = np.flatnonzero(bins)
+    if not len(nonzero):
+        return
+    first, last = int(nonzero[0]), int(nonzero[-1])
+    store.bins = bins[first : last + 1].tolist()
+    store.offset = store.min_key = offset + first
+    store.max_key = offset + last
+    store.count = float(bins.sum())
+
+
+def _fill_keys(store, keys: np.ndarray, counts: np.ndarray) -> None:
+    if not len(keys):
+        return
+    low = int(keys.min())
+    bins = np.zeros(int(keys.max()) - low + 1)
+    np.add.at(bins, keys - low, counts)
+    _fill(store, low, bins)
+
+
+def sketch_from_values(values) -> DDSketch:
+    """A sketch of many values at once; equal to adding them one by one (up to float rounding
+    of the logarithm at bucket edges)."""
+    array = np.asarray(values, dtype=float)
     sketch = sketch_new()
-    for value in values:
-        sketch.add(value)
+    if not len(array):
+        return sketch
+    mapping = sketch._mapping
+    positive = array[array > mapping.min_possible]
+    negative = -array[array < -mapping.min_possible]
+    for store, part in ((sketch._store, positive), (sketch._negative_store, negative)):
+        if len(part):
+            keys = (np.ceil(np.log2(part) * mapping._multiplier) + mapping._offset).astype(np.int64)
+            unique, counts = np.unique(keys, return_counts=True)
+            _fill_keys(store, unique, counts.astype(float))
+    sketch._zero_count = float(len(array) - len(positive) - len(negative))
+    sketch._count = float(len(array))
+    sketch._sum = float(array.sum())
+    sketch._min = float(array.min())
+    sketch._max = float(array.max())
     return sketch
 
 
-def _store_items(store) -> tuple[array, array]:
-    keys, counts = array("i"), array("d")
-    for index, count in enumerate(store.bins):
-        if count:
-            keys.append(index + store.offset)
-            counts.append(count)
-    return keys, counts
+def sketch_of(values) -> DDSketch:
+    return sketch_from_values(list(values))
+
+
+def _items(store) -> tuple[np.ndarray, np.ndarray]:
+    bins = np.asarray(store.bins, dtype=float)
+    nonzero = np.flatnonzero(bins)
+    return (nonzero + store.offset).astype("<i4"), bins[nonzero].astype("<f8")
 
 
 def sketch_dumps(sketch: DDSketch) -> bytes:
-    # Reads the stores' bins directly: ddsketch exposes no other lossless export without protobuf.
-    pos_keys, pos_counts = _store_items(sketch._store)
-    neg_keys, neg_counts = _store_items(sketch._negative_store)
+    pos_keys, pos_counts = _items(sketch._store)
+    neg_keys, neg_counts = _items(sketch._negative_store)
     header = _HEADER.pack(
         _VERSION,
         sketch._zero_count,
@@ -60,14 +101,11 @@ def sketch_loads(data: bytes) -> DDSketch:
     sketch = sketch_new()
     offset = _HEADER.size
     for store, size in ((sketch._store, n_pos), (sketch._negative_store, n_neg)):
-        keys = array("i")
-        keys.frombytes(data[offset : offset + 4 * size])
+        keys = np.frombuffer(data, dtype="<i4", count=size, offset=offset)
         offset += 4 * size
-        counts = array("d")
-        counts.frombytes(data[offset : offset + 8 * size])
+        counts = np.frombuffer(data, dtype="<f8", count=size, offset=offset)
         offset += 8 * size
-        for key, weight in zip(keys, counts, strict=True):
-            store.add(key, weight)
+        _fill_keys(store, keys, counts)
     sketch._zero_count = zero
     sketch._count = count
     sketch._sum = total
@@ -76,10 +114,31 @@ def sketch_loads(data: bytes) -> DDSketch:
     return sketch
 
 
+def _merge_stores(target, stores) -> None:
+    parts = [(s.offset, s.bins) for s in stores if s.count]
+    if not parts:
+        return
+    low = min(offset for offset, _ in parts)
+    high = max(offset + len(bins) for offset, bins in parts)
+    acc = np.zeros(high - low)
+    for offset, bins in parts:
+        acc[offset - low : offset - low + len(bins)] += bins
+    _fill(target, low, acc)
+
+
 def sketch_merge_all(sketches) -> DDSketch:
+    """One sketch holding every value of `sketches` (all made by sketch_new's parameters)."""
+    sketches = [s for s in sketches if s.count]
     merged = sketch_new()
-    for sketch in sketches:
-        merged.merge(sketch)
+    if not sketches:
+        return merged
+    _merge_stores(merged._store, [s._store for s in sketches])
+    _merge_stores(merged._negative_store, [s._negative_store for s in sketches])
+    merged._zero_count = sum(s._zero_count for s in sketches)
+    merged._count = sum(s._count for s in sketches)
+    merged._sum = sum(s._sum for s in sketches)
+    merged._min = min(s._min for s in sketches)
+    merged._max = max(s._max for s in sketches)
     return merged
 
 
