@@ -261,7 +261,8 @@ def test_two_racing_sweepers_send_each_delivery_exactly_once(httpserver, make_al
     assert len(received(httpserver, "/race")) == 40
     assert Delivery.objects.filter(status="sent").count() == 40
     sent = sum(r.get("sent", 0) for r in results)
-    assert sent == 40 and all(r.get("skipped", 0) + r.get("sent", 0) > 0 for r in results)
+    assert len(results) == 2, "a sweeper thread failed"
+    assert sent == 40  # each delivery claimed by exactly one of the two
 
 
 def test_the_scheduled_sweep_queues_one_task_per_channel(alert, monkeypatch, fast_retries):
