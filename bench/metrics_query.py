@@ -69,7 +69,7 @@ def timed(fn, repeat: int) -> tuple[float, object]:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=int, default=2_000_000)
+    parser.add_argument("--samples", type=int, default=2_000_000, help="raw samples to generate (issue: 10M)")
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
     label, cleanup = configure(args.postgres)

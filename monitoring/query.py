@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from ddsketch import DDSketch
 
 from monitoring.models import HourRollup, MetricSample, MinuteRollup, RollupState
-from monitoring.sketches import sketch_loads, sketch_merge_all, sketch_new, sketch_quantile
+from monitoring.sketches import sketch_loads, sketch_merge_all, sketch_merge_packed, sketch_new, sketch_quantile
 
 LabelKey = tuple[tuple[str, str], ...]
 MINUTE = timedelta(minutes=1)
@@ -42,6 +42,9 @@ class Bucket:
     max: float
     last: float
     sketch: DDSketch
+    # Internal: window_aggregates leaves `sketch` None and keeps the stored bytes here, so a
+    # month of hour rollups is merged from bytes in one pass. minute_buckets always sets sketch.
+    packed: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -66,7 +69,9 @@ class WindowAggregate:
             agg.min = min(b.min for b in present)
             agg.max = max(b.max for b in present)
             agg.last = present[-1].last
-            agg.sketch = sketch_merge_all(b.sketch for b in present)
+            packed = [b.packed for b in present if b.sketch is None]
+            decoded = [b.sketch for b in present if b.sketch is not None]
+            agg.sketch = sketch_merge_packed(packed, decoded) if packed else sketch_merge_all(decoded)
         if window_seconds is not None:
             agg.window_seconds = float(window_seconds)
         elif present:
@@ -113,13 +118,16 @@ def _scope(queryset, names, service_id):
     return queryset.filter(service_id=service_id) if service_id is not None else queryset
 
 
-def _rollup_buckets(model, names, start, end, service_id, out) -> None:
+def _rollup_buckets(model, names, start, end, service_id, out, packed=False) -> None:
     if start >= end:
         return
     rows = _scope(model.objects, names, service_id).filter(start__gte=start, start__lt=end)
     columns = ("service__slug", "name", "labels", "start", "count", "sum", "min", "max", "last", "sketch")
     for slug, name, labels, begin, count, total, low, high, last, sketch in rows.values_list(*columns):
-        bucket = Bucket(begin, count, total, low, high, last, sketch_loads(bytes(sketch)))
+        if packed:
+            bucket = Bucket(begin, count, total, low, high, last, None, bytes(sketch))
+        else:
+            bucket = Bucket(begin, count, total, low, high, last, sketch_loads(bytes(sketch)))
         out[(name, label_key(slug, labels))].append(bucket)
 
 
@@ -147,7 +155,9 @@ def _raw_buckets(names, start, end, service_id, out) -> None:
         bucket.sketch.add(value)
 
 
-def _collect(*, names, since, until, service_id=None, hours=False) -> dict[tuple[str, LabelKey], list[Bucket]]:
+def _collect(
+    *, names, since, until, service_id=None, hours=False, packed=False
+) -> dict[tuple[str, LabelKey], list[Bucket]]:
     names = list(names)
     out: dict[tuple[str, LabelKey], list[Bucket]] = defaultdict(list)
     if not names or since >= until:
@@ -159,7 +169,7 @@ def _collect(*, names, since, until, service_id=None, hours=False) -> dict[tuple
     if hours and mark:
         hour_start = since if since == floor_hour(since) else floor_hour(since) + HOUR
         hour_end = max(hour_start, floor_hour(rolled_end))
-        _rollup_buckets(HourRollup, names, hour_start, hour_end, service_id, out)
+        _rollup_buckets(HourRollup, names, hour_start, hour_end, service_id, out, packed)
         if hour_end > hour_start:
             # Minutes before the first whole hour come from minute rollups, like those after the last.
             _rollup_buckets(MinuteRollup, names, since, hour_start, service_id, out)
@@ -249,7 +259,7 @@ def window_aggregates(
 ) -> dict[LabelKey, WindowAggregate]:
     """One aggregate per series over the whole window (e.g. "p95 over 30 days"), reading hour
     rollups for the whole hours inside it: at most five queries whatever the data size."""
-    found = _collect(names=[name], since=since, until=until, service_id=service_id, hours=True)
+    found = _collect(names=[name], since=since, until=until, service_id=service_id, hours=True, packed=True)
     wanted = set((labels or {}).items())
     seconds = (until - floor_minute(since)).total_seconds()
     return {

@@ -28,10 +28,9 @@ from monitoring.models import (
     RollupState,
 )
 from monitoring.query import HOUR, MINUTE, ROLLUP_STATE_KEY, floor_hour, floor_minute, rollup_watermark
-from monitoring.sketches import sketch_dumps, sketch_from_values, sketch_loads, sketch_merge_all, sketch_new
+from monitoring.sketches import sketch_dumps, sketch_from_values, sketch_loads, sketch_merge_all
 
 logger = logging.getLogger(__name__)
-SMALL = 32  # below this many values, adding one by one beats numpy's fixed cost
 
 
 class _Acc:
@@ -46,12 +45,7 @@ class _Acc:
 
     def minute_row(self, service_id, name, digest, start) -> MinuteRollup:
         values = self.values
-        if len(values) < SMALL:
-            sketch = sketch_new()
-            for value in values:
-                sketch.add(value)
-        else:
-            sketch = sketch_from_values(values)
+        sketch = sketch_from_values(values)
         row = MinuteRollup(
             service_id=service_id,
             name=name,

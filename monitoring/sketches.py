@@ -10,12 +10,14 @@ This relies on ddsketch's DenseStore fields (bins, offset, min_key, max_key, cou
 round-trip and merge tests in tests/monitoring/test_sketches.py guard that.
 """
 
+import math
 import struct
 
 import numpy as np
 from ddsketch import DDSketch
 
 RELATIVE_ACCURACY = 0.01
+FEW = 64  # below this many values plain Python beats numpy's per-call cost
 _VERSION = 1
 _HEADER = struct.Struct("<BdddddII")  # version, zero count, count, sum, min, max, n positive, n negative
 
@@ -45,13 +47,51 @@ def _fill_keys(store, keys: np.ndarray, counts: np.ndarray) -> None:
     _fill(store, low, bins)
 
 
+def _fill_dict(store, counts: dict[int, float]) -> None:
+    low, high = min(counts), max(counts)
+    bins = [0.0] * (high - low + 1)
+    for key, count in counts.items():
+        bins[key - low] = count
+    store.bins = bins
+    store.offset = store.min_key = low
+    store.max_key = high
+    store.count = float(sum(counts.values()))
+
+
+def _from_few_values(values: list[float]) -> DDSketch:
+    """Plain Python for a handful of values: numpy's fixed cost would dominate, and
+    DDSketch.add regrows its store for every new bucket."""
+    sketch = sketch_new()
+    mapping = sketch._mapping
+    smallest, multiplier, shift = mapping.min_possible, mapping._multiplier, mapping._offset
+    positive: dict[int, float] = {}
+    negative: dict[int, float] = {}
+    for value in values:
+        if value > smallest:
+            key = int(math.ceil(math.log(value, 2) * multiplier) + shift)  # = LogarithmicMapping.key
+            positive[key] = positive.get(key, 0.0) + 1.0
+        elif value < -smallest:
+            key = int(math.ceil(math.log(-value, 2) * multiplier) + shift)
+            negative[key] = negative.get(key, 0.0) + 1.0
+    if positive:
+        _fill_dict(sketch._store, positive)
+    if negative:
+        _fill_dict(sketch._negative_store, negative)
+    sketch._zero_count = float(len(values) - sum(positive.values()) - sum(negative.values()))
+    sketch._count = float(len(values))
+    sketch._sum = math.fsum(values)
+    sketch._min = min(values)
+    sketch._max = max(values)
+    return sketch
+
+
 def sketch_from_values(values) -> DDSketch:
     """A sketch of many values at once; equal to adding them one by one (up to float rounding
     of the logarithm at bucket edges)."""
+    if len(values) < FEW:
+        return _from_few_values(list(values)) if len(values) else sketch_new()
     array = np.asarray(values, dtype=float)
     sketch = sketch_new()
-    if not len(array):
-        return sketch
     mapping = sketch._mapping
     positive = array[array > mapping.min_possible]
     negative = -array[array < -mapping.min_possible]
@@ -112,6 +152,36 @@ def sketch_loads(data: bytes) -> DDSketch:
     sketch._min = low
     sketch._max = high
     return sketch
+
+
+def sketch_merge_packed(blobs, extra=()) -> DDSketch:
+    """Merge serialized sketches straight from their bytes (plus already decoded `extra` ones):
+    one concatenation and one np.add.at instead of building a DDSketch per blob."""
+    headers, pos_keys, pos_counts, neg_keys, neg_counts = [], [], [], [], []
+    for data in blobs:
+        header = _HEADER.unpack_from(data, 0)
+        if header[0] != _VERSION:
+            raise ValueError(f"unknown sketch format version {header[0]}")
+        headers.append(header)
+        n_pos, n_neg = header[6], header[7]
+        offset = _HEADER.size
+        pos_keys.append(np.frombuffer(data, dtype="<i4", count=n_pos, offset=offset))
+        pos_counts.append(np.frombuffer(data, dtype="<f8", count=n_pos, offset=offset + 4 * n_pos))
+        offset += 12 * n_pos
+        neg_keys.append(np.frombuffer(data, dtype="<i4", count=n_neg, offset=offset))
+        neg_counts.append(np.frombuffer(data, dtype="<f8", count=n_neg, offset=offset + 4 * n_neg))
+    merged = sketch_new()
+    headers = [h for h in headers if h[2]]
+    if headers:
+        _fill_keys(merged._store, np.concatenate(pos_keys), np.concatenate(pos_counts))
+        _fill_keys(merged._negative_store, np.concatenate(neg_keys), np.concatenate(neg_counts))
+        merged._zero_count = sum(h[1] for h in headers)
+        merged._count = sum(h[2] for h in headers)
+        merged._sum = sum(h[3] for h in headers)
+        merged._min = min(h[4] for h in headers)
+        merged._max = max(h[5] for h in headers)
+    extra = [s for s in extra if s.count]
+    return sketch_merge_all([merged, *extra]) if extra else merged
 
 
 def _merge_stores(target, stores) -> None:
