@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitoring.sketches import (
+    sketch_dumps,
+    sketch_from_values,
+    sketch_loads,
+    sketch_merge_all,
+    sketch_merge_packed,
+    sketch_new,
+    sketch_quantile,
+)
+
+QS = (0.01, 0.25, 0.5, 0.9, 0.95, 0.99)
+
+
+def one_by_one(values):
+    sketch = sketch_new()
+    for v in values:
+        sketch.add(v)
+    return sketch
+
+
+def same(a, b):
+    assert a.count == b.count
+    assert a.sum == pytest.approx(b.sum)
+    for q in QS:
+        assert sketch_quantile(a, q) == pytest.approx(sketch_quantile(b, q), rel=0.021)
+
+
+@pytest.mark.parametrize("size", [0, 1, 5, 63, 64, 1000])
+def test_from_values_matches_adding_one_by_one(size):
+    values = np.random.default_rng(size).normal(5, 3, size=size).tolist() + [0.0] * (size // 10)
+    built, reference = sketch_from_values(values), one_by_one(values)
+    if values:
+        same(built, reference)
+    else:
+        assert built.count == 0
+
+
+def test_round_trip_keeps_everything_including_negatives_and_zeros():
+    values = [-5.5, -1.0, 0.0, 0.0, 1e-9, 2.0, 3.5, 1e6]
+    sketch = sketch_from_values(values)
+    back = sketch_loads(sketch_dumps(sketch))
+    assert (back.count, back.sum, back._min, back._max, back._zero_count) == (8, sum(values), -5.5, 1e6, 2)
+    same(back, sketch)
+    empty = sketch_loads(sketch_dumps(sketch_new()))
+    assert empty.count == 0 and sketch_quantile(empty, 0.5) is None
+
+
+def test_unknown_format_version_is_refused():
+    data = bytearray(sketch_dumps(sketch_from_values([1.0])))
+    data[0] = 99
+    with pytest.raises(ValueError, match="version"):
+        sketch_loads(bytes(data))
+
+
+def test_merging_equals_sketching_everything_at_once():
+    rng = np.random.default_rng(1)
+    parts = [rng.lognormal(0, 1, size=n).tolist() for n in (3, 70, 500, 0, 1)]
+    everything = sketch_from_values([v for part in parts for v in part])
+    sketches = [sketch_from_values(part) for part in parts]
+    same(sketch_merge_all(sketches), everything)
+    same(sketch_merge_packed([sketch_dumps(s) for s in sketches]), everything)
+    same(sketch_merge_packed([sketch_dumps(s) for s in sketches[:2]], sketches[2:]), everything)
+    merged = sketch_merge_all(sketches)
+    merged.add(1000.0)  # still an ordinary, growable DDSketch after our bin surgery
+    assert merged.count == everything.count + 1 and sketch_quantile(merged, 1.0) == pytest.approx(1000, rel=0.01)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), min_size=1, max_size=200))
+def test_quantiles_stay_within_one_percent_of_the_exact_order_statistic(values):
+    sketch = sketch_loads(sketch_dumps(sketch_from_values(values)))
+    ordered = sorted(values)
+    for q in (0.0, 0.5, 0.95, 1.0):
+        exact = ordered[int(q * (len(ordered) - 1))]  # DDSketch's rank definition (lower)
+        assert sketch_quantile(sketch, q) == pytest.approx(exact, rel=0.0101, abs=1e-300)

@@ -1,0 +1,63 @@
+import io
+
+import pytest
+from django.core.management import call_command
+from django_q.models import Schedule
+
+from monitoring import tasks
+from monitoring.hosts import local_host_service, portal_service
+from monitoring.models import CheckKind, HealthCheck, MetricSample
+from monitoring.schedules import SCHEDULES
+from monitoring.setup import monitoring_setup
+from portal.schedules import schedules_sync
+from tests.monitoring.factories import HealthCheckFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_schedules_install_idempotently():
+    assert {s.func for s in SCHEDULES} == {
+        "monitoring.tasks.rollup_minutes",
+        "monitoring.tasks.collect_system",
+        "monitoring.tasks.health_sweep",
+        "monitoring.tasks.prune",
+    }
+    assert set(schedules_sync(SCHEDULES).values()) == {"created"}
+    assert set(schedules_sync(SCHEDULES).values()) == {"unchanged"}
+    assert Schedule.objects.filter(name__startswith="monitoring.").count() == 4
+
+
+def test_setup_hook_creates_services_and_default_checks_once():
+    out = io.StringIO()
+    monitoring_setup(stdout=out, demo=False)
+    monitoring_setup(stdout=out, demo=False)
+    assert HealthCheck.objects.filter(kind=CheckKind.DATABASE, critical=True, service=portal_service()).count() == 1
+    assert HealthCheck.objects.filter(kind=CheckKind.SYSTEM, service=local_host_service()).count() == 1
+    assert "unchanged" in out.getvalue()
+
+
+def test_portal_setup_runs_the_monitoring_hook():
+    out = io.StringIO()
+    call_command("portal_setup", stdout=out)
+    assert "monitoring: host service" in out.getvalue()
+    assert "schedule monitoring.rollup: created" in out.getvalue()
+
+
+def test_health_check_task_skips_deleted_and_disabled_checks():
+    check = HealthCheckFactory()
+    assert tasks.health_check_run(check.pk) == "healthy"
+    check.enabled = False
+    check.save()
+    assert tasks.health_check_run(check.pk) is None
+    assert tasks.health_check_run(999_999) is None
+
+
+def test_collect_and_sweep_and_prune_tasks_run(settings, monkeypatch):
+    settings.METRICS_COLLECT_WINDOW_SECONDS = 0
+    assert tasks.collect_system()["failed"] == {}
+    assert MetricSample.objects.filter(name="system_memory_percent").exists()
+    monkeypatch.setattr("monitoring.healthchecks.runner.async_task", lambda *a, **k: None)
+    HealthCheckFactory()
+    assert tasks.health_sweep() == {"queued": 1, "evaluated": 0}
+    assert tasks.rollup_minutes()["minutes"] >= 0
+    assert set(tasks.prune()) == {"raw", "minute", "hour", "results", "pings", "ingest_keys"}
