@@ -144,6 +144,19 @@ COLLECTORS: dict[str, type[Collector]] = {
     )
 }
 ERRORS_METRIC = "portal_collector_errors_total"
+HELP = {
+    "system_cpu_percent": "CPU busy percent over the sampling window (cpu=total or a core number)",
+    "system_memory_percent": "Memory in use, percent",
+    "system_swap_percent": "Swap in use, percent",
+    "system_disk_percent": "Disk space in use per mount, percent",
+    "system_load1": "Load average over 1 minute",
+    "system_load5": "Load average over 5 minutes",
+    "system_load15": "Load average over 15 minutes",
+    "system_disk_io_bytes_per_second": "Disk bytes read/written per second over the sampling window",
+    "system_network_bytes_per_second": "Network bytes sent/received per second over the sampling window",
+    "system_process_count": "Number of processes",
+    ERRORS_METRIC: "System collector failures by collector",
+}
 
 
 def _row(service_id: int, name: str, labels: dict, value: float, now: datetime):
@@ -184,6 +197,6 @@ def collect_run(*, now: datetime | None = None, window: float | None = None, col
         portal = portal_service()
         rows += [_row(portal.pk, ERRORS_METRIC, {"collector": name}, 1, now) for name in failed]
         kinds[ERRORS_METRIC] = "counter"
-    metric_kinds(kinds)
+    metric_kinds(kinds, HELP)
     samples_write(rows)
     return {"samples": len(rows), "failed": failed}

@@ -28,7 +28,7 @@ class MetricError(ValueError):
 
 
 def check_name(name) -> str:
-    if name in _valid_names:
+    if type(name) is str and name in _valid_names:
         return name
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise MetricError("name", "must match [a-zA-Z_:][a-zA-Z0-9_:]* (at most 200 characters)")
@@ -94,7 +94,7 @@ LABEL_CACHE_SIZE = 50_000
 def labels_checked_key(labels) -> tuple[dict, str, str]:
     """Validate labels and return (labels, canonical JSON, hash), memoized per label set:
     a batch usually repeats a few label sets, and validating + serializing each costs ~6 µs."""
-    if not labels:
+    if labels is None or (type(labels) is dict and not labels):
         return {}, "{}", _EMPTY_HASH
     if type(labels) is dict:
         try:

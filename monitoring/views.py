@@ -20,6 +20,8 @@ SYSTEM_CHARTS = [
     ("Memory %", "system_memory_percent", "", "avg"),
     ("Swap %", "system_swap_percent", "", "avg"),
     ("Load average (1 min)", "system_load1", "", "avg"),
+    ("Load average (5 min)", "system_load5", "", "avg"),
+    ("Load average (15 min)", "system_load15", "", "avg"),
     ("Disk usage % per mount", "system_disk_percent", "", "max"),
     ("Disk I/O bytes/s", "system_disk_io_bytes_per_second", "", "avg"),
     ("Network bytes/s", "system_network_bytes_per_second", "", "avg"),

@@ -201,3 +201,19 @@ def test_nothing_recorded_before_a_clean_exit_is_lost(tmp_path):
         assert result.returncode == 0, result.stderr
         result = manage("shell", "-c", check, env=env)
     assert result.stdout.strip().splitlines()[-1].split() == ["250.0", "250"], result.stderr
+
+
+def test_timer_quantiles_match_numpy_within_sketch_error(registry, flusher):
+    t = Timer("db_query_seconds", registry=registry)
+    durations = np.random.default_rng(11).gamma(shape=2.0, scale=0.01, size=3000)
+    for d in durations:
+        t.observe(float(d))
+    flusher.flush()
+    now = timezone.now()
+    found = minute_buckets(
+        names=["db_query_seconds"], since=now - timedelta(minutes=5), until=now + timedelta(minutes=1)
+    )
+    agg = WindowAggregate.merge(next(iter(found.values())))
+    assert Metric.objects.get(name="db_query_seconds").kind == "timer"
+    for name, q in (("p50", 50), ("p95", 95), ("p99", 99)):
+        assert agg.value(name) == pytest.approx(np.percentile(durations, q), rel=0.02)
