@@ -1,20 +1,16 @@
 """End to end in a real headless Chromium: an operator acknowledges a firing alert from its
 page and sees the event in the timeline; a viewer sees no acknowledge button."""
 
-import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from monitoring.alerting.conditions import fingerprint
 from monitoring.alerting.lifecycle import alert_fire
 from monitoring.alerting.models import Alert
 from tests.alerting.factories import AlertRuleFactory
 from tests.support import require
-
-# Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test
-# itself (fixtures, assertions) are synchronous and safe here.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -32,9 +28,11 @@ def login(page, base, username):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_operator_acknowledges_in_the_browser_and_viewer_cannot(live_server, users, service):
+def test_operator_acknowledges_in_the_browser_and_viewer_cannot(live_server, users, service, monkeypatch):
     require("chromium", Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed")
-    from playwright.sync_api import expect, sync_playwright
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # synchronous and safe. Set for this test only: subprocesses started by others inherit os.environ.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
     rule = AlertRuleFactory(name="Checkout latency")
     labels = {"service": service.slug}
