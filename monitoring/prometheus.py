@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import Count, Sum
 
 from monitoring.models import HealthCheck, HourRollup, Metric, MetricKind, MetricSample, MetricTotal, MinuteRollup
-from monitoring.query import QUANTILES, WindowAggregate, _collect, floor_hour, label_key, rollup_watermark
+from monitoring.query import QUANTILES, WindowAggregate, collect_buckets, floor_hour, label_key, rollup_watermark
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATUS_VALUE = {"healthy": 0, "degraded": 1, "unhealthy": 2}
@@ -75,7 +75,7 @@ def _family(lines: list[str], name: str, kind: str, help_text: str) -> None:
 def exposition(*, now: datetime) -> str:
     metrics = {m.name: m for m in Metric.objects.order_by("name")}
     lookback = timedelta(minutes=settings.METRICS_PROMETHEUS_LOOKBACK_MINUTES)
-    recent = _collect(names=list(metrics), since=now - lookback, until=now + timedelta(minutes=1))
+    recent = collect_buckets(names=list(metrics), since=now - lookback, until=now + timedelta(minutes=1))
     cumulative = [n for n, m in metrics.items() if m.kind in CUMULATIVE]
     totals = cumulative_totals(cumulative)
     by_name_recent: dict[str, list] = defaultdict(list)

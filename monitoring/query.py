@@ -155,9 +155,11 @@ def _raw_buckets(names, start, end, service_id, out) -> None:
         bucket.sketch.add(value)
 
 
-def _collect(
+def collect_buckets(
     *, names, since, until, service_id=None, hours=False, packed=False
 ) -> dict[tuple[str, LabelKey], list[Bucket]]:
+    """Buckets per series from the cheapest sources: hour rollups (when `hours`) for whole hours
+    before the watermark, minute rollups for the other rolled-up minutes, raw samples after."""
     names = list(names)
     out: dict[tuple[str, LabelKey], list[Bucket]] = defaultdict(list)
     if not names or since >= until:
@@ -188,7 +190,7 @@ def minute_buckets(
 
     At most three queries (watermark, minute rollups, raw samples) whatever the number of series.
     The last bucket may be a partial minute when `until` is inside it."""
-    return _collect(names=names, since=since, until=until)
+    return collect_buckets(names=names, since=since, until=until)
 
 
 @dataclass
@@ -228,7 +230,7 @@ def series_query(
     if step < 60 or step % 60:
         raise ValueError("step: must be a positive multiple of 60 seconds")
     first = step_start(since, step)
-    found = _collect(names=[name], since=first, until=until, service_id=service_id, hours=step % 3600 == 0)
+    found = collect_buckets(names=[name], since=first, until=until, service_id=service_id, hours=step % 3600 == 0)
     wanted = set((labels or {}).items())
     starts = []
     moment = first
@@ -259,7 +261,7 @@ def window_aggregates(
 ) -> dict[LabelKey, WindowAggregate]:
     """One aggregate per series over the whole window (e.g. "p95 over 30 days"), reading hour
     rollups for the whole hours inside it: at most five queries whatever the data size."""
-    found = _collect(names=[name], since=since, until=until, service_id=service_id, hours=True, packed=True)
+    found = collect_buckets(names=[name], since=since, until=until, service_id=service_id, hours=True, packed=True)
     wanted = set((labels or {}).items())
     seconds = (until - floor_minute(since)).total_seconds()
     return {

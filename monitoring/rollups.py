@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Min, Sum
+from django.db.models import Min, Sum
 from django.utils import timezone
 
 from monitoring.models import (
@@ -244,8 +244,3 @@ def prune_run(*, now: datetime | None = None) -> dict:
     }
     logger.info("pruned %s", done)
     return done
-
-
-def series_count() -> int:
-    """Distinct series with raw samples (for the monitoring overview)."""
-    return MetricSample.objects.values("service_id", "name", "labels_hash").distinct().aggregate(n=Count("*"))["n"]

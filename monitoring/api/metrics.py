@@ -223,15 +223,16 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 def _errors_body(errors: list[ItemError], items) -> dict:
-    total = len(items) if isinstance(items, list) else 0
-    bad = len({e.index for e in errors})
-    detail = f"{bad} of {total} samples are invalid; nothing was written." if total else errors[0].message
-    if errors and errors[0].field == "samples":
+    if errors[0].field == "samples":  # the batch as a whole: not a list, or too long
         return {
             "detail": f"samples: {errors[0].message}",
             "errors": [{"field": "samples", "message": errors[0].message}],
         }
-    return {"detail": detail, "errors": [e.as_dict() for e in errors]}
+    bad = len({e.index for e in errors})
+    return {
+        "detail": f"{bad} of {len(items)} samples are invalid; nothing was written.",
+        "errors": [e.as_dict() for e in errors],
+    }
 
 
 router.register("metrics", MetricViewSet)

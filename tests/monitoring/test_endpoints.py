@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -139,3 +140,26 @@ def test_ready_ignores_pending_and_disabled_checks(client):
     disabled = HealthCheckFactory(critical=True, enabled=False, kind=CheckKind.TCP, config={"host": "x", "port": 1})
     HealthCheckResult.objects.create(health_check=disabled, status="unhealthy")
     assert client.get("/health/ready").status_code == 200
+
+
+@pytest.mark.parametrize("actor", ["anonymous", "viewer", "operator", "admin", "other_key"])
+@pytest.mark.parametrize("require_key", [False, True])
+def test_root_endpoint_role_matrix(page_client, other_key, settings, actor, require_key):
+    settings.METRICS_PROMETHEUS_REQUIRE_KEY = require_key
+    beat = HealthCheckFactory(kind=CheckKind.HEARTBEAT, period_seconds=60)
+    if actor == "other_key":
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {other_key.raw}")
+    else:
+        client = page_client(actor)
+    # Load balancers and cron jobs have no session: these answer everyone.
+    assert client.get("/health/").status_code == 200
+    assert client.get("/health/ready").status_code == 200
+    assert client.get(f"/ping/{beat.uuid}").status_code == 200
+    expected = 401 if require_key and actor == "anonymous" else 200
+    assert client.get("/metrics").status_code == expected
+
+
+def test_ingest_refuses_a_non_list_batch(key_client):
+    response = key_client.post("/api/v1/metrics/", {"samples": "lots"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "samples"
