@@ -147,10 +147,7 @@ def test_ready_ignores_pending_and_disabled_checks(client):
 def test_root_endpoint_role_matrix(page_client, other_key, settings, actor, require_key):
     settings.METRICS_PROMETHEUS_REQUIRE_KEY = require_key
     beat = HealthCheckFactory(kind=CheckKind.HEARTBEAT, period_seconds=60)
-    if actor == "other_key":
-        client = Client(HTTP_AUTHORIZATION=f"Bearer {other_key.raw}")
-    else:
-        client = page_client(actor)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {other_key.raw}") if actor == "other_key" else page_client(actor)
     # Load balancers and cron jobs have no session: these answer everyone.
     assert client.get("/health/").status_code == 200
     assert client.get("/health/ready").status_code == 200
