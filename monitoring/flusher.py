@@ -14,7 +14,7 @@ import threading
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from monitoring.hosts import portal_service
 from monitoring.ingest import metric_kinds, samples_write
@@ -73,12 +73,15 @@ class Flusher:
             return written
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            if not self._stop.is_set():
-                close_old_connections()  # this thread's connection, like a request would
-                self.flush()
+        try:
+            while not self._stop.is_set():
+                self._wake.wait(self.interval)
+                self._wake.clear()
+                if not self._stop.is_set():
+                    close_old_connections()  # this thread's connection, like a request would
+                    self.flush()
+        finally:
+            connections.close_all()  # only this thread's connections: they are thread-local
 
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():

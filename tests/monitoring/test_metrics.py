@@ -1,6 +1,7 @@
 import asyncio
 import math
 import threading
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -217,3 +218,28 @@ def test_timer_quantiles_match_numpy_within_sketch_error(registry, flusher):
     assert Metric.objects.get(name="db_query_seconds").kind == "timer"
     for name, q in (("p50", 50), ("p95", 95), ("p99", 99)):
         assert agg.value(name) == pytest.approx(np.percentile(durations, q), rel=0.02)
+
+
+@pytest.mark.django_db(transaction=True)  # the flusher thread writes through its own connection
+def test_the_flusher_thread_writes_by_size_and_by_interval(service):
+    registry = Registry(buffer_limit=10_000, flush_size=50)
+    flusher = Flusher(registry, interval=3600, service_id=service.pk)
+    h = Histogram("thread_sizes", registry=registry)
+    flusher.start()
+    try:
+        for i in range(50):  # reaching flush_size wakes the thread long before the interval
+            h.observe(i)
+        deadline = time.monotonic() + 10
+        while MetricSample.objects.filter(name="thread_sizes").count() < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert MetricSample.objects.filter(name="thread_sizes").count() == 50
+        flusher.interval = 0.1
+        flusher._wake.set()  # let the loop pick up the short interval
+        h.observe(99)
+        deadline = time.monotonic() + 10
+        while MetricSample.objects.filter(name="thread_sizes").count() < 51 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert MetricSample.objects.filter(name="thread_sizes").count() == 51
+    finally:
+        flusher.stop()
+        connection.close()
