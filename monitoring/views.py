@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from monitoring.charts import RANGES, chosen_range
-from monitoring.models import HealthCheck, HealthStatus, Metric, MetricSample, MinuteRollup
+from monitoring.models import HealthCheck, HealthStatus, Metric, MetricKind, MetricSample, MinuteRollup
 from monitoring.query import rollup_watermark
 from portal.models import Service
 from portal.roles import VIEWER, has_role
@@ -29,6 +29,7 @@ SYSTEM_CHARTS = [
 ]
 SYSTEM_NAMES = {name for _, name, _, _ in SYSTEM_CHARTS}
 MAX_OTHER_CHARTS = 12
+CHART_AGG = {MetricKind.COUNTER: "rate", MetricKind.HISTOGRAM: "p95", MetricKind.TIMER: "p95"}
 
 
 def viewer_required(view):
@@ -87,14 +88,16 @@ def service_detail(request, slug):
     range_name = chosen_range(request)
     names = _metric_names(service, timezone.now() - RANGES[range_name][0])
     system = [chart for chart in SYSTEM_CHARTS if chart[1] in names]
-    others = sorted(names - SYSTEM_NAMES)
+    others = sorted(names - SYSTEM_NAMES)[:MAX_OTHER_CHARTS]
+    kinds = dict(Metric.objects.filter(name__in=others).values_list("name", "kind"))
     context = {
         "service": service,
         "range": range_name,
         "ranges": list(RANGES),
         "system_charts": system,
-        "other_metrics": others[:MAX_OTHER_CHARTS],
-        "more_metrics": max(0, len(others) - MAX_OTHER_CHARTS),
+        # counters chart their rate, distributions their p95, gauges their average
+        "other_metrics": [(name, CHART_AGG.get(kinds.get(name), "avg")) for name in others],
+        "more_metrics": max(0, len(names - SYSTEM_NAMES) - MAX_OTHER_CHARTS),
         "checks": service.health_checks.filter(enabled=True).order_by("name"),
     }
     return render(request, "monitoring/service.html", context)

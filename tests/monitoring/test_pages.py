@@ -9,7 +9,7 @@ from django.utils import timezone
 from monitoring.collectors import collect_run
 from monitoring.healthchecks.runner import health_check_run
 from monitoring.hosts import local_host_service
-from monitoring.models import CheckKind, HealthCheck
+from monitoring.models import CheckKind, HealthCheck, Metric
 from monitoring.rollups import rollup_run
 from tests.monitoring.conftest import row
 from tests.monitoring.factories import HealthCheckFactory
@@ -73,9 +73,10 @@ def test_chart_role_matrix(page_client, other_key, service, data, actor):
 
 
 def test_service_page_shows_charts_for_its_metrics(page_client, service, data):
+    Metric.objects.create(name="orders_total", kind="counter")
     page = page_client("viewer").get(reverse("monitoring:service", args=[service.slug]))
-    assert b"orders_total" in page.content
-    assert reverse("monitoring:metric-chart", args=[service.slug, "orders_total"]).encode() in page.content
+    chart = reverse("monitoring:metric-chart", args=[service.slug, "orders_total"])
+    assert f"{chart}?range=1h&agg=rate".encode() in page.content  # counters chart their rate
     assert b"db" in page.content
 
 
