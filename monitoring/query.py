@@ -42,8 +42,9 @@ class Bucket:
     max: float
     last: float
     sketch: DDSketch
-    # Internal: window_aggregates leaves `sketch` None and keeps the stored bytes here, so a
-    # month of hour rollups is merged from bytes in one pass. minute_buckets always sets sketch.
+    # Internal: collect_buckets(packed=True) leaves `sketch` None and keeps the stored bytes here,
+    # so many rollups merge from bytes in one pass, or never when no quantile is asked for.
+    # minute_buckets always sets `sketch`.
     packed: bytes | None = field(default=None, repr=False, compare=False)
 
 
@@ -54,8 +55,18 @@ class WindowAggregate:
     min: float | None = None
     max: float | None = None
     last: float | None = None
-    sketch: DDSketch = field(default_factory=sketch_new)
     window_seconds: float = 60.0
+    # The merged sketch is built on first use: avg/rate/max rules never pay for it.
+    parts: list[Bucket] = field(default_factory=list, repr=False, compare=False)
+    _sketch: DDSketch | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def sketch(self) -> DDSketch:
+        if self._sketch is None:
+            packed = [b.packed for b in self.parts if b.sketch is None]
+            decoded = [b.sketch for b in self.parts if b.sketch is not None]
+            self._sketch = sketch_merge_packed(packed, decoded) if packed else sketch_merge_all(decoded)
+        return self._sketch
 
     @classmethod
     def merge(cls, buckets: Iterable[Bucket], *, window_seconds: float | None = None) -> "WindowAggregate":
@@ -69,9 +80,7 @@ class WindowAggregate:
             agg.min = min(b.min for b in present)
             agg.max = max(b.max for b in present)
             agg.last = present[-1].last
-            packed = [b.packed for b in present if b.sketch is None]
-            decoded = [b.sketch for b in present if b.sketch is not None]
-            agg.sketch = sketch_merge_packed(packed, decoded) if packed else sketch_merge_all(decoded)
+            agg.parts = present
         if window_seconds is not None:
             agg.window_seconds = float(window_seconds)
         elif present:
@@ -174,9 +183,9 @@ def collect_buckets(
         _rollup_buckets(HourRollup, names, hour_start, hour_end, service_id, out, packed)
         if hour_end > hour_start:
             # Minutes before the first whole hour come from minute rollups, like those after the last.
-            _rollup_buckets(MinuteRollup, names, since, hour_start, service_id, out)
+            _rollup_buckets(MinuteRollup, names, since, hour_start, service_id, out, packed)
             minute_start = hour_end
-    _rollup_buckets(MinuteRollup, names, minute_start, rolled_end, service_id, out)
+    _rollup_buckets(MinuteRollup, names, minute_start, rolled_end, service_id, out, packed)
     _raw_buckets(names, max(since, rolled_end), until, service_id, out)
     for buckets in out.values():
         buckets.sort(key=lambda b: b.start)
@@ -230,7 +239,9 @@ def series_query(
     if step < 60 or step % 60:
         raise ValueError("step: must be a positive multiple of 60 seconds")
     first = step_start(since, step)
-    found = collect_buckets(names=[name], since=first, until=until, service_id=service_id, hours=step % 3600 == 0)
+    found = collect_buckets(
+        names=[name], since=first, until=until, service_id=service_id, hours=step % 3600 == 0, packed=True
+    )
     wanted = set((labels or {}).items())
     starts = []
     moment = first
