@@ -1,4 +1,4 @@
-"""Analyse one Python source: parse once, tokenize once, then every metric from those.
+"""Analyse one Python source: parse once, scan the text once, then every metric from those.
 
 radon's library API does cyclomatic complexity (`ComplexityVisitor.from_ast`), Halstead
 (`h_visit_ast`) and the maintainability index (`mi_compute` with the same inputs `mi_visit`
@@ -17,6 +17,7 @@ from radon.visitors import ComplexityVisitor
 
 from codehealth.analyzer.cognitive import cognitive_complexity, max_nesting
 from codehealth.analyzer.rawcounts import Comment, RawCounts, comments_of, raw_counts, tokens_of
+from codehealth.analyzer.rawscan import fast_raw_counts
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _BODIES = ("body", "orelse", "finalbody")
@@ -88,15 +89,18 @@ def analyze_source(path: str, data: bytes) -> FileReport:
     try:
         source = decode(data)
         tree = ast.parse(source, filename=path)
-        tokens = tokens_of(source)
+        fast = fast_raw_counts(source)
+        tokens = tokens_of(source) if fast is None else None
     except (SyntaxError, ValueError, UnicodeDecodeError, tokenize.TokenError, LookupError) as exc:
         report.error = f"{type(exc).__name__}: {exc}"
         return report
     except RecursionError:
         report.error = "RecursionError: the file nests too deeply to parse"
         return report
-    report.raw = raw_counts(source, tokens)
-    report.comments = comments_of(tokens)
+    if fast is not None:
+        report.raw, report.comments = fast
+    else:  # the tokenizer path: slower, handles whatever the regex scan declined
+        report.raw, report.comments = raw_counts(source, tokens), comments_of(tokens)
     visitor = ComplexityVisitor.from_ast(tree)
     halstead = h_visit_ast(tree).total
     report.complexity = visitor.total_complexity

@@ -9,6 +9,8 @@ from radon.metrics import h_visit, mi_visit
 from radon.raw import analyze
 
 from codehealth.analyzer import analyze_source
+from codehealth.analyzer.rawcounts import RawCounts, comments_of, raw_counts, tokens_of
+from codehealth.analyzer.rawscan import fast_raw_counts
 from tests.codehealth.samples import BRANCHY, CONTINUATIONS
 
 DJANGO = Path(django.__file__).parent
@@ -76,3 +78,30 @@ def test_raw_counts_fall_back_to_radon_for_form_feeds():
     source = "x = 1\n\x0c\ndef f():\n    return 2\n"
     report = analyze_source("ff.py", source.encode())
     assert raw_tuple(report) == tuple(analyze(source))
+
+
+@pytest.mark.parametrize(("name", "source"), list(samples()), ids=[n for n, _ in samples()])
+def test_fast_scan_and_tokenizer_path_agree_with_radon(name, source):
+    fast = fast_raw_counts(source)
+    assert fast is not None, "valid code should not need the tokenizer path"
+    counts, comments = fast
+    tokens = tokens_of(source)
+    assert counts == raw_counts(source, tokens)
+    assert tuple(getattr(counts, f) for f in RawCounts.__dataclass_fields__) == tuple(analyze(source))
+    assert comments == comments_of(tokens)
+
+
+def test_fast_scan_declines_what_it_does_not_understand():
+    assert fast_raw_counts('x = "unterminated\n') is None
+    assert fast_raw_counts("x = (1,\n") is None
+    assert fast_raw_counts("x = 1)\n") is None
+
+
+def test_semicolons_use_radons_own_logical_line_rule():
+    source = "if x: a = 1; b = 2\nc = {1: 2}; d = 3\n"
+    counts, _ = fast_raw_counts(source)
+    assert counts.lloc == analyze(source).lloc
+
+
+def test_form_feed_goes_through_the_tokenizer_path():
+    assert fast_raw_counts("x = 1\n\x0c\ny = 2\n") is None
