@@ -157,6 +157,7 @@ def test_a_failed_flush_keeps_the_data_for_the_next_one(registry, flusher, monke
     c = Counter("retry_total", registry=registry)
     h = Histogram("retry_sizes", registry=registry)
     c.inc(3)
+    c.inc()  # the lock-free path
     h.observe(1.5)
 
     def broken(rows):
@@ -167,7 +168,7 @@ def test_a_failed_flush_keeps_the_data_for_the_next_one(registry, flusher, monke
     monkeypatch.undo()
     c.inc(1)
     assert flusher.flush() == 2
-    assert stored("retry_total") == [4.0]
+    assert stored("retry_total") == [5.0]
     assert stored("retry_sizes") == [1.5]
 
 
