@@ -280,3 +280,20 @@ def window_aggregates(
         for (_, key), buckets in found.items()
         if wanted <= set(key)
     }
+
+
+def series_list(*, name: str, since: datetime, until: datetime, service_id: int | None = None) -> list[LabelKey]:
+    """The label sets (service included) that metric `name` had in [since, until); three queries."""
+    since = floor_minute(since)
+    mark = rollup_watermark()
+    rolled_end = min(until, mark) if mark else since
+    found: set[LabelKey] = set()
+    fields = ("service__slug", "labels_hash", "labels")
+    if rolled_end > since:
+        rows = _scope(MinuteRollup.objects, [name], service_id).filter(start__gte=since, start__lt=rolled_end)
+        found.update(label_key(slug, labels) for slug, _, labels in rows.values_list(*fields).distinct())
+    start = max(since, rolled_end)
+    if start < until:
+        rows = _scope(MetricSample.objects, [name], service_id).filter(time__gte=start, time__lt=until)
+        found.update(label_key(slug, labels) for slug, _, labels in rows.values_list(*fields).distinct())
+    return sorted(found)

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from monitoring.ingest import IngestInvalid, ItemError, metrics_ingest
 from monitoring.metrics import counter
 from monitoring.models import Metric, MetricKind
-from monitoring.query import AGGREGATIONS, series_query
+from monitoring.query import AGGREGATIONS, series_list, series_query
 from portal.api.permissions import is_service, service_for_key
 from portal.api.router import router
 from portal.models import Service
@@ -106,6 +106,17 @@ class QuerySerializer(serializers.Serializer):
         return attrs
 
 
+class SeriesListQuerySerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    service = serializers.SlugField(required=False)
+    since = serializers.DateTimeField(required=False, help_text="Default: 24 hours before `until`.")
+    until = serializers.DateTimeField(required=False, help_text="Default: now.")
+
+
+class SeriesLabelsSerializer(serializers.Serializer):
+    labels = serializers.DictField(child=serializers.CharField(), help_text="Including `service`.")
+
+
 class SeriesSerializer(serializers.Serializer):
     name = serializers.CharField()
     labels = serializers.DictField(child=serializers.CharField())
@@ -184,6 +195,27 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         code = status.HTTP_200_OK if outcome.duplicate else status.HTTP_201_CREATED
         return Response({"accepted": outcome.accepted, "duplicate": outcome.duplicate}, status=code)
 
+    def _service_id(self, slug):
+        if not slug:
+            return None
+        service = Service.objects.filter(slug=slug).first()
+        if service is None:
+            raise exceptions.ValidationError({"service": [f"No service with slug {slug!r}."]})
+        return service.pk
+
+    @extend_schema(parameters=[SeriesListQuerySerializer], responses={200: SeriesLabelsSerializer(many=True)})
+    @action(detail=False, methods=["get"])
+    def series(self, request):
+        """The label sets a metric had in a window (default the last 24 hours), e.g. to pick
+        series for a chart. Not paginated: label sets per metric are few by design."""
+        params = SeriesListQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        q = params.validated_data
+        until = q.get("until") or timezone.now()
+        since = q.get("since") or until - timedelta(hours=24)
+        keys = series_list(name=q["name"], since=since, until=until, service_id=self._service_id(q.get("service")))
+        return Response([{"labels": dict(key)} for key in keys])
+
     @extend_schema(parameters=[QuerySerializer], responses={200: QueryResultSerializer})
     @action(detail=False, methods=["get"])
     def query(self, request):
@@ -192,12 +224,7 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         params = QuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         q = params.validated_data
-        service_id = None
-        if q.get("service"):
-            service = Service.objects.filter(slug=q["service"]).first()
-            if service is None:
-                raise exceptions.ValidationError({"service": [f"No service with slug {q['service']!r}."]})
-            service_id = service.pk
+        service_id = self._service_id(q.get("service"))
         found = series_query(
             name=q["name"],
             since=q["since"],

@@ -131,7 +131,8 @@ class DatabaseKind(Kind):
 
 
 class HttpKind(Kind):
-    """config: url, method (GET), expected_status (200 or a list), body_contains, headers, degraded_ms."""
+    """config: url, method (GET), expected_status (200 or a list), body_contains, headers, degraded_ms,
+    follow_redirects (false: a redirect is an answer to check), verify_tls (true)."""
 
     kind = "http"
 
@@ -150,6 +151,9 @@ class HttpKind(Kind):
             errors["body_contains"] = "must be a string"
         if not isinstance(config.get("headers", {}), dict):
             errors["headers"] = "must be an object"
+        for flag in ("follow_redirects", "verify_tls"):
+            if not isinstance(config.get(flag, True), bool):
+                errors[flag] = "must be true or false"
         return errors
 
     def run(self, check, *, timeout):
@@ -159,7 +163,12 @@ class HttpKind(Kind):
         start = time.perf_counter()
         try:
             response = httpx.request(
-                config.get("method", "GET"), config["url"], headers=config.get("headers") or {}, timeout=timeout
+                config.get("method", "GET"),
+                config["url"],
+                headers=config.get("headers") or {},
+                timeout=timeout,
+                follow_redirects=config.get("follow_redirects", False),
+                verify=config.get("verify_tls", True),
             )
         except httpx.TimeoutException:
             return Outcome(UNHEALTHY, f"no answer within {timeout:g} s", _ms(start))

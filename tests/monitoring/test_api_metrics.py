@@ -35,6 +35,7 @@ def test_read_role_matrix(api_client, service, actor, expected):
     client = api_client(actor)
     assert client.get(URL).status_code == expected
     assert client.get(URL + "query/", {"name": "orders_total"}).status_code == expected
+    assert client.get(URL + "series/", {"name": "orders_total"}).status_code == expected
 
 
 def test_a_key_writes_its_own_service_without_naming_it(key_client, service):
@@ -175,3 +176,17 @@ def test_query_validation_names_the_field(api_client, params, field):
     response = api_client("viewer").get(URL + "query/", params)
     assert response.status_code == 400
     assert field in response.json()
+
+
+def test_series_lists_label_sets_from_rollups_and_raw(api_client, key_client, django_assert_max_num_queries):
+    from monitoring.rollups import rollup_run
+
+    old = (timezone.now() - timedelta(hours=2)).isoformat()
+    assert post(key_client, {"samples": [sample(time=old), sample(labels={"channel": "app"})]}).status_code == 201
+    rollup_run()
+    post(key_client, {"samples": [sample(labels={"channel": "shop"})]})
+    viewer = api_client("viewer")
+    with django_assert_max_num_queries(6):
+        response = viewer.get(URL + "series/", {"name": "orders_total", "service": "checkout"})
+    assert [s["labels"]["channel"] for s in response.json()] == ["app", "shop", "web"]
+    assert response.json()[0]["labels"]["service"] == "checkout"

@@ -43,6 +43,19 @@ def test_http_check_unhealthy_on_wrong_status_or_missing_body(httpserver):
     assert run(listed).status == "healthy"
 
 
+def test_http_check_follows_redirects_only_when_asked(httpserver):
+    httpserver.expect_request("/old").respond_with_data(
+        "", status=302, headers={"Location": httpserver.url_for("/new")}
+    )
+    httpserver.expect_request("/new").respond_with_data("here", status=200)
+    strict = HealthCheckFactory(kind=CheckKind.HTTP, config={"url": httpserver.url_for("/old")})
+    assert "status 302" in run(strict).message
+    follow = HealthCheckFactory(
+        kind=CheckKind.HTTP, config={"url": httpserver.url_for("/old"), "follow_redirects": True}
+    )
+    assert run(follow).status == "healthy"
+
+
 def test_http_check_times_out(httpserver):
     def slow(request):
         time.sleep(1.0)
@@ -120,6 +133,7 @@ def test_custom_check_results_exceptions_and_timeouts():
     [
         (CheckKind.HTTP, {"url": "ftp://x"}, "url"),
         (CheckKind.HTTP, {"url": "http://x", "expected_status": 999}, "expected_status"),
+        (CheckKind.HTTP, {"url": "http://x", "verify_tls": "no"}, "verify_tls"),
         (CheckKind.TCP, {"host": "x", "port": 70000}, "port"),
         (CheckKind.SYSTEM, {"cpu_percent": [90, 80]}, "cpu_percent"),
         (CheckKind.CUSTOM, {"path": "no.such.thing"}, "path"),
