@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min, Sum
+from django.db.models import Min, Q, Sum
 from django.utils import timezone
 
 from monitoring.models import (
@@ -125,12 +125,19 @@ def _minute_rows(start: datetime, end: datetime) -> list[tuple[MinuteRollup, obj
     return out
 
 
-def _hour_rows(first_hour: datetime, start: datetime, end_hour: datetime, fresh) -> list[HourRollup]:
-    """Hour rollups of [first_hour, end_hour) from minute rollups: the stored ones before `start`
-    and the `fresh` (row, sketch) pairs just computed for [start, ...)."""
+def _hour_rows(first_hour: datetime, start: datetime, end: datetime, end_hour: datetime, fresh) -> list[HourRollup]:
+    """Hour rollups of [first_hour, end_hour) from minute rollups: the `fresh` (row, sketch) pairs
+    just computed for [start, end), and the stored ones around them (before `start`, and after
+    `end` when a late sample made us redo minutes inside an already rolled-up hour)."""
     accs: dict[tuple, _Acc] = {}
     columns = ("service_id", "name", "labels_hash", "labels", "start", "count", "sum", "min", "max", "last", "sketch")
-    older = MinuteRollup.objects.filter(start__gte=first_hour, start__lt=start).order_by("start").values_list(*columns)
+    around = Q(start__lt=start) | Q(start__gte=end)
+    older = (
+        MinuteRollup.objects.filter(start__gte=first_hour, start__lt=end_hour)
+        .filter(around)
+        .order_by("start")
+        .values_list(*columns)
+    )
     stored = ((MinuteRollup(**dict(zip(columns, values, strict=True))), None) for values in older.iterator(2000))
     for row, sketch in itertools.chain(stored, fresh):
         key = (row.service_id, row.name, row.labels_hash, floor_hour(row.start))
@@ -167,7 +174,7 @@ def rollup_run(*, now: datetime | None = None) -> dict:
         MinuteRollup.objects.bulk_create([row for row, _ in minute_rows], batch_size=500)
         first_hour, end_hour = floor_hour(start), floor_hour(end - MINUTE) + HOUR
         HourRollup.objects.filter(start__gte=first_hour, start__lt=end_hour).delete()
-        HourRollup.objects.bulk_create(_hour_rows(first_hour, start, end_hour, minute_rows), batch_size=500)
+        HourRollup.objects.bulk_create(_hour_rows(first_hour, start, end, end_hour, minute_rows), batch_size=500)
         rolled_until = max(current.rolled_until or end, end)
         # A late sample that arrived while we computed keeps its mark: that window is redone next run.
         late = current.dirty_since != state.dirty_since

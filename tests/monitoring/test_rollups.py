@@ -88,6 +88,19 @@ def test_a_late_sample_gets_its_minute_rolled_up_again(service):
     assert MinuteRollup.objects.filter(start=T0 + timedelta(minutes=2)).order_by("-max").first().max == 1000
 
 
+def test_redoing_late_minutes_keeps_their_hour_complete(service, settings):
+    fill(service, minutes=60)  # one whole hour, 60 samples per route
+    rollup_run(now=T0 + timedelta(hours=2))
+    samples_write([row(service, "latency", 5, T0 + timedelta(minutes=30, seconds=1), route="/r0")])
+    settings.METRICS_ROLLUP_MAX_MINUTES = 10  # the redo ends at 00:40, inside the rolled-up hour
+    assert rollup_run(now=T0 + timedelta(hours=2, minutes=1))["end"] == T0 + timedelta(minutes=40)
+    hour = HourRollup.objects.get(
+        start=T0, labels_hash=MinuteRollup.objects.get(start=T0, labels__route="/r0").labels_hash
+    )
+    assert hour.count == 61  # the 60 it had, plus the late one: minutes after the redone window kept
+    assert hour.sum == MetricSample.objects.filter(labels__route="/r0").aggregate(s=Sum("value"))["s"]
+
+
 def test_prune_respects_retention_and_keeps_counter_totals(service, settings):
     settings.METRICS_RAW_RETENTION_DAYS = 1
     settings.METRICS_MINUTE_RETENTION_DAYS = 2
