@@ -61,3 +61,21 @@ def test_collect_and_sweep_and_prune_tasks_run(settings, monkeypatch):
     assert tasks.health_sweep() == {"queued": 1, "evaluated": 0}
     assert tasks.rollup_minutes()["minutes"] >= 0
     assert set(tasks.prune()) == {"raw", "minute", "hour", "results", "pings", "ingest_keys"}
+
+
+def test_monitoring_run_command(settings, monkeypatch):
+    settings.METRICS_COLLECT_WINDOW_SECONDS = 0
+    monkeypatch.setattr("monitoring.healthchecks.runner.async_task", lambda *a, **k: None)
+    out = io.StringIO()
+    call_command("monitoring_run", "collect", "rollup", stdout=out)
+    assert out.getvalue().startswith("collect: {'samples':")
+    assert "rollup: {'minutes':" in out.getvalue()
+    call_command("monitoring_run", stdout=out)
+    assert "prune:" in out.getvalue() and "sweep:" in out.getvalue()
+
+
+def test_monitoring_run_refuses_unknown_jobs():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="unknown job"):
+        call_command("monitoring_run", "reboot")
