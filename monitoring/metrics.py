@@ -17,9 +17,9 @@ What a flush writes, per series:
         ...
 """
 
-import asyncio
 import collections
 import functools
+import inspect
 import itertools
 import threading
 import time
@@ -319,7 +319,7 @@ class Timing:
 
     def __call__(self, func):
         registry, series_id, clock = self.registry, self.series_id, time.perf_counter
-        if asyncio.iscoroutinefunction(func):
+        if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
             async def timed_async(*args, **kwargs):
