@@ -1,5 +1,6 @@
 """Defaults installed by `manage.py portal_setup` (AppConfig.setup_hook). Idempotent."""
 
+from monitoring.collectors import collect_run
 from monitoring.hosts import local_host_service, portal_service
 from monitoring.models import CheckKind, HealthCheck
 
@@ -24,3 +25,17 @@ def monitoring_setup(*, stdout, demo: bool) -> None:
             service=service, name=spec["name"], defaults={k: v for k, v in spec.items() if k != "name"}
         )
         stdout.write(f"health check {spec['name']}: {'created' if created else 'unchanged'}")
+    if demo:
+        _demo(stdout=stdout, host=host)
+
+
+def _demo(*, stdout, host) -> None:
+    """A heartbeat to try the ping URL with, and one round of host metrics so the pages have data."""
+    check, created = HealthCheck.objects.get_or_create(
+        service=host,
+        name="Demo nightly job",
+        defaults={"kind": CheckKind.HEARTBEAT, "cron": "0 3 * * *", "grace_seconds": 3600},
+    )
+    if created:
+        stdout.write(f"demo heartbeat: curl -X POST <portal>{check.ping_path}")
+    collect_run(window=0.2)

@@ -36,6 +36,14 @@ def test_setup_hook_creates_services_and_default_checks_once():
     assert "unchanged" in out.getvalue()
 
 
+def test_demo_setup_adds_a_heartbeat_and_host_metrics():
+    out = io.StringIO()
+    monitoring_setup(stdout=out, demo=True)
+    monitoring_setup(stdout=out, demo=True)
+    assert HealthCheck.objects.filter(kind=CheckKind.HEARTBEAT, name="Demo nightly job").count() == 1
+    assert MetricSample.objects.filter(service=local_host_service(), name="system_memory_percent").exists()
+
+
 def test_portal_setup_runs_the_monitoring_hook():
     out = io.StringIO()
     call_command("portal_setup", stdout=out)
