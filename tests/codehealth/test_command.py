@@ -1,14 +1,17 @@
 """`manage.py codehealth scan` / `history`: gate verdicts as exit codes, JSON, errors."""
 
 import json
+import os
+import pty
 import subprocess
+import sys
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from codehealth.models import CodeRepository, CodeScan, QualityGate
-from tests.support import manage, separate_database
+from tests.support import ROOT, manage, separate_database
 
 
 def branches(n: int) -> str:
@@ -103,3 +106,40 @@ def test_command_help_lists_both_actions():
         [".venv/bin/python", "manage.py", "codehealth", "--help"], capture_output=True, text=True, check=False
     )
     assert "scan" in out.stdout and "history" in out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_progress_bar_only_on_a_terminal(tmp_path):
+    """The same scan in a pseudo-terminal shows rich's progress bar; piped, it does not."""
+    src = tmp_path / "proj"
+    src.mkdir()
+    for i in range(6):
+        (src / f"m{i}.py").write_text(f"def f{i}(a):\n    return a\n")
+    with separate_database(tmp_path) as env:
+        env = {**env, "COLUMNS": "100", "TERM": "xterm"}
+        piped = manage("codehealth", "scan", str(src), "--workers=1", env=env)
+        assert piped.returncode == 0 and "6/6" not in piped.stdout
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "codehealth", "scan", str(src), "--workers=1", "--repo", "on-a-tty"],
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            cwd=ROOT,
+        )
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert proc.wait(timeout=60) == 0
+        os.close(master)
+        shown = b"".join(chunks).decode(errors="replace")
+        assert "analyse" in shown and "6/6" in shown  # the bar: stage name and done/total
+        assert "Quality gate: PASSED" in shown
