@@ -136,8 +136,15 @@ class _Cognitive:
         elif isinstance(node, (*_FUNCS, ast.ClassDef)):
             self.stmt(node, nesting)
             return
-        for child in ast.iter_child_nodes(node):
-            self.expr(child, nesting)
+        # ast.iter_child_nodes, inlined: this loop runs for most nodes of every function.
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST) and type(item) not in _LEAVES:
+                        self.expr(item, nesting)
+            elif isinstance(value, ast.AST) and type(value) not in _LEAVES:
+                self.expr(value, nesting)
 
     def is_self_call(self, func) -> bool:
         if isinstance(func, ast.Name):

@@ -34,6 +34,7 @@ _SCAN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _SUSPECT = re.compile(r"['\"#\\]")
+_NONSPACE = re.compile(r"\S")
 
 
 class _Unexpected(Exception):
@@ -52,96 +53,103 @@ def fast_raw_counts(source: str) -> tuple[RawCounts, list[Comment]] | None:
 def _scan(source: str) -> tuple[RawCounts, list[Comment]]:
     lines = source.splitlines()
     comments: list[Comment] = []
-    lloc = n_comments = single_comments = multi = blank = sloc = 0
+    counts = [0, 0, 0, 0, 0]  # lloc, single_comments, multi, blank, sloc
+    n_comments = 0
     line = 1  # current physical line
-    start = 1  # first line of the current group
     depth = 0
-    # state of the current group
-    tokens = 0  # tokens other than comments
-    first = ""  # kind of the first token: "s" string, "c" comment, "o" other
-    group_comments = 0
-    colon = False  # a ':' operator was seen
-    after_colon = False  # a token followed the last ':'
-    semicolon = False
+    # the current group: first line, tokens other than comments, kind of the first token
+    # ("s" string, "c" comment, "o" other), comments, ':' seen, a token after the last ':', ';' seen
+    group = _Group(1)
     pos = 0
-
-    def code_seen():
-        nonlocal tokens, first, after_colon
-        tokens += 1
-        if not first:
-            first = "o"
-        after_colon = True
-
-    def close(end: int) -> None:
-        nonlocal lloc, single_comments, multi, blank, sloc, tokens, first, group_comments, colon
-        nonlocal after_colon, semicolon, start
-        parsed = [text.strip() for text in lines[start - 1 : end]]
-        filled = sum(1 for text in parsed if text)
-        if first == "c" and tokens == 0 and group_comments == 1:
-            single_comments += 1
-        elif first == "s" and tokens == 1 and group_comments == 0:
-            if len(parsed) == 1:
-                single_comments += 1
-            else:
-                multi += filled
-                blank += len(parsed) - filled
-        else:
-            sloc += filled
-            blank += len(parsed) - filled
-        if semicolon:
-            lloc += _logical(_generate("\n".join(parsed)))
-        elif tokens:
-            lloc += 2 if colon and after_colon else 1
-        tokens = group_comments = 0
-        first = ""
-        colon = after_colon = semicolon = False
-        start = end + 1
-
+    nonspace, suspect = _NONSPACE.search, _SUSPECT.search
     for match in _SCAN.finditer(source):
-        gap = source[pos : match.start()]
-        pos = match.end()
-        if gap and not gap.isspace():
-            if _SUSPECT.search(gap):
+        begin = match.start()
+        if begin > pos and nonspace(source, pos, begin):
+            if suspect(source, pos, begin):
                 raise _Unexpected
-            code_seen()
+            group.code()
+        pos = match.end()
         kind = match.lastgroup
         if kind == "n":
             if depth == 0:
-                close(line)
+                group.close(lines, line, counts)
+                group = _Group(line + 1)
             line += 1
+        elif kind == "o":
+            group.code()
+            depth += 1
+        elif kind == "x":
+            group.code()
+            depth -= 1
+            if depth < 0:
+                raise _Unexpected
+        elif kind == "s":
+            group.code()
+            if group.first == "o" and group.tokens == 1:
+                group.first = "s"
+            line += match.group().count("\n")
+        elif kind == "k":
+            group.tokens += 1
+            group.first = group.first or "o"
+            group.colon, group.after_colon = True, False
         elif kind == "c":
-            group_comments += 1
+            group.comments += 1
             n_comments += 1
             comments.append(Comment(line, match.group()))
-            if not first:
-                first = "c"
-        elif kind == "s":
-            code_seen()
-            if first == "o" and tokens == 1:
-                first = "s"
-            line += match.group().count("\n")
-        elif kind == "b":
+            group.first = group.first or "c"
+        elif kind == "m":
+            group.code()
+            group.semicolon = True
+        else:  # "b": backslash continuation
             line += 1
-        else:
-            code_seen()
-            if kind == "o":
-                depth += 1
-            elif kind == "x":
-                depth -= 1
-                if depth < 0:
-                    raise _Unexpected
-            elif kind == "k":
-                colon, after_colon = True, False
-            elif kind == "m":
-                semicolon = True
-    tail = source[pos:]
-    if tail and not tail.isspace():
-        if _SUSPECT.search(tail):
+    if pos < len(source) and nonspace(source, pos):
+        if suspect(source, pos):
             raise _Unexpected
-        code_seen()
+        group.code()
     if depth:
         raise _Unexpected
-    if start <= len(lines):
-        close(len(lines))
+    if group.start <= len(lines):
+        group.close(lines, len(lines), counts)
+    lloc, single_comments, multi, blank, sloc = counts
     loc = sloc + blank + multi + single_comments
     return RawCounts(loc, lloc, sloc, n_comments, multi, blank, single_comments), comments
+
+
+class _Group:
+    """One logical line being scanned, classified the way `radon.raw.analyze` does on close."""
+
+    __slots__ = ("after_colon", "colon", "comments", "first", "semicolon", "start", "tokens")
+
+    def __init__(self, start: int):
+        self.start = start
+        self.tokens = self.comments = 0
+        self.first = ""
+        self.colon = self.after_colon = self.semicolon = False
+
+    def code(self) -> None:
+        self.tokens += 1
+        if not self.first:
+            self.first = "o"
+        self.after_colon = True
+
+    def close(self, lines: list[str], end: int, counts: list[int]) -> None:
+        if end == self.start:  # most groups are one line
+            parsed = [lines[end - 1].strip()] if end <= len(lines) else []
+        else:
+            parsed = [text.strip() for text in lines[self.start - 1 : end]]
+        filled = sum(1 for text in parsed if text)
+        if self.first == "c" and self.tokens == 0 and self.comments == 1:
+            counts[1] += 1
+        elif self.first == "s" and self.tokens == 1 and self.comments == 0:
+            if len(parsed) == 1:
+                counts[1] += 1
+            else:
+                counts[2] += filled
+                counts[3] += len(parsed) - filled
+        else:
+            counts[4] += filled
+            counts[3] += len(parsed) - filled
+        if self.semicolon:
+            counts[0] += _logical(_generate("\n".join(parsed)))
+        elif self.tokens:
+            counts[0] += 2 if self.colon and self.after_colon else 1
