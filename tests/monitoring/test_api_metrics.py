@@ -190,3 +190,35 @@ def test_series_lists_label_sets_from_rollups_and_raw(api_client, key_client, dj
         response = viewer.get(URL + "series/", {"name": "orders_total", "service": "checkout"})
     assert [s["labels"]["channel"] for s in response.json()] == ["app", "shop", "web"]
     assert response.json()[0]["labels"]["service"] == "checkout"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_of_one_batch_write_it_once(service):
+    import threading
+
+    from django.db import connection
+
+    from monitoring.ingest import metrics_ingest
+    from tests.support import on_postgres
+
+    if not on_postgres():
+        # The in-memory test database uses SQLite's shared cache, whose table locks ignore the
+        # busy timeout; a real SQLite file (WAL + busy timeout) serialises these writers anyway.
+        pytest.skip("concurrent writers need PostgreSQL in tests")
+
+    outcomes, barrier = [], threading.Barrier(4)
+
+    def retry():
+        barrier.wait()
+        try:
+            outcomes.append(metrics_ingest(service=service, items=[sample(), sample()], idempotency_key="same"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=retry) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(o.duplicate for o in outcomes) == [False, True, True, True]
+    assert MetricSample.objects.count() == 2

@@ -141,3 +141,20 @@ def test_rollup_task_catches_up(service, settings, monkeypatch):
     monkeypatch.setattr("monitoring.rollups.timezone.now", lambda: T0 + timedelta(hours=2))
     assert tasks.rollup_minutes()["minutes"] == 60 + 60 - 2  # up to now - delay
     assert MinuteRollup.objects.values("start").distinct().count() == 60
+
+
+def test_a_rollup_that_lost_the_race_writes_nothing(service, monkeypatch):
+    fill(service, minutes=10)
+    from monitoring import rollups
+
+    real = rollups._minute_rows
+
+    def slow_scan(start, end):
+        rows = real(start, end)
+        # another worker finishes the same window while this one is still computing
+        RollupState.objects.filter(key="minute").update(rolled_until=end)
+        return rows
+
+    monkeypatch.setattr(rollups, "_minute_rows", slow_scan)
+    assert rollup_run(now=T0 + timedelta(minutes=30))["raced"] is True
+    assert not MinuteRollup.objects.exists()
