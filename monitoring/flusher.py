@@ -9,7 +9,6 @@ the data back (bounded by METRICS_BUFFER_LIMIT; the excess is counted as dropped
 import atexit
 import logging
 import os
-import sys
 import threading
 from datetime import UTC, datetime
 
@@ -107,11 +106,6 @@ FLUSHER = Flusher(REGISTRY, interval=1.0)
 _start_lock = threading.Lock()
 
 
-def under_tests() -> bool:
-    # A background thread writing into a test database would make tests depend on timing.
-    return "pytest" in sys.modules or sys.argv[1:2] == ["test"]
-
-
 def flusher_start() -> None:
     """Start the process-wide flusher (idempotent). Called lazily on the first record."""
     with _start_lock:
@@ -123,7 +117,7 @@ def flusher_start() -> None:
 
 def autostart_install() -> None:
     """Arrange for the flusher to start on the first record in this process (and in forks)."""
-    if not settings.METRICS_FLUSH_ENABLED or under_tests():
+    if not settings.METRICS_FLUSH_ENABLED:
         return
     REGISTRY.on_first_record = flusher_start
 

@@ -2,11 +2,19 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from monitoring.metrics import REGISTRY
 from portal.keys import service_key_issue
 from tests.factories import ServiceFactory, UserFactory
 
 ROLES = ("viewer", "operator", "admin")
 ACTORS = ("anonymous", "viewer", "operator", "admin", "other_key")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_background_metric_flusher():
+    # The flusher thread would write into test databases at its own pace; tests that exercise
+    # it start and stop it themselves.
+    REGISTRY.on_first_record = None
 
 
 @pytest.fixture(autouse=True)
