@@ -36,6 +36,13 @@ class RepositorySerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["next_scan_at", "created_at"]
 
+    def validate_path(self, value):
+        # The portal scans the directory on its own machine; a relative path would depend on
+        # the worker's current directory.
+        if not value.startswith("/"):
+            raise serializers.ValidationError("Give an absolute path on the portal's machine.")
+        return value
+
     def validate_thresholds(self, value):
         try:
             Thresholds.from_mapping(value)

@@ -5,10 +5,12 @@ scans share unchanged versions through `ScanFile` instead of copying them, which
 a re-scan cheap. `DebtItem` is one piece of debt tracked across live scans by its fingerprint.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from codehealth.analyzer.debt import Thresholds
 from codehealth.analyzer.gate import GateRules
 
 
@@ -100,6 +102,17 @@ class CodeRepository(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        errors = {}
+        try:
+            Thresholds.from_mapping(self.thresholds)
+        except (ValueError, TypeError, AttributeError) as exc:
+            errors["thresholds"] = str(exc)
+        if not isinstance(self.excludes, list) or not all(isinstance(p, str) for p in self.excludes):
+            errors["excludes"] = 'A list of glob strings, e.g. ["tests", "*/generated/*"].'
+        if errors:
+            raise ValidationError(errors)
 
     def save(self, *args, **kwargs):
         # The due-at column follows the interval: due at once when scheduling starts, cleared when it stops.

@@ -39,3 +39,18 @@ def test_admin_scan_now_action(page_client, scanned, django_capture_on_commit_ca
     assert CodeScan.objects.count() == before + 1
     assert CodeScan.objects.order_by("-id").first().trigger == "admin"
     assert OrmQ.objects.count() == 1
+
+
+def test_admin_form_rejects_unknown_thresholds(page_client, db, tmp_path):
+    response = page_client("admin").post(
+        "/admin/codehealth/coderepository/add/",
+        {
+            "name": "x",
+            "path": str(tmp_path),
+            "excludes": "[]",
+            "use_default_excludes": "on",
+            "thresholds": '{"complexity": 12, "bogus": 1}',
+        },
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert "unknown threshold" in response.content.decode()

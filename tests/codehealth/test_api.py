@@ -86,11 +86,14 @@ def test_scan_now_is_for_operators_and_admins(api_client, scanned, actor, django
 
 
 def test_repository_validation_names_the_field(api_client, db):
-    response = api_client("admin").post(
+    client = api_client("admin")
+    response = client.post(
         "/api/v1/codehealth/repositories/", {"name": "x", "path": "/srv", "thresholds": {"bogus": 1}}, format="json"
     )
     assert response.status_code == 400
-    assert "thresholds" in response.json()
+    assert "unknown threshold 'bogus'" in response.json()["thresholds"][0]
+    relative = client.post("/api/v1/codehealth/repositories/", {"name": "y", "path": "src/app"}, format="json")
+    assert relative.status_code == 400 and "path" in relative.json()
 
 
 def test_debt_filters(api_client, scanned):
