@@ -103,6 +103,14 @@ class CodeRepository(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        # The due-at column follows the interval: due at once when scheduling starts, cleared when it stops.
+        if not self.scan_every_hours:
+            self.next_scan_at = None
+        elif self.next_scan_at is None:
+            self.next_scan_at = timezone.now()
+        super().save(*args, **kwargs)
+
     def clean(self):
         errors = {}
         try:
@@ -113,14 +121,6 @@ class CodeRepository(models.Model):
             errors["excludes"] = 'A list of glob strings, e.g. ["tests", "*/generated/*"].'
         if errors:
             raise ValidationError(errors)
-
-    def save(self, *args, **kwargs):
-        # The due-at column follows the interval: due at once when scheduling starts, cleared when it stops.
-        if not self.scan_every_hours:
-            self.next_scan_at = None
-        elif self.next_scan_at is None:
-            self.next_scan_at = timezone.now()
-        super().save(*args, **kwargs)
 
 
 class CodeScan(models.Model):
