@@ -52,15 +52,18 @@ def debt_track(*, scan: CodeScan, findings: list[Finding], pylint_ran: bool, now
         .exists()
     )
     current = {f.fingerprint: f for f in findings}
+    # Tuples, not model instances: a re-scan compares every item and changes almost none.
     existing = {
-        item.fingerprint: item
-        for item in DebtItem.objects.filter(repository=repository).only("id", "fingerprint", "status", *_TRACKED_FIELDS)
+        row[1]: row
+        for row in DebtItem.objects.filter(repository=repository).values_list(
+            "id", "fingerprint", "status", *_TRACKED_FIELDS
+        )
     }
     created, changed, to_task = [], [], []
     for fp, finding in current.items():
-        item = existing.get(fp)
+        row = existing.get(fp)
         values = _fields(finding)
-        if item is None:
+        if row is None:
             item = DebtItem(
                 repository=repository,
                 fingerprint=fp,
@@ -74,25 +77,35 @@ def debt_track(*, scan: CodeScan, findings: list[Finding], pylint_ran: bool, now
             result.new_by_severity[finding.severity] += 1
             to_task.append(item)
             continue
-        reopened = item.status == DebtItem.Status.FIXED
-        escalated = SEVERITY_RANK[finding.severity] > SEVERITY_RANK[item.severity]
-        if reopened or any(getattr(item, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(item, k, v)
-            item.status, item.fixed_in_scan, item.updated_at = DebtItem.Status.OPEN, None, now
-            changed.append(item)
-            if reopened:
-                result.new_by_severity[finding.severity] += 1
-            if reopened or escalated:
-                to_task.append(item)
+        pk, _, status, *stored = row
+        reopened = status == DebtItem.Status.FIXED
+        if not reopened and tuple(stored) == tuple(values[k] for k in _TRACKED_FIELDS):
+            continue
+        escalated = SEVERITY_RANK[finding.severity] > SEVERITY_RANK[stored[_TRACKED_FIELDS.index("severity")]]
+        item = DebtItem(
+            id=pk,
+            repository=repository,
+            fingerprint=fp,
+            status=DebtItem.Status.OPEN,
+            fixed_in_scan=None,
+            updated_at=now,
+            **values,
+        )
+        changed.append(item)
+        if reopened:
+            result.new_by_severity[finding.severity] += 1
+        if reopened or escalated:
+            to_task.append(item)
     gone = [
-        item
-        for fp, item in existing.items()
-        if item.status == DebtItem.Status.OPEN and fp not in current and (pylint_ran or item.kind != DebtKind.PYLINT)
+        (row[0], fp)
+        for fp, row in existing.items()
+        if row[2] == DebtItem.Status.OPEN
+        and fp not in current
+        and (pylint_ran or row[3 + _TRACKED_FIELDS.index("kind")] != DebtKind.PYLINT)
     ]
     DebtItem.objects.bulk_create(created, batch_size=BATCH)
     DebtItem.objects.bulk_update(changed, [*_TRACKED_FIELDS, "status", "fixed_in_scan", "updated_at"], batch_size=BATCH)
-    gone_ids = [item.id for item in gone]
+    gone_ids = [pk for pk, _ in gone]
     for start in range(0, len(gone_ids), BATCH):
         DebtItem.objects.filter(id__in=gone_ids[start : start + BATCH]).update(
             status=DebtItem.Status.FIXED, fixed_in_scan=scan, updated_at=now
@@ -103,7 +116,7 @@ def debt_track(*, scan: CodeScan, findings: list[Finding], pylint_ran: bool, now
     still.update(last_seen_scan=scan)
     result.new = sum(result.new_by_severity.values())
     result.fixed = len(gone)
-    _hand_off(to_task, gone, now)
+    _hand_off(to_task, [f"{repository.pk}:{fp}" for _, fp in gone], now)
     return result
 
 
@@ -116,7 +129,7 @@ def _due(severity: str, now: datetime) -> datetime:
     return now + timedelta(days=days)
 
 
-def _hand_off(opened: list[DebtItem], fixed: list[DebtItem], now: datetime) -> None:
+def _hand_off(opened: list[DebtItem], fixed_refs: list[str], now: datetime) -> None:
     tasks = [
         DebtTask(
             fingerprint=item.task_ref,
@@ -129,4 +142,4 @@ def _hand_off(opened: list[DebtItem], fixed: list[DebtItem], now: datetime) -> N
         if item.severity in TASK_SEVERITIES
     ]
     tasks_open_for_debt(items=tasks, now=now)
-    tasks_close_for_debt(fingerprints=[item.task_ref for item in fixed], now=now)
+    tasks_close_for_debt(fingerprints=fixed_refs, now=now)

@@ -144,13 +144,9 @@ def _execute(scan: CodeScan, files, workers: int, progress, now: datetime) -> No
         pylint = pylint_run(root, [f.path for f in files], timeout=settings.CODEHEALTH_PYLINT_TIMEOUT)
     with transaction.atomic():
         new_ids = _store_versions(repository, scan, key, reports)
-        links = [
-            ScanFile(scan=scan, file_id=known[(f.path, f.content_hash)], reused=True)
-            for f in files
-            if (f.path, f.content_hash) in known
-        ]
-        links += [ScanFile(scan=scan, file_id=pk, reused=False) for pk in new_ids]
-        ScanFile.objects.bulk_create(links, batch_size=BATCH)
+        links = [(scan.pk, known[(f.path, f.content_hash)], True) for f in files if (f.path, f.content_hash) in known]
+        links += [(scan.pk, pk, False) for pk in new_ids]
+        _insert_rows(ScanFile, ("scan", "file", "reused"), links)
         _totals(scan, reused=len(files) - len(todo))
         if pylint is not None:
             scan.pylint_score, scan.pylint_error = pylint.score, pylint.error
@@ -228,11 +224,6 @@ def _store_versions(repository, scan, key: str, reports: list[FileReport]) -> li
     FileMetrics.objects.bulk_create(rows, batch_size=BATCH)  # ids come back (RETURNING)
     # ~10 blocks per file: plain executemany, because bulk_create's per-object preparation cost
     # more than the analysis of a file (and SQLite batches would be ~80 rows).
-    table = FunctionMetrics._meta.db_table
-    columns = [FunctionMetrics._meta.get_field(name).column for name in _BLOCK_FIELDS]
-    # Table and column names come from the model, never from input.
-    quote = connection.ops.quote_name
-    sql = f"INSERT INTO {quote(table)} ({', '.join(map(quote, columns))}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
     params = [
         (
             row.pk,
@@ -251,10 +242,21 @@ def _store_versions(repository, scan, key: str, reports: list[FileReport]) -> li
         for row, report in zip(rows, reports, strict=True)
         for b in report.blocks
     ]
-    if params:
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+    _insert_rows(FunctionMetrics, _BLOCK_FIELDS, params)
     return [row.pk for row in rows]
+
+
+def _insert_rows(model, fields: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT plain rows with executemany (no ids needed back). Table and column names come
+    from the model, never from input."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _finding_json(f: Finding) -> list:
