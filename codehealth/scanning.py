@@ -7,7 +7,7 @@ set-based UPDATEs, so the number of queries of a scan does not grow with the num
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -25,6 +25,7 @@ from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, F
 
 logger = logging.getLogger(__name__)
 BATCH = 500
+STALE_AFTER = timedelta(hours=6)
 _BLOCK_FIELDS = (
     "file",
     "qualname",
@@ -69,7 +70,12 @@ def _claim(scan: CodeScan, now: datetime) -> bool:
     and debt items would race with ours)."""
     with transaction.atomic():
         CodeRepository.objects.select_for_update().filter(pk=scan.repository_id).first()
-        busy = CodeScan.objects.filter(repository_id=scan.repository_id, status=CodeScan.Status.RUNNING).exists()
+        running = CodeScan.objects.filter(repository_id=scan.repository_id, status=CodeScan.Status.RUNNING)
+        # A worker killed mid-scan leaves its scan "running" forever; do not let it block the repository.
+        running.filter(started_at__lt=now - STALE_AFTER).update(
+            status=CodeScan.Status.FAILED, error="abandoned: no result after 6 hours", finished_at=now
+        )
+        busy = running.exists()
         if busy:
             CodeScan.objects.filter(pk=scan.pk, status=CodeScan.Status.QUEUED).update(
                 status=CodeScan.Status.FAILED, error="another scan of this repository is running", finished_at=now
@@ -142,6 +148,8 @@ def _execute(scan: CodeScan, files, workers: int, progress, now: datetime) -> No
         if progress:
             progress("pylint", 0, 1)
         pylint = pylint_run(root, [f.path for f in files], timeout=settings.CODEHEALTH_PYLINT_TIMEOUT)
+        if progress:
+            progress("pylint", 1, 1)
     with transaction.atomic():
         new_ids = _store_versions(repository, scan, key, reports)
         links = [(scan.pk, known[(f.path, f.content_hash)], True) for f in files if (f.path, f.content_hash) in known]

@@ -185,3 +185,14 @@ def test_a_second_concurrent_scan_is_refused(repository, tree):
 def test_write_tree_helper_dedents(tmp_path):
     root = write_tree(tmp_path, {"x.py": "    a = 1\n"})
     assert (root / "x.py").read_text() == "a = 1\n"
+
+
+@pytest.mark.django_db
+def test_a_scan_abandoned_hours_ago_does_not_block_the_repository(repository, tree):
+    tree({"a.py": "x = 1\n"})
+    stale = scan_create(repository=repository)
+    CodeScan.objects.filter(pk=stale.pk).update(status=CodeScan.Status.RUNNING, started_at=NOW - timedelta(hours=7))
+    scan = scan_run(scan=scan_create(repository=repository), workers=1, now=NOW)
+    assert scan.status == CodeScan.Status.SUCCEEDED
+    stale.refresh_from_db()
+    assert (stale.status, stale.error) == ("failed", "abandoned: no result after 6 hours")
