@@ -125,6 +125,7 @@ def debt_list(request, pk: int):
     data = request.GET.copy()
     data.setdefault("status", DebtItem.Status.OPEN)
     filtered = DebtFilter(data, queryset=DebtItem.objects.filter(repository=repository))
+    filtered.form.fields.pop("repository", None)  # the page is already about one repository
     items = filtered.qs if filtered.is_valid() else DebtItem.objects.none()
     page = Paginator(items.order_by("path", "line"), PAGE_SIZE).get_page(request.GET.get("page"))
     scan = latest_scan(repository)
