@@ -1,5 +1,6 @@
 import pytest
 from django.test import Client
+from django_q.brokers import get_broker
 from rest_framework.test import APIClient
 
 from monitoring.metrics import REGISTRY
@@ -21,6 +22,15 @@ def no_background_metric_flusher():
 def fast_password_hashing(settings):
     # PBKDF2 at full strength costs ~0.3 s per user; tests create many.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def task_queue(db):
+    """The configured broker (ORM or Redis), emptied; `.queue_size()` counts tasks handed to workers."""
+    broker = get_broker()
+    broker.purge_queue()
+    yield broker
+    broker.purge_queue()
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Admin: every code health page loads for admins (and only for them); "scan now" queues."""
 
 import pytest
-from django_q.models import OrmQ
 
 from codehealth.models import CodeScan, DebtItem, FileMetrics, FunctionMetrics
 
@@ -28,7 +27,7 @@ def test_admin_change_pages(page_client, scanned):
         assert client.get(f"/admin/codehealth/{model}/{pk}/change/").status_code == 200, model
 
 
-def test_admin_scan_now_action(page_client, scanned, django_capture_on_commit_callbacks):
+def test_admin_scan_now_action(page_client, scanned, task_queue, django_capture_on_commit_callbacks):
     repository, _ = scanned
     before = CodeScan.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
@@ -38,7 +37,7 @@ def test_admin_scan_now_action(page_client, scanned, django_capture_on_commit_ca
     assert response.status_code == 302
     assert CodeScan.objects.count() == before + 1
     assert CodeScan.objects.order_by("-id").first().trigger == "admin"
-    assert OrmQ.objects.count() == 1
+    assert task_queue.queue_size() == 1
 
 
 def test_admin_form_rejects_unknown_thresholds(page_client, db, tmp_path):

@@ -1,7 +1,6 @@
 """API: role matrix for every endpoint and the scan action, filters, validation."""
 
 import pytest
-from django_q.models import OrmQ
 
 from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, FunctionMetrics, QualityGate
 
@@ -69,7 +68,9 @@ def test_scan_results_are_read_only_for_everyone(api_client, scanned, actor, pre
 
 
 @pytest.mark.parametrize("actor", ACTORS)
-def test_scan_now_is_for_operators_and_admins(api_client, scanned, actor, django_capture_on_commit_callbacks):
+def test_scan_now_is_for_operators_and_admins(
+    api_client, scanned, actor, task_queue, django_capture_on_commit_callbacks
+):
     repository, _ = scanned
     before = CodeScan.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
@@ -79,7 +80,7 @@ def test_scan_now_is_for_operators_and_admins(api_client, scanned, actor, django
         body = response.json()
         assert (body["status"], body["trigger"]) == ("queued", "api")
         assert CodeScan.objects.count() == before + 1
-        assert OrmQ.objects.count() == 1  # handed to the workers after commit
+        assert task_queue.queue_size() == 1  # handed to the workers after commit
     else:
         assert response.status_code in DENIED
         assert CodeScan.objects.count() == before

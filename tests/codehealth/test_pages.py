@@ -2,7 +2,6 @@
 
 import pytest
 from django.test import Client
-from django_q.models import OrmQ
 
 from codehealth.models import CodeScan, DebtItem, FileMetrics
 from codehealth.scanning import scan_create, scan_run
@@ -62,7 +61,7 @@ def test_unknown_chart_series_is_404(client_for, scanned):
 
 
 @pytest.mark.parametrize("actor", ACTORS)
-def test_scan_now_role_matrix(client_for, scanned, actor, django_capture_on_commit_callbacks):
+def test_scan_now_role_matrix(client_for, scanned, actor, task_queue, django_capture_on_commit_callbacks):
     repository, _ = scanned
     before = CodeScan.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
@@ -70,7 +69,7 @@ def test_scan_now_role_matrix(client_for, scanned, actor, django_capture_on_comm
     assert response.status_code == SCAN[actor]
     queued = actor in ("operator", "admin")
     assert CodeScan.objects.count() == before + queued
-    assert OrmQ.objects.count() == queued
+    assert task_queue.queue_size() == queued
     if queued:
         assert response.url == f"/codehealth/{repository.pk}/"
 

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import time_machine
-from django_q.models import OrmQ
 
 from codehealth.models import CodeRepository, CodeScan, QualityGate
 from codehealth.schedules import SCHEDULES
@@ -29,7 +28,7 @@ def test_scan_task_records_failure_without_raising(repository):
     assert scan_repository(scan.pk) == "failed"
 
 
-def test_sweep_queues_due_repositories_once(db, django_capture_on_commit_callbacks):
+def test_sweep_queues_due_repositories_once(db, task_queue, django_capture_on_commit_callbacks):
     with time_machine.travel(NOW, tick=False):
         due = CodeRepository.objects.create(name="due", path="/srv/a", scan_every_hours=6)
         CodeRepository.objects.create(name="manual", path="/srv/b")
@@ -39,7 +38,7 @@ def test_sweep_queues_due_repositories_once(db, django_capture_on_commit_callbac
     due.refresh_from_db()
     assert due.next_scan_at == NOW + timedelta(hours=6, minutes=1)
     assert CodeScan.objects.get().trigger == CodeScan.Trigger.SCHEDULE
-    assert OrmQ.objects.count() == 1
+    assert task_queue.queue_size() == 1
     assert scan_due(now=NOW + timedelta(hours=6, minutes=1)) == 1
 
 
