@@ -2,10 +2,7 @@
 breakdown), the debt list with filters, and a file's detail. "Scan now" is a POST that queues
 the same task the API and admin queue."""
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -25,23 +22,11 @@ from codehealth.models import (
     Severity,
 )
 from codehealth.tasks import scan_queue
-from portal.roles import VIEWER, has_role
+from portal.access import viewer_required
 
 SCAN_PERMISSION = "codehealth.scan_coderepository"
 PAGE_SIZE = 50
 SEVERITIES = sorted(Severity.values, key=lambda s: -SEVERITY_RANK[s])
-
-
-def viewer_required(view):
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not has_role(request.user, VIEWER):
-            raise PermissionDenied("Your account has no role yet.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def latest_scan(repository) -> CodeScan | None:

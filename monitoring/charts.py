@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -11,7 +10,6 @@ from monitoring.models import HealthCheck
 from monitoring.query import AGGREGATIONS, series_query
 from portal.charts import PortalChartView
 from portal.models import Service
-from portal.roles import VIEWER, has_role
 
 # range name -> (window, step seconds): ~60-170 points each; 7d reads hour rollups.
 RANGES = {"1h": (timedelta(hours=1), 60), "24h": (timedelta(hours=24), 600), "7d": (timedelta(days=7), 3600)}
@@ -23,14 +21,7 @@ def chosen_range(request) -> str:
     return value if value in RANGES else "1h"
 
 
-class ViewerChartView(PortalChartView):
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not has_role(request.user, VIEWER):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-
-class MetricChart(ViewerChartView):
+class MetricChart(PortalChartView):
     """One metric of one service over 1h/24h/7d; one line per label set (service excluded).
 
     Query string: range=1h|24h|7d, agg=avg|max|p95|..., label=name=value (repeatable filter)."""
@@ -62,7 +53,7 @@ class MetricChart(ViewerChartView):
         return [[None if v is None else round(v, 4) for _, v in s.points] for s in self.series]
 
 
-class HealthLatencyChart(ViewerChartView):
+class HealthLatencyChart(PortalChartView):
     """Latency of a check's last 100 results, oldest first."""
 
     def get(self, request, *args, pk, **kwargs):

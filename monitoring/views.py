@@ -2,8 +2,6 @@
 
 from datetime import timedelta
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -11,8 +9,8 @@ from django.utils import timezone
 from monitoring.charts import RANGES, chosen_range
 from monitoring.models import HealthCheck, HealthStatus, Metric, MetricKind, MetricSample, MinuteRollup
 from monitoring.query import rollup_watermark
+from portal.access import viewer_required
 from portal.models import Service
-from portal.roles import VIEWER, has_role
 
 # Charts of the host collectors, in page order: (title, metric, label filter, aggregation).
 SYSTEM_CHARTS = [
@@ -30,18 +28,6 @@ SYSTEM_CHARTS = [
 SYSTEM_NAMES = {name for _, name, _, _ in SYSTEM_CHARTS}
 MAX_OTHER_CHARTS = 12
 CHART_AGG = {MetricKind.COUNTER: "rate", MetricKind.HISTOGRAM: "p95", MetricKind.TIMER: "p95"}
-
-
-def viewer_required(view):
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not has_role(request.user, VIEWER):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
 
 
 def _status_counts(queryset):

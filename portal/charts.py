@@ -4,16 +4,26 @@ from datetime import timedelta
 
 from chartjs.views.lines import BaseLineChartView
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django_q.models import Task
 
+from portal.roles import VIEWER, has_role
+
 
 class PortalChartView(LoginRequiredMixin, BaseLineChartView):
-    """django-chartjs puts the view object itself in the JSON context; drop it."""
+    """Chart JSON for people with the viewer role (or higher).
+
+    django-chartjs puts the view object itself in the JSON context; we drop it."""
 
     raise_exception = True  # JSON endpoints answer 403, not a redirect to the login page
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not has_role(request.user, VIEWER):
+            raise PermissionDenied("Charts need the viewer role.")
+        return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -3,11 +3,8 @@
 Every action is a POST (CSRF-protected) that calls the one transition function for it.
 """
 
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError
@@ -26,8 +23,8 @@ from monitoring.alerting.lifecycle import (
 )
 from monitoring.alerting.models import AckLinkUse, Alert, AlertStatus, Channel, RuleState, Severity, Silence
 from monitoring.alerting.silences import SILENCE_CHOICES, silence_expire, silence_for_alert
+from portal.access import viewer_required
 from portal.models import Service
-from portal.roles import VIEWER, has_role
 
 ACK_PERMISSION = "alerting.acknowledge_alert"
 SILENCE_PERMISSION = "alerting.add_silence"
@@ -39,18 +36,6 @@ TRANSITIONS = {
 }
 DONE = {"acknowledge": "acknowledged", "unacknowledge": "handed back", "resolve": "resolved", "reopen": "reopened"}
 PAGE_SIZE = 50
-
-
-def viewer_required(view):
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not has_role(request.user, VIEWER):
-            raise PermissionDenied("Your account has no role yet.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _require_perm(request, perm: str) -> None:

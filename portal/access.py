@@ -1,0 +1,29 @@
+"""Role checks for page views (the API has portal.api.permissions.RolePermission)."""
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+
+from portal.roles import OPERATOR, VIEWER, has_role
+
+
+def role_required(role: str):
+    """Anonymous people go to the login page; people without `role` get a 403."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not has_role(request.user, role):
+                raise PermissionDenied(f"This page needs the {role} role.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+viewer_required = role_required(VIEWER)
+operator_required = role_required(OPERATOR)
