@@ -34,7 +34,9 @@ def test_tasks_per_hour_chart_counts_by_hour_and_outcome(page_client):
     assert sum(succeeded["data"]) == 3
 
 
-@pytest.mark.parametrize("actor, expected", [("anonymous", 403), ("viewer", 200), ("operator", 200), ("admin", 200)])
+@pytest.mark.parametrize(
+    "actor, expected", [("anonymous", 403), ("norole", 403), ("viewer", 200), ("operator", 200), ("admin", 200)]
+)
 def test_chart_json_needs_login(page_client, actor, expected):
     assert page_client(actor).get("/charts/tasks-per-hour/").status_code == expected
 
