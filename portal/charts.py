@@ -1,5 +1,6 @@
 """Chart.js JSON built with django-chartjs view classes."""
 
+import itertools
 from datetime import timedelta
 
 from chartjs.views.lines import BaseLineChartView
@@ -11,6 +12,9 @@ from django.utils import timezone
 from django_q.models import Task
 
 from portal.roles import VIEWER, has_role
+
+# A colour-blind-friendly qualitative palette (Okabe & Ito), as RGB.
+PALETTE = [(0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167), (230, 159, 0), (86, 180, 233), (117, 112, 179)]
 
 
 class PortalChartView(LoginRequiredMixin, BaseLineChartView):
@@ -24,6 +28,20 @@ class PortalChartView(LoginRequiredMixin, BaseLineChartView):
         if request.user.is_authenticated and not has_role(request.user, VIEWER):
             raise PermissionDenied("Charts need the viewer role.")
         return super().dispatch(request, *args, **kwargs)
+
+    def get_colors(self):
+        # django-chartjs starts with light greys; lines need colours people can tell apart.
+        return itertools.cycle(PALETTE)
+
+    def get_dataset_options(self, index, color):
+        rgb = ", ".join(str(c) for c in color)
+        return {
+            "borderColor": f"rgb({rgb})",
+            "backgroundColor": f"rgba({rgb}, 0.15)",
+            "pointRadius": 0,
+            "borderWidth": 2,
+            "tension": 0.2,
+        }
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -67,3 +67,5 @@ def test_home_page_says_when_workers_last_finished_a_task(page_client):
     assert "never" in page_client("viewer").get("/").content.decode()
     make_task(datetime.now(UTC) - timedelta(minutes=3), True, 99)
     assert "3\xa0minutes ago" in page_client("viewer").get("/").content.decode()
+    make_task(datetime.now(UTC) - timedelta(seconds=5), True, 100)
+    assert "just now" in page_client("viewer").get("/").content.decode()
