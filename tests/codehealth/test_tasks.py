@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 from io import StringIO
+from pathlib import Path
 
 import time_machine
 
@@ -50,3 +51,15 @@ def test_schedule_and_setup_hook(db):
     codehealth_setup(stdout=out)
     assert QualityGate.objects.filter(name="default").count() == 1
     assert "created" in out.getvalue() and "unchanged" in out.getvalue()
+
+
+def test_demo_setup_adds_the_portal_itself_and_queues_one_scan(db, task_queue, django_capture_on_commit_callbacks):
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        codehealth_setup(stdout=out, demo=True)
+        codehealth_setup(stdout=out, demo=True)
+    repository = CodeRepository.objects.get(name="operations-portal")
+    assert (Path(repository.path) / "manage.py").exists()
+    assert CodeScan.objects.filter(repository=repository, status=CodeScan.Status.QUEUED).count() == 1
+    assert task_queue.queue_size() == 1
+    assert "created, scan queued" in out.getvalue() and "operations-portal: unchanged" in out.getvalue()
