@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
 
@@ -11,5 +11,10 @@ class PortalConfig(AppConfig):
         from portal import checks  # noqa: F401  (registers system checks)
         from portal.roles import sync_role_permissions
 
-        # Permissions only exist once post_migrate has created them, so roles follow them here.
-        post_migrate.connect(lambda **kwargs: sync_role_permissions(), weak=False, dispatch_uid="portal.sync_roles")
+        def sync_after_last_app(sender, **kwargs):
+            # post_migrate is sent once per app, and each app's permissions are created in its
+            # turn: only after the last app do they all exist.
+            if sender is list(apps.get_app_configs())[-1]:
+                sync_role_permissions()
+
+        post_migrate.connect(sync_after_last_app, weak=False, dispatch_uid="portal.sync_roles")
