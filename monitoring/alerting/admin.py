@@ -19,6 +19,7 @@ from monitoring.alerting.models import (
     Silence,
 )
 from monitoring.alerting.notify import channel_test
+from monitoring.alerting.rules import rule_alerts_close, rule_delete, rule_disable
 from monitoring.alerting.silences import silence_apply, silence_expire
 from monitoring.alerting.transports import transport_class
 
@@ -36,9 +37,23 @@ class AlertRuleAdmin(admin.ModelAdmin):
     def enable(self, request, queryset):
         self.message_user(request, f"Enabled {queryset.update(enabled=True)} rule(s).")
 
-    @admin.action(description="Disable selected rules")
+    @admin.action(description="Disable selected rules (resolves their open alerts)")
     def disable(self, request, queryset):
-        self.message_user(request, f"Disabled {queryset.update(enabled=False)} rule(s).")
+        rules = list(queryset.filter(enabled=True))
+        resolved = sum(rule_disable(rule=rule, by=request.user, via="admin") for rule in rules)
+        self.message_user(request, f"Disabled {len(rules)} rule(s); resolved {resolved} open alert(s).")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and not obj.enabled and "enabled" in form.changed_data:
+            rule_alerts_close(rule=obj, reason="rule disabled", by=request.user, via="admin")
+
+    def delete_model(self, request, obj):
+        rule_delete(rule=obj, by=request.user, via="admin")
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            rule_delete(rule=rule, by=request.user, via="admin")
 
 
 @admin.register(RuleState)

@@ -145,7 +145,8 @@ def alert_resolve(
     message: str = "",
     via: str = "page",
 ) -> Alert:
-    """Close an alert: by a person, or by the evaluator (`by=None`) when the condition cleared."""
+    """Close an alert: by a person, or by the evaluator (`by=None`) when the condition cleared.
+    Other callers without a person name themselves in `via` (e.g. "rule change")."""
     now = now or timezone.now()
     with transaction.atomic():
         alert = _lock(alert)
@@ -160,7 +161,12 @@ def alert_resolve(
             alert.value = value
             fields.append("value")
         alert.save(update_fields=fields)
-        details = {"via": via} if by else {"by": "evaluator", "auto": True}
+        if by:
+            details = {"via": via}
+        elif via == "page":  # no person and no other source named: the evaluator saw it clear
+            details = {"by": "evaluator", "auto": True}
+        else:
+            details = {"by": via}
         message = message or ("" if by else "condition cleared")
         event_record(
             alert=alert, kind=EventKind.RESOLVED, now=now, actor=by, value=value, message=message, details=details

@@ -1,5 +1,7 @@
 """CRUD for what admins configure: rules, channels, escalation policies, silences, windows."""
 
+import copy
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +21,7 @@ from monitoring.alerting.models import (
     Silence,
 )
 from monitoring.alerting.notify import channel_test
+from monitoring.alerting.rules import rule_alerts_close, rule_delete
 from monitoring.alerting.silences import silence_apply, silence_create, silence_expire
 from monitoring.alerting.transports import transport_class
 from portal.api.router import router
@@ -41,7 +44,9 @@ def _matchers(value):
 
 
 def _model_clean(instance, attrs: dict, exclude_m2m: tuple = ()) -> None:
-    """Run the model's own clean() so the API and the admin refuse the same things."""
+    """Run the model's own clean() so the API and the admin refuse the same things.
+    On a copy: the view still needs the stored values (e.g. was the rule enabled?)."""
+    instance = copy.copy(instance)
     for name, value in attrs.items():
         if name not in exclude_m2m:
             setattr(instance, name, value)
@@ -210,6 +215,15 @@ class AlertRuleViewSet(viewsets.ModelViewSet):
     serializer_class = AlertRuleSerializer
     filterset_fields = {"enabled": ["exact"], "metric": ["exact"], "severity": ["exact"], "service__slug": ["exact"]}
     ordering_fields = ["name", "created_at"]
+
+    def perform_update(self, serializer):
+        was_enabled = serializer.instance.enabled
+        rule = serializer.save()
+        if was_enabled and not rule.enabled:
+            rule_alerts_close(rule=rule, reason="rule disabled", by=self.request.user, via="api")
+
+    def perform_destroy(self, instance):
+        rule_delete(rule=instance, by=self.request.user, via="api")
 
 
 class ChannelViewSet(viewsets.ModelViewSet):
