@@ -63,3 +63,12 @@ def test_demo_setup_adds_the_portal_itself_and_queues_one_scan(db, task_queue, d
     assert CodeScan.objects.filter(repository=repository, status=CodeScan.Status.QUEUED).count() == 1
     assert task_queue.queue_size() == 1
     assert "created, scan queued" in out.getvalue() and "operations-portal: unchanged" in out.getvalue()
+
+
+def test_demo_repository_is_not_queued_again_by_the_sweep(db, task_queue, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        codehealth_setup(stdout=StringIO(), demo=True)
+        now = CodeScan.objects.get().queued_at
+        assert scan_due(now=now + timedelta(minutes=5)) == 0
+        assert scan_due(now=now + timedelta(hours=24)) == 1
+    assert task_queue.queue_size() == 2
