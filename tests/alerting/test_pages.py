@@ -196,3 +196,55 @@ def test_list_shows_pending_label_sets(page_client, clock, rule):
     assert 'id="pending"' in html
     assert "route=/pay" in html and "09:05 UTC" in html
     assert "route=/old" not in html and "route=/ok" not in html  # fired long ago / not true
+
+
+@pytest.mark.parametrize(("path", "start"), [("unacknowledge/", "acknowledged"), ("reopen/", "resolved")])
+def test_csrf_is_enforced_on_the_other_transitions(users, make_alert, path, start):
+    alert = make_alert(status=start)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(users["operator"])
+    assert client.post(f"/alerts/{alert.pk}/{path}").status_code == 403
+    assert Alert.objects.get(pk=alert.pk).status == start
+    token = client.get(f"/alerts/{alert.pk}/").cookies["csrftoken"].value
+    assert client.post(f"/alerts/{alert.pk}/{path}", {"csrfmiddlewaretoken": token}).status_code == 302
+    assert Alert.objects.get(pk=alert.pk).status != start
+
+
+def test_csrf_is_enforced_on_ending_a_silence(users, rule):
+    silence = silence_create(reason="deploy", rule=rule, ends_at=T0.replace(year=2100), author=users["admin"])
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(users["operator"])
+    assert client.post(f"/alerts/silences/{silence.pk}/expire/").status_code == 403
+    silence.refresh_from_db()
+    assert silence.ends_at.year == 2100
+    token = client.get("/alerts/silences/").cookies["csrftoken"].value
+    assert client.post(f"/alerts/silences/{silence.pk}/expire/", {"csrfmiddlewaretoken": token}).status_code == 302
+    silence.refresh_from_db()
+    assert silence.ends_at.year < 2100
+
+
+def test_api_actions_with_a_session_need_the_csrf_token(users, make_alert):
+    """The browser's session works on the API too, so the API must not be a CSRF side door."""
+    alert = make_alert()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(users["operator"])
+    assert client.post(f"/api/v1/alerts/{alert.pk}/acknowledge/").status_code == 403
+    assert Alert.objects.get(pk=alert.pk).status == "firing"
+    token = client.get(f"/alerts/{alert.pk}/").cookies["csrftoken"].value
+    response = client.post(f"/api/v1/alerts/{alert.pk}/acknowledge/", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200
+    assert Alert.objects.get(pk=alert.pk).status == "acknowledged"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", ""), ("get", "{pk}/"), ("get", "silences/"), ("post", "{pk}/acknowledge/"), ("post", "{pk}/comment/")],
+)
+def test_a_service_key_opens_no_page(make_alert, other_key, method, path):
+    """Pages are for people: a service's API key counts as anonymous there."""
+    alert = make_alert()
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {other_key.raw}")
+    response = getattr(client, method)(f"/alerts/{path.format(pk=alert.pk)}", {"text": "x"})
+    assert response.status_code == 302 and response.url.startswith("/login/")
+    alert.refresh_from_db()
+    assert alert.status == "firing" and not alert.events.filter(kind="commented").exists()
