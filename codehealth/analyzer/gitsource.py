@@ -111,4 +111,5 @@ def _cat_blobs(repo: Path, blobs: list[str]) -> dict[str, bytes]:
 def repository_root(path: Path) -> tuple[Path, str]:
     """(top level of the git work tree, path of `path` inside it)."""
     top = Path(_git(path, "rev-parse", "--show-toplevel").decode().strip())
-    return top, path.resolve().relative_to(top.resolve()).as_posix().strip(".")
+    inside = path.resolve().relative_to(top.resolve()).as_posix()
+    return top, "" if inside == "." else inside

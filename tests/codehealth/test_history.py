@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from codehealth.analyzer.gitsource import git_commits, git_files_at
+from codehealth.analyzer.gitsource import git_commits, git_files_at, repository_root
 from codehealth.history import history_run
 from codehealth.models import CodeRepository, CodeScan
 
@@ -61,6 +61,13 @@ def test_git_reader_lists_commits_oldest_first_and_reads_blobs(history_repo):
     assert [c.subject for c in commits] == ["step 0", "step 1", "step 2"]
     files = {f.path: f.data for f in git_files_at(history_repo, commits[0].sha, [], "pkg")}
     assert files == {"a.py": b"def f(a):\n    return a\n", "b.py": b"X = 1\n"}
+
+
+def test_repository_root_keeps_dots_of_a_hidden_subdirectory(history_repo):
+    hidden = history_repo / ".config" / "src."
+    hidden.mkdir(parents=True)
+    assert repository_root(hidden) == (history_repo.resolve(), ".config/src.")
+    assert repository_root(history_repo) == (history_repo.resolve(), "")
 
 
 @pytest.mark.django_db
