@@ -248,3 +248,19 @@ def test_a_service_key_opens_no_page(make_alert, other_key, method, path):
     assert response.status_code == 302 and response.url.startswith("/login/")
     alert.refresh_from_db()
     assert alert.status == "firing" and not alert.events.filter(kind="commented").exists()
+
+
+def test_pending_label_sets_are_listed_soonest_first(page_client, clock, rule):
+    rule.for_duration = timedelta(minutes=5)
+    rule.save()
+    RuleState.objects.create(
+        rule=rule, fingerprint="late", labels={"route": "/late"}, active_since=T0 + timedelta(minutes=1)
+    )
+    RuleState.objects.create(rule=rule, fingerprint="soon", labels={"route": "/soon"}, active_since=T0)
+    RuleState.objects.create(
+        rule=rule, fingerprint="due", labels={"route": "/due"}, active_since=T0 - timedelta(minutes=3)
+    )
+    clock.move_to(T0 + timedelta(minutes=2))  # /due fires exactly now: no longer pending
+    html = page_client("viewer").get("/alerts/").content.decode()
+    assert html.index("route=/soon") < html.index("route=/late")
+    assert "route=/due" not in html
