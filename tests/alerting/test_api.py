@@ -329,3 +329,23 @@ def test_rule_states_show_what_is_pending(api_client, clock, rule):
     assert [(r["labels"], r["pending"], r["fires_at"]) for r in rows] == [
         ({"route": "/pay"}, True, "2026-03-02T09:05:00Z")
     ]
+
+
+def test_rule_window_and_for_are_bounded(api_client):
+    """A typo like a 3650-day window would read years of rollups every minute (or overflow)."""
+    client = api_client("admin")
+    body = {"name": "r", "metric": "m", "window": "1 00:00:01"}
+    response = client.post("/api/v1/alert-rules/", body, format="json")
+    assert response.status_code == 400 and "window" in response.json()
+    response = client.post("/api/v1/alert-rules/", {**body, "window": "1 00:00:00"}, format="json")
+    assert response.status_code == 201, response.content
+    response = client.post(
+        "/api/v1/alert-rules/", {"name": "r2", "metric": "m", "for_duration": "8 00:00:00"}, format="json"
+    )
+    assert response.status_code == 400 and "for_duration" in response.json()
+
+
+def test_maintenance_window_duration_is_bounded(api_client):
+    body = {"name": "w", "starts_at": "2026-01-01T00:00:00Z", "cron": "0 2 * * *", "duration": "999999 00:00:00"}
+    response = api_client("admin").post("/api/v1/maintenance-windows/", body, format="json")
+    assert response.status_code == 400 and "duration" in response.json()

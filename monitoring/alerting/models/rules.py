@@ -8,6 +8,9 @@ from django.utils import timezone
 
 from monitoring.alerting.conditions import SYMBOLS, MatcherError, parse_matchers
 
+MAX_WINDOW = timedelta(hours=24)
+MAX_FOR = timedelta(days=7)
+
 
 class Severity(models.TextChoices):
     INFO = "info"
@@ -109,8 +112,14 @@ class AlertRule(models.Model):
             raise ValidationError({"metric": "A metric rule needs a metric name."})
         if self.window is not None and self.window < timedelta(minutes=1):
             raise ValidationError({"window": "The window must be at least one minute (data is per minute)."})
+        # Every minute the evaluator reads each series' minute buckets over the window: a typo like
+        # 3650 days would load years of rollups each minute (or overflow the date and stop evaluation).
+        if self.window is not None and self.window > MAX_WINDOW:
+            raise ValidationError({"window": "The window must be at most 24 hours."})
         if self.for_duration is not None and self.for_duration < timedelta(0):
             raise ValidationError({"for_duration": "Must not be negative."})
+        if self.for_duration is not None and self.for_duration > MAX_FOR:
+            raise ValidationError({"for_duration": "Must be at most 7 days."})
 
     @property
     def condition_text(self) -> str:

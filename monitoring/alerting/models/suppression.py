@@ -92,6 +92,9 @@ class MaintenanceWindow(models.Model):
                 raise ValidationError({"cron": "Not a valid cron expression."})
             if not self.duration or self.duration <= timedelta(0):
                 raise ValidationError({"duration": "A recurring window needs a positive duration."})
+            # Bounded so `start + duration` can never overflow a date while checking every alert.
+            if self.duration > timedelta(days=31):
+                raise ValidationError({"duration": "Must be at most 31 days."})
         elif not self.ends_at:
             raise ValidationError({"ends_at": "A one-off window needs an end."})
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
