@@ -8,10 +8,13 @@ those points and feed each group to radon's own classification helpers (`_logica
 `is_single_token`). The same token stream gives the comments the debt markers are read from.
 
 Sources with line separators that `str.splitlines` and the tokenizer disagree on (form feed,
-vertical tab, Unicode separators) go through `radon.raw.analyze` itself, so results stay equal.
+vertical tab, Unicode separators), and sources where a backslash continuation runs into a blank
+line (radon then glues lines into a group until its tokenizer stops complaining, which no
+logical-line rule reproduces), go through `radon.raw.analyze` itself, so results stay equal.
 """
 
 import io
+import re
 import tokenize
 from dataclasses import dataclass
 
@@ -23,6 +26,12 @@ _SKIPPED = {tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
 _OPENERS = {"(", "[", "{"}
 _CLOSERS = {")", "]", "}"}
 _ENDMARKER = (tokenize.ENDMARKER, "")
+_BACKSLASH_THEN_BLANK = re.compile(r"\\\n[ \t]*(?:\n|$)")
+
+
+def radon_only(source: str) -> bool:
+    """Sources whose counts only `radon.raw.analyze` itself gets right (rare: see the module doc)."""
+    return not _ODD_SEPARATORS.isdisjoint(source) or ("\\\n" in source and bool(_BACKSLASH_THEN_BLANK.search(source)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +62,14 @@ def comments_of(tokens: list[tokenize.TokenInfo]) -> list[Comment]:
 
 def raw_counts(source: str, tokens: list[tokenize.TokenInfo]) -> RawCounts:
     """The counts `radon.raw.analyze(source)` returns, computed from `tokens` of `source`."""
-    if not _ODD_SEPARATORS.isdisjoint(source) or any(t.type == tokenize.ERRORTOKEN for t in tokens):
-        return RawCounts(*analyze(source)[:7])
+    if radon_only(source) or any(t.type == tokenize.ERRORTOKEN for t in tokens):
+        counts = _radon(source)
+        if counts is not None:
+            return counts
     lines = source.splitlines()
     lloc = comments = single_comments = multi = blank = sloc = 0
     group: list[tuple[int, str]] = []
-    start_row = 0
+    start_row = last_row = 0
     depth = 0
     for tok in tokens:
         kind = tok.type
@@ -96,5 +107,24 @@ def raw_counts(source: str, tokens: list[tokenize.TokenInfo]) -> RawCounts:
             blank += len(parsed) - filled
         lloc += _logical(group)
         group = []
+        last_row = tok.end[0]
+    # A whitespace-only last line without "\n" gets no token, but splitlines() (radon) sees it.
+    tail = lines[last_row:]
+    if any(line.strip() for line in tail):
+        counts = _radon(source)
+        if counts is not None:
+            return counts
+    filled = sum(1 for line in tail if line.strip())
+    sloc += filled
+    blank += len(tail) - filled
     loc = sloc + blank + multi + single_comments
     return RawCounts(loc, lloc, sloc, comments, multi, blank, single_comments)
+
+
+def _radon(source: str) -> RawCounts | None:
+    """radon's own counts, or None where radon gives up on code Python accepts (e.g. a
+    backslash continuation followed by a blank line): then our count of the same rules stands."""
+    try:
+        return RawCounts(*analyze(source)[:7])
+    except SyntaxError:
+        return None

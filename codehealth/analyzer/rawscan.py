@@ -14,7 +14,7 @@ import re
 
 from radon.raw import _generate, _logical
 
-from codehealth.analyzer.rawcounts import _ODD_SEPARATORS, Comment, RawCounts
+from codehealth.analyzer.rawcounts import Comment, RawCounts, radon_only
 
 _SCAN = re.compile(
     r"""
@@ -42,8 +42,8 @@ class _Unexpected(Exception):
 
 
 def fast_raw_counts(source: str) -> tuple[RawCounts, list[Comment]] | None:
-    if not _ODD_SEPARATORS.isdisjoint(source):
-        return None  # line numbering differs between splitlines() and "\n"; let radon decide
+    if radon_only(source):
+        return None
     try:
         return _scan(source)
     except _Unexpected:

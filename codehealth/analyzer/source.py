@@ -90,17 +90,16 @@ def analyze_source(path: str, data: bytes) -> FileReport:
         source = decode(data)
         tree = ast.parse(source, filename=path)
         fast = fast_raw_counts(source)
-        tokens = tokens_of(source) if fast is None else None
+        if fast is None:  # the tokenizer path: slower, handles whatever the regex scan declined
+            tokens = tokens_of(source)
+            fast = raw_counts(source, tokens), comments_of(tokens)
     except (SyntaxError, ValueError, UnicodeDecodeError, tokenize.TokenError, LookupError) as exc:
         report.error = f"{type(exc).__name__}: {exc}"
         return report
     except RecursionError:
         report.error = "RecursionError: the file nests too deeply to parse"
         return report
-    if fast is not None:
-        report.raw, report.comments = fast
-    else:  # the tokenizer path: slower, handles whatever the regex scan declined
-        report.raw, report.comments = raw_counts(source, tokens), comments_of(tokens)
+    report.raw, report.comments = fast
     visitor = ComplexityVisitor.from_ast(tree)
     halstead = h_visit_ast(tree).total
     report.complexity = visitor.total_complexity
