@@ -279,3 +279,16 @@ def test_the_scheduled_sweep_queues_one_task_per_channel(alert, monkeypatch, fas
             ("monitoring.alerting.tasks.deliveries_send", [third.pk]),
         ]
     )
+
+
+def test_slack_message_escapes_control_characters_from_labels(httpserver, make_alert, fast_retries):
+    """Labels come from services: `<!channel>` in one must not ping the whole Slack channel."""
+    alert = make_alert(route="<!channel> & <https://evil.example|click>")
+    httpserver.expect_request("/services/T/B/esc").respond_with_data("ok")
+    channel = ChannelFactory(kind="slack", url="", secret=httpserver.url_for("/services/T/B/esc"))
+    assert delivery_send(delivery_id=queue(alert, channel).pk) == "sent"
+    (request,) = received(httpserver, "/services/T/B/esc")
+    text = json.loads(request.get_data())["text"]
+    assert "<!channel>" not in text and "<https://evil" not in text
+    assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;" in text
+    assert f"/alerts/{alert.pk}/|" in text  # the portal's own link is still a link

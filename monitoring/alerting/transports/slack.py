@@ -19,16 +19,17 @@ class SlackTransport(Transport):
 
     def text(self, n: Notification) -> str:
         icon = ICONS.get(n.status, ":bell:")
-        head = f"{icon} *{n.status.upper()}* [{n.severity}] {n.summary}"
+        summary = _escape(n.summary)
+        head = f"{icon} *{n.status.upper()}* [{n.severity}] {summary}"
         if n.alert_url:
-            head = f"{icon} *{n.status.upper()}* [{n.severity}] <{n.alert_url}|{n.summary}>"
+            head = f"{icon} *{n.status.upper()}* [{n.severity}] <{n.alert_url}|{summary}>"
         lines = [head]
         if n.value is not None:
             lines.append(f"Value: `{n.value:g}`")
         if n.labels:
-            lines.append("Labels: " + ", ".join(f"`{k}={v}`" for k, v in sorted(n.labels.items())))
+            lines.append("Labels: " + ", ".join(f"`{_escape(f'{k}={v}')}`" for k, v in sorted(n.labels.items())))
         if n.actor:
-            lines.append(f"By: {n.actor}")
+            lines.append(f"By: {_escape(n.actor)}")
         if n.step is not None:
             lines.append(f"Escalation step {n.step + 1}")
         return "\n".join(lines)
@@ -36,3 +37,9 @@ class SlackTransport(Transport):
     def send(self, notification: Notification, *, recipients=None) -> str:
         body = json.dumps({"text": self.text(notification)}).encode()
         return post_json(self.channel.secret, body=body, headers={}, timeout=self.timeout)
+
+
+def _escape(text: str) -> str:
+    """Slack's control characters: labels and summaries come from services' metrics, and an
+    unescaped `<!channel>` or `<https://evil|click>` in them would ping everyone or fake a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
