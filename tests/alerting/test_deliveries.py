@@ -292,3 +292,11 @@ def test_slack_message_escapes_control_characters_from_labels(httpserver, make_a
     assert "<!channel>" not in text and "<https://evil" not in text
     assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;" in text
     assert f"/alerts/{alert.pk}/|" in text  # the portal's own link is still a link
+
+
+def test_a_newline_in_the_summary_does_not_stop_the_email(alert, fast_retries):
+    Alert.objects.filter(pk=alert.pk).update(summary="disk full on\n/var\r\nBcc: x@example.com")
+    channel = ChannelFactory(kind="email", url="", secret="", addresses=["oncall@example.com"])
+    assert delivery_send(delivery_id=queue(alert, channel).pk) == "sent"
+    (message,) = mail.outbox
+    assert message.subject == "[FIRING] disk full on /var Bcc: x@example.com" and message.bcc == []

@@ -35,7 +35,8 @@ class EmailTransport(Transport):
                 if notification.alert_id and notification.event in ("trigger", "escalation")
                 else "",
             }
-            subject = f"[{notification.status.upper()}] {notification.summary}"[:200]
+            # One line: a newline from a label value would make Django refuse the header.
+            subject = " ".join(f"[{notification.status.upper()}] {notification.summary}".split())[:200]
             message = EmailMultiAlternatives(
                 subject=subject,
                 body=render_to_string("alerting/email/notification.txt", context),
