@@ -26,6 +26,7 @@ from portal.models import Service
 
 log = logging.getLogger(__name__)
 UNHEALTHY = "unhealthy"
+FORGET_AFTER = timedelta(days=1)
 
 
 @dataclass
@@ -139,6 +140,7 @@ class _Evaluator:
         self.open = {a.fingerprint: a for a in Alert.objects.open().filter(rule__enabled=True) if a.rule_id in ids}
         self.created: list[RuleState] = []
         self.changed: dict[int, RuleState] = {}
+        self.forgotten: list[int] = []
         self._services: dict[str, Service] | None = None
 
     def service_for(self, rule: AlertRule, labels: dict) -> Service | None:
@@ -218,6 +220,22 @@ class _Evaluator:
             RuleState.objects.bulk_create(self.created, ignore_conflicts=True)
         if self.changed:
             RuleState.objects.bulk_update(list(self.changed.values()), ["active_since", "value", "changed_at"])
+        for start in range(0, len(self.forgotten), 500):
+            RuleState.objects.filter(pk__in=self.forgotten[start : start + 500], active_since__isnull=True).delete()
+
+    def forget_vanished(self, observed: dict[int, dict[str, Observation]]) -> None:
+        """Drop ok states of label sets that have sent no data for a while (a replaced host, an
+        old route): they carry nothing an evaluation needs, and every minute loads all states.
+        Should the series come back, a new state starts exactly as an ok one would."""
+        cutoff = self.now - FORGET_AFTER
+        for (rule_id, fp), state in self.states.items():
+            if (
+                state.pk is not None
+                and state.active_since is None
+                and state.changed_at < cutoff
+                and fp not in observed.get(rule_id, {})
+            ):
+                self.forgotten.append(state.pk)
 
 
 def rules_evaluate(*, now: datetime | None = None) -> EvaluationReport:
@@ -247,6 +265,7 @@ def rules_evaluate(*, now: datetime | None = None) -> EvaluationReport:
             state = evaluator.states.get((rule.pk, fp))
             labels = state.labels if state else evaluator.open[fp].labels
             _safely(evaluator.step, rule, fp, Observation(labels, None, False), report=report)
+    evaluator.forget_vanished(observed)
     evaluator.save()
     report.seconds = time.perf_counter() - started
     return report

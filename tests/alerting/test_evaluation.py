@@ -238,3 +238,20 @@ def test_an_alert_resolved_by_someone_during_evaluation_is_not_an_error(clock, s
     report = rules_evaluate()
     assert report.errors == [] and report.resolved == 0
     assert Alert.objects.get().resolved_by == users["operator"]
+
+
+def test_ok_states_of_vanished_label_sets_are_forgotten_after_a_day(clock, sample, service):
+    rule = AlertRuleFactory(window=MIN)
+    for host in ("gone", "steady"):
+        feed(sample, service, 250, start=T0, minutes=1, host=host)
+    feed(sample, service, 10, start=T0 + MIN, minutes=2, host="steady")
+    feed(sample, service, 10, start=T0 + timedelta(hours=25), minutes=1, host="steady")
+    clock.move_to(T0 + MIN)
+    assert rules_evaluate().fired == 2
+    clock.move_to(T0 + 2 * MIN)
+    assert rules_evaluate().resolved == 2  # gone: no data; steady: below the threshold
+    assert RuleState.objects.filter(rule=rule, active_since__isnull=True).count() == 2
+    clock.move_to(T0 + timedelta(hours=25, seconds=30))
+    rules_evaluate()
+    # steady still sends data (its state is kept); gone has been silent for a day
+    assert [s.labels["host"] for s in RuleState.objects.filter(rule=rule)] == ["steady"]
