@@ -9,7 +9,15 @@ from rest_framework.response import Response
 
 from codehealth.analyzer import Thresholds
 from codehealth.filters import DebtFilter, FileFilter, FunctionFilter, ScanFilter
-from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, FunctionMetrics, QualityGate
+from codehealth.models import (
+    MAX_SCAN_EVERY_HOURS,
+    CodeRepository,
+    CodeScan,
+    DebtItem,
+    FileMetrics,
+    FunctionMetrics,
+    QualityGate,
+)
 from codehealth.tasks import scan_queue
 from portal.api.router import router
 from portal.roles import OPERATOR
@@ -41,6 +49,11 @@ class RepositorySerializer(serializers.ModelSerializer):
         # the worker's current directory.
         if not value.startswith("/"):
             raise serializers.ValidationError("Give an absolute path on the portal's machine.")
+        return value
+
+    def validate_scan_every_hours(self, value):
+        if value is not None and value > MAX_SCAN_EVERY_HOURS:
+            raise serializers.ValidationError(f"At most {MAX_SCAN_EVERY_HOURS} hours (a year).")
         return value
 
     def validate_thresholds(self, value):

@@ -21,6 +21,8 @@ class Severity(models.TextChoices):
     CRITICAL = "critical"
 
 
+# next_scan_at = now + interval: a huge interval would overflow the date and stop the sweep.
+MAX_SCAN_EVERY_HOURS = 24 * 366
 SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
 
 
@@ -119,6 +121,8 @@ class CodeRepository(models.Model):
             errors["thresholds"] = str(exc)
         if not isinstance(self.excludes, list) or not all(isinstance(p, str) for p in self.excludes):
             errors["excludes"] = 'A list of glob strings, e.g. ["tests", "*/generated/*"].'
+        if self.scan_every_hours and self.scan_every_hours > MAX_SCAN_EVERY_HOURS:
+            errors["scan_every_hours"] = f"At most {MAX_SCAN_EVERY_HOURS} hours (a year)."
         if errors:
             raise ValidationError(errors)
 

@@ -47,6 +47,12 @@ class Thresholds:
     parameters: int = 5
     maintainability: float = 20.0
 
+    def __post_init__(self):
+        # Severity is value / threshold: a zero threshold would divide by zero in every file.
+        for name, value in asdict(self).items():
+            if not (value >= 0 if name == "maintainability" else value > 0):
+                raise ValueError(f"threshold {name!r} must be above 0, got {value!r}")
+
     @classmethod
     def from_mapping(cls, values: dict | None, base: "Thresholds | None" = None) -> "Thresholds":
         merged = asdict(base or cls())

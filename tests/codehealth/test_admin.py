@@ -2,7 +2,7 @@
 
 import pytest
 
-from codehealth.models import CodeScan, DebtItem, FileMetrics, FunctionMetrics
+from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, FunctionMetrics
 
 PAGES = ["coderepository", "codescan", "filemetrics", "functionmetrics", "debtitem", "qualitygate"]
 
@@ -53,3 +53,22 @@ def test_admin_form_rejects_unknown_thresholds(page_client, db, tmp_path):
     )
     assert response.status_code == 200  # the form again, with the error
     assert "unknown threshold" in response.content.decode()
+
+
+def test_admin_form_rejects_a_zero_threshold_and_a_scan_interval_beyond_a_year(page_client, db, tmp_path):
+    response = page_client("admin").post(
+        "/admin/codehealth/coderepository/add/",
+        {
+            "name": "x",
+            "path": str(tmp_path),
+            "excludes": "[]",
+            "use_default_excludes": "on",
+            "thresholds": '{"nesting": 0}',
+            "scan_every_hours": str(10**8),
+        },
+    )
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "&#x27;nesting&#x27; must be above 0" in text or "'nesting' must be above 0" in text
+    assert "At most 8784 hours" in text
+    assert not CodeRepository.objects.exists()

@@ -95,6 +95,17 @@ def test_repository_validation_names_the_field(api_client, db):
     assert "unknown threshold 'bogus'" in response.json()["thresholds"][0]
     relative = client.post("/api/v1/codehealth/repositories/", {"name": "y", "path": "src/app"}, format="json")
     assert relative.status_code == 400 and "path" in relative.json()
+    zero = client.post(
+        "/api/v1/codehealth/repositories/",
+        {"name": "z", "path": "/srv", "thresholds": {"complexity": 0}},
+        format="json",
+    )
+    assert zero.status_code == 400 and "'complexity' must be above 0" in zero.json()["thresholds"][0]
+    forever = client.post(
+        "/api/v1/codehealth/repositories/", {"name": "f", "path": "/srv", "scan_every_hours": 10**8}, format="json"
+    )
+    assert forever.status_code == 400 and "scan_every_hours" in forever.json()
+    assert not CodeRepository.objects.filter(name__in=["z", "f"]).exists()
 
 
 def test_debt_filters(api_client, scanned):

@@ -1,5 +1,7 @@
 """One file's report: markers, unparsable files, parameters, encodings."""
 
+import pytest
+
 from codehealth.analyzer import Thresholds, analyze_source, findings_for
 
 MARKERS = '''
@@ -79,3 +81,11 @@ def test_structural_debt_severity_grows_with_the_ratio():
     assert findings["cognitive_complexity"].severity == "medium"  # 25 / 15
     critical = findings_for(analyze_source("big.py", source), Thresholds(complexity=8))
     assert {f.kind: f.severity for f in critical}["complex_function"] == "critical"  # 26 / 8
+
+
+def test_thresholds_refuse_zero_which_would_divide_every_ratio():
+    with pytest.raises(ValueError, match="'complexity' must be above 0"):
+        Thresholds.from_mapping({"complexity": 0})
+    with pytest.raises(ValueError, match="'function_length'"):
+        Thresholds(function_length=-1)
+    assert Thresholds(maintainability=0).maintainability == 0  # MI 0 as the floor: never flagged
