@@ -20,7 +20,7 @@ from monitoring.alerting.models import (
 )
 from monitoring.alerting.notify import channel_test
 from monitoring.alerting.rules import rule_alerts_close, rule_delete, rule_disable
-from monitoring.alerting.silences import silence_apply, silence_expire
+from monitoring.alerting.silences import silence_apply, silence_changed, silence_expire
 from monitoring.alerting.transports import transport_class
 
 
@@ -217,7 +217,10 @@ class SilenceAdmin(admin.ModelAdmin):
         if not change:
             obj.author = request.user
         super().save_model(request, obj, form, change)
-        silence_apply(silence=obj, now=timezone.now())
+        if change:
+            silence_changed(silence=obj)
+        else:
+            silence_apply(silence=obj, now=timezone.now())
 
     @admin.action(description="End selected silences now")
     def expire(self, request, queryset):

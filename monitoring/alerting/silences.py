@@ -84,5 +84,19 @@ def silence_expire(*, silence: Silence, now: datetime | None = None) -> bool:
     with transaction.atomic():
         ended = Silence.objects.filter(pk=silence.pk, ends_at__gt=now).update(ends_at=max(now, silence.starts_at))
         if ended:
-            Alert.objects.open().filter(suppressed_until__gt=now).update(suppressed_until=now)
+            _recheck_holds(now=now)
     return bool(ended)
+
+
+def silence_changed(*, silence: Silence, now: datetime | None = None) -> int:
+    """After an edit: a shorter or narrower silence may hold less (re-checked by the next sweep),
+    a longer or wider one holds the alerts it now covers at once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _recheck_holds(now=now)
+        return silence_apply(silence=silence, now=now)
+
+
+def _recheck_holds(*, now: datetime) -> None:
+    # Which silence holds which alert is not stored; the sweep asks suppression_for again.
+    Alert.objects.open().filter(suppressed_until__gt=now).update(suppressed_until=now)

@@ -212,3 +212,44 @@ def test_suppress_transition_from_every_state(make_alert, state, allowed):
             alert_suppress(alert=alert, hold=hold)
         alert.refresh_from_db()
         assert alert.suppressed_until is None
+
+
+def test_shortening_a_silence_in_the_api_releases_its_alerts_at_the_new_end(clock, make_alert, loud_rule, api_client):
+    alert = make_alert(rule=loud_rule)
+    silence = silence_create(reason="deploy", rule=loud_rule, ends_at=T0 + 4 * HOUR)
+    alert.refresh_from_db()
+    assert alert.suppressed_until == T0 + 4 * HOUR
+    clock.move_to(T0 + 10 * MIN)
+    response = api_client("admin").patch(
+        f"/api/v1/silences/{silence.pk}/", {"ends_at": (T0 + 30 * MIN).isoformat()}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    alert.refresh_from_db()
+    assert alert.suppressed_until == T0 + 30 * MIN  # re-checked: held by the shorter silence only
+    clock.move_to(T0 + 31 * MIN)
+    assert suppression_sweep() == 1  # still firing: notifies once at the new end, not hours later
+    assert triggers() == 2
+
+
+def test_shortening_a_silence_in_the_admin_releases_its_alerts(clock, make_alert, loud_rule, page_client, users):
+    alert = make_alert(rule=loud_rule)
+    silence = silence_create(reason="deploy", rule=loud_rule, ends_at=T0 + 4 * HOUR, author=users["admin"])
+    clock.move_to(T0 + 10 * MIN)
+    response = page_client("admin").post(
+        f"/admin/alerting/silence/{silence.pk}/change/",
+        {
+            "matchers": "[]",
+            "rule": loud_rule.pk,
+            "starts_at_0": "2026-03-02",
+            "starts_at_1": "09:00:00",
+            "ends_at_0": "2026-03-02",
+            "ends_at_1": "09:20:00",
+            "author": users["admin"].pk,
+            "reason": "deploy",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    clock.move_to(T0 + 21 * MIN)
+    assert suppression_sweep() == 1
+    alert.refresh_from_db()
+    assert alert.suppressed_until is None

@@ -22,7 +22,7 @@ from monitoring.alerting.models import (
 )
 from monitoring.alerting.notify import channel_test
 from monitoring.alerting.rules import rule_alerts_close, rule_delete
-from monitoring.alerting.silences import silence_apply, silence_create, silence_expire
+from monitoring.alerting.silences import silence_changed, silence_create, silence_expire
 from monitoring.alerting.transports import transport_class
 from portal.api.router import router
 from portal.models import Service
@@ -253,8 +253,7 @@ class SilenceViewSet(viewsets.ModelViewSet):
     action_roles = {"create": "operator", "expire": "operator"}
 
     def perform_update(self, serializer):
-        silence = serializer.save()
-        silence_apply(silence=silence, now=timezone.now())  # a longer or wider silence holds more
+        silence_changed(silence=serializer.save())
 
     @extend_schema(request=None, responses={200: SilenceSerializer})
     @action(detail=True, methods=["post"])
