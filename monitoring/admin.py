@@ -76,7 +76,7 @@ admin.site.register(HourRollup, RollupAdmin)
 
 @admin.register(RollupState)
 class RollupStateAdmin(ReadOnlyAdmin):
-    list_display = ["key", "rolled_until", "dirty_since", "updated_at"]
+    list_display = ["key", "rolled_until", "dirty_since", "claimed_until", "claimed_at", "updated_at"]
 
 
 @admin.register(MetricTotal)

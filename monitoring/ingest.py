@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from monitoring.labels import MetricError, check_name, check_value, labels_checked_key
 from monitoring.models import IngestBatch, Metric, MetricKind, MetricSample, RollupState
+from monitoring.query import ROLLUP_LOCK_KEY, ROLLUP_STATE_KEY
 from portal.models import Service
 
 MAX_FUTURE = timedelta(minutes=5)
@@ -179,12 +180,16 @@ def samples_write(rows: list[Row]) -> int:
             with cursor.copy(_copy_sql()) as copy:
                 for row in rows:
                     copy.write_row(row)
+            # Held until commit: a rollup claiming its window waits for this write, so either
+            # the claim is visible to the UPDATE below or these rows are visible to its scan.
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [ROLLUP_LOCK_KEY])
         else:
             # Django stores naive UTC text on SQLite; this is adapt_datetimefield_value at a third
             # of its cost.
             params = [(s, n, labels, digest, v, _sqlite_time(t)) for s, n, labels, digest, v, t in rows]
             cursor.executemany(_insert_sql(), params)
-        RollupState.objects.filter(key="minute", rolled_until__gt=earliest).filter(
+        # claimed_until, not rolled_until: a minute being rolled up right now must be redone too.
+        RollupState.objects.filter(key=ROLLUP_STATE_KEY, claimed_until__gt=earliest).filter(
             Q(dirty_since__isnull=True) | Q(dirty_since__gt=earliest)
         ).update(dirty_since=earliest)
     return len(rows)

@@ -29,6 +29,9 @@ HOUR = timedelta(hours=1)
 AGGREGATIONS = ("avg", "min", "max", "sum", "count", "rate", "p50", "p95", "p99", "last")
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 ROLLUP_STATE_KEY = "minute"
+# PostgreSQL advisory lock: sample writes hold it shared while deciding to mark a late minute, a
+# rollup run takes it exclusively to claim its window (monitoring.rollups._claim).
+ROLLUP_LOCK_KEY = 0x6D6F6E5F726F6C6C
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """Minute and hour rollups, and pruning of expired data.
 
-`rollup_run` reads raw samples of a bounded window of whole minutes *outside* any transaction,
-then, in one short transaction holding the RollupState row, replaces the minute rollups of that
-window, recomputes the hour rollups of the hours it touches from minute rollups, and advances
-the watermark. Replacing (delete + insert) makes a rerun of a window produce the same rows.
+`rollup_run` first claims a bounded window of whole minutes (a short transaction: a lease, and
+`claimed_until` so sample writes for those minutes mark them dirty from then on), reads the raw
+samples of the window outside any lock, then, in one short transaction holding the RollupState
+row, replaces the minute rollups of that window, recomputes the hour rollups of the hours it
+touches from minute rollups, and advances the watermark. Replacing (delete + insert) makes a rerun
+of a window produce the same rows.
 """
 
 import itertools
@@ -27,10 +29,20 @@ from monitoring.models import (
     MinuteRollup,
     RollupState,
 )
-from monitoring.query import HOUR, MINUTE, ROLLUP_STATE_KEY, floor_hour, floor_minute, rollup_watermark
+from monitoring.query import (
+    HOUR,
+    MINUTE,
+    ROLLUP_LOCK_KEY,
+    ROLLUP_STATE_KEY,
+    floor_hour,
+    floor_minute,
+    rollup_watermark,
+)
 from monitoring.sketches import sketch_dumps, sketch_from_values, sketch_loads, sketch_merge_all
 
 logger = logging.getLogger(__name__)
+# A run that has not finished after this long is presumed dead; the next run takes its window over.
+ROLLUP_LEASE = timedelta(minutes=15)
 
 
 class _Acc:
@@ -158,28 +170,62 @@ def _window(state: RollupState, now: datetime) -> tuple[datetime, datetime]:
     return start, min(end, start + settings.METRICS_ROLLUP_MAX_MINUTES * MINUTE)
 
 
+def _claim(now: datetime) -> tuple[int, datetime, datetime] | None:
+    """Take the rollup lease and the next window, committed before any raw sample is read.
+
+    From this commit on, a sample written for a minute of the window marks `dirty_since`
+    (writers compare with `claimed_until`), so one the scan cannot see is redone by the next run.
+    `dirty_since` restarts empty: this run covers every mark before its start. On PostgreSQL the
+    exclusive advisory lock waits for sample writes in flight, which decided whether to mark
+    before this claim was visible to them (see `monitoring.ingest.samples_write`)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK_KEY])
+        state, _ = RollupState.objects.select_for_update().get_or_create(key=ROLLUP_STATE_KEY)
+        if state.claimed_at is not None and state.claimed_at > now - ROLLUP_LEASE:
+            return None  # another run holds the lease
+        start, end = _window(state, now)
+        if start >= end:
+            return None
+        # rolled_until moves back to the window's start: readers keep reading raw samples from
+        # there (as min(rolled_until, dirty_since) already told them) until the new rows commit.
+        RollupState.objects.filter(pk=state.pk).update(
+            rolled_until=start,
+            dirty_since=None,
+            claimed_until=max(state.claimed_until or end, end),
+            claimed_at=now,
+            updated_at=now,
+        )
+    return state.pk, start, end
+
+
 def rollup_run(*, now: datetime | None = None) -> dict:
-    """Roll up the next window of whole minutes (bounded); safe to run concurrently and again."""
+    """Roll up the next window of whole minutes (bounded); safe to run concurrently and again.
+
+    One run at a time holds the claim (a lease of ROLLUP_LEASE, taken over after a crash); a run
+    whose lease was taken over writes nothing."""
     now = now or timezone.now()
-    state, _ = RollupState.objects.get_or_create(key=ROLLUP_STATE_KEY)
-    start, end = _window(state, now)
-    if start >= end:
+    claimed = _claim(now)
+    if claimed is None:
         return {"minutes": 0, "rows": 0}
+    pk, start, end = claimed
     minute_rows = _minute_rows(start, end)
     with transaction.atomic():
-        current = RollupState.objects.select_for_update().get(pk=state.pk)
-        if current.rolled_until != state.rolled_until:
-            return {"minutes": 0, "rows": 0, "raced": True}  # another worker rolled this window
+        current = RollupState.objects.select_for_update().get(pk=pk)
+        if current.claimed_at != now or current.rolled_until != start:
+            if current.claimed_at == now:  # still ours: let the next run start at once
+                RollupState.objects.filter(pk=pk).update(claimed_at=None)
+            return {"minutes": 0, "rows": 0, "raced": True}  # another worker took over this window
         MinuteRollup.objects.filter(start__gte=start, start__lt=end).delete()
         MinuteRollup.objects.bulk_create([row for row, _ in minute_rows], batch_size=500)
         first_hour, end_hour = floor_hour(start), floor_hour(end - MINUTE) + HOUR
         HourRollup.objects.filter(start__gte=first_hour, start__lt=end_hour).delete()
         HourRollup.objects.bulk_create(_hour_rows(first_hour, start, end, end_hour, minute_rows), batch_size=500)
-        rolled_until = max(current.rolled_until or end, end)
-        # A late sample that arrived while we computed keeps its mark: that window is redone next run.
-        late = current.dirty_since != state.dirty_since
-        dirty = current.dirty_since if late else (end if end < rolled_until else None)
-        RollupState.objects.filter(pk=state.pk).update(rolled_until=rolled_until, dirty_since=dirty, updated_at=now)
+        # dirty_since keeps what samples written during the scan marked. Minutes after `end`
+        # rolled by an earlier run are redone too (rolled_until = end): a late sample there could
+        # not mark them while dirty_since was before it.
+        RollupState.objects.filter(pk=pk).update(rolled_until=end, claimed_at=None, updated_at=now)
     return {"minutes": int((end - start) / MINUTE), "rows": len(minute_rows), "start": start, "end": end}
 
 

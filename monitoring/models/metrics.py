@@ -100,16 +100,23 @@ class HourRollup(Rollup):
 
 
 class RollupState(models.Model):
-    """How far minute rollups are complete.
+    """How far minute rollups are complete, and the claim of the run computing more.
 
     `rolled_until`: every minute before it is rolled up. `dirty_since`: a sample arrived late,
-    for a minute already rolled; the next rollup run restarts there. Readers treat
-    min(rolled_until, dirty_since) as the end of trustworthy rollups and read raw after it.
+    for a minute already rolled (or being rolled); the next rollup run restarts there. Readers
+    treat min(rolled_until, dirty_since) as the end of trustworthy rollups and read raw after it.
+
+    `claimed_until` is the furthest minute any run has rolled or is rolling: a sample before it
+    marks `dirty_since`, because its minute's rollup may be computed without it. Writers compare
+    with this, not `rolled_until`, so a sample committing while its minute is scanned is not lost.
+    `claimed_at` is the running job's lease and token (None when no run holds the claim).
     """
 
     key = models.CharField(max_length=20, unique=True)
     rolled_until = models.DateTimeField(null=True, blank=True)
     dirty_since = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

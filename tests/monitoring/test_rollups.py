@@ -158,3 +158,119 @@ def test_a_rollup_that_lost_the_race_writes_nothing(service, monkeypatch):
     monkeypatch.setattr(rollups, "_minute_rows", slow_scan)
     assert rollup_run(now=T0 + timedelta(minutes=30))["raced"] is True
     assert not MinuteRollup.objects.exists()
+
+
+def _write_during_scan(monkeypatch, *samples):
+    """Make the rollup's raw scan miss `samples`: they commit right after it read the window."""
+    from monitoring import rollups
+
+    real = rollups._minute_rows
+
+    def scan_then_write(start, end):
+        rows = real(start, end)
+        samples_write(list(samples))
+        return rows
+
+    monkeypatch.setattr(rollups, "_minute_rows", scan_then_write)
+
+
+def test_a_sample_committed_while_its_new_minute_is_scanned_is_rolled_up_next_run(service, monkeypatch):
+    fill(service, minutes=10)
+    rollup_run(now=T0 + timedelta(minutes=5))  # rolls [00:00, 00:03)
+    late = T0 + timedelta(minutes=6, seconds=30)  # in the next window, never rolled before
+    _write_during_scan(monkeypatch, row(service, "latency", 5000, late, route="/r0"))
+    done = rollup_run(now=T0 + timedelta(minutes=30))
+    assert done["start"] <= late < done["end"]
+    assert RollupState.objects.get().dirty_since == T0 + timedelta(minutes=6)
+    # readers take that minute from raw samples meanwhile
+    buckets = minute_buckets(names=["latency"], since=T0 + timedelta(minutes=6), until=T0 + timedelta(minutes=7))
+    assert max(b.max for bs in buckets.values() for b in bs) == 5000
+    monkeypatch.undo()
+    rollup_run(now=T0 + timedelta(minutes=31))
+    assert RollupState.objects.get().dirty_since is None
+    assert MinuteRollup.objects.filter(start=T0 + timedelta(minutes=6)).order_by("-max").first().max == 5000
+    assert HourRollup.objects.aggregate(s=Sum("sum"))["s"] == MetricSample.objects.aggregate(s=Sum("value"))["s"]
+
+
+def test_a_second_late_sample_during_a_redo_is_not_lost(service, monkeypatch):
+    fill(service, minutes=10)
+    rollup_run(now=T0 + timedelta(minutes=30))
+    samples_write([row(service, "latency", 1000, T0 + timedelta(minutes=2, seconds=5), route="/r0")])
+    # while minutes from 00:02 are being redone, a sample for 00:04 commits after the scan
+    _write_during_scan(monkeypatch, row(service, "latency", 2000, T0 + timedelta(minutes=4, seconds=5), route="/r0"))
+    rollup_run(now=T0 + timedelta(minutes=31))
+    assert RollupState.objects.get().dirty_since == T0 + timedelta(minutes=4)
+    monkeypatch.undo()
+    rollup_run(now=T0 + timedelta(minutes=32))
+    assert MinuteRollup.objects.filter(start=T0 + timedelta(minutes=4)).order_by("-max").first().max == 2000
+    assert MinuteRollup.objects.aggregate(s=Sum("sum"))["s"] == MetricSample.objects.aggregate(s=Sum("value"))["s"]
+
+
+def test_one_run_holds_the_window_until_its_lease_expires(service, monkeypatch):
+    from monitoring import rollups
+
+    fill(service, minutes=10)
+    real = rollups._minute_rows
+    inner = {}
+
+    def scan_while_another_run_starts(start, end):
+        rows = real(start, end)
+        if not inner:
+            inner["busy"] = rollup_run(now=T0 + timedelta(minutes=30, seconds=1))
+            inner["takeover"] = rollup_run(now=T0 + timedelta(minutes=30) + rollups.ROLLUP_LEASE + MINUTE_)
+        return rows
+
+    monkeypatch.setattr(rollups, "_minute_rows", scan_while_another_run_starts)
+    first = rollup_run(now=T0 + timedelta(minutes=30))
+    assert inner["busy"]["minutes"] == 0 and "raced" not in inner["busy"]  # skipped: the lease is held
+    assert inner["takeover"]["minutes"] > 0  # the lease expired: the window was taken over and rolled
+    assert first.get("raced") is True  # so the slow first run writes nothing over it
+    state = RollupState.objects.get()
+    assert state.claimed_at is None and state.rolled_until == inner["takeover"]["end"]
+    assert MinuteRollup.objects.aggregate(s=Sum("sum"))["s"] == MetricSample.objects.aggregate(s=Sum("value"))["s"]
+
+
+MINUTE_ = timedelta(minutes=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rollup_claim_waits_for_a_sample_write_in_flight(service):
+    import threading
+
+    from django.db import connection, transaction
+
+    from tests.support import on_postgres
+
+    if not on_postgres():
+        pytest.skip("SQLite serialises the writers by itself; the advisory lock is PostgreSQL's")
+    fill(service, minutes=10)
+    rollup_run(now=T0 + timedelta(minutes=5))
+    written, release, outcome = threading.Event(), threading.Event(), {}
+
+    def writer():
+        try:
+            with transaction.atomic():
+                samples_write([row(service, "latency", 5000, T0 + timedelta(minutes=6, seconds=30), route="/r0")])
+                written.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def roller():
+        try:
+            outcome.update(rollup_run(now=T0 + timedelta(minutes=30)))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=roller)]
+    threads[0].start()
+    assert written.wait(10)
+    threads[1].start()
+    threads[1].join(0.5)
+    assert threads[1].is_alive()  # the claim waits until the write commits...
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert outcome["minutes"] > 0
+    # ...so the scan sees the sample (or, had it committed later, it would have marked its minute)
+    assert MinuteRollup.objects.filter(start=T0 + timedelta(minutes=6)).order_by("-max").first().max == 5000
