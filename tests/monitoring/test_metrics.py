@@ -230,15 +230,17 @@ def test_the_flusher_thread_writes_by_size_and_by_interval(service):
     try:
         for i in range(50):  # reaching flush_size wakes the thread long before the interval
             h.observe(i)
+        # Poll the flusher's own tally, not the table: a read while the thread writes makes the
+        # in-memory SQLite test database refuse the write (shared-cache table locks never wait).
         deadline = time.monotonic() + 10
-        while MetricSample.objects.filter(name="thread_sizes").count() < 50 and time.monotonic() < deadline:
+        while flusher.flushed < 50 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert MetricSample.objects.filter(name="thread_sizes").count() == 50
         flusher.interval = 0.1
         flusher._wake.set()  # let the loop pick up the short interval
         h.observe(99)
         deadline = time.monotonic() + 10
-        while MetricSample.objects.filter(name="thread_sizes").count() < 51 and time.monotonic() < deadline:
+        while flusher.flushed < 51 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert MetricSample.objects.filter(name="thread_sizes").count() == 51
     finally:
