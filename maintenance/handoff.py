@@ -14,6 +14,7 @@ from django.utils import timezone
 from maintenance.models import MaintenanceTask
 
 SOURCE_CODEHEALTH = "codehealth"
+BATCH = 500
 PRIORITY_FOR_SEVERITY = {
     "critical": MaintenanceTask.Priority.URGENT,
     "high": MaintenanceTask.Priority.HIGH,
@@ -40,11 +41,14 @@ def tasks_open_for_debt(*, items: list[DebtTask], now: datetime | None = None) -
     if not items:
         return counts
     wanted = {item.fingerprint: item for item in items}
+    refs = list(wanted)
     with transaction.atomic():
+        # In chunks: one IN list per scan could pass the database's parameter limit on a large tree.
         existing = {
             task.source_ref: task
+            for start in range(0, len(refs), BATCH)
             for task in MaintenanceTask.objects.select_for_update().filter(
-                source=SOURCE_CODEHEALTH, source_ref__in=list(wanted)
+                source=SOURCE_CODEHEALTH, source_ref__in=refs[start : start + BATCH]
             )
         }
         new, changed = [], []
@@ -82,9 +86,11 @@ def tasks_open_for_debt(*, items: list[DebtTask], now: datetime | None = None) -
                     counts["updated"] += 1
                 task.updated_at = now
                 changed.append(task)
-        MaintenanceTask.objects.bulk_create(new, batch_size=500)
+        MaintenanceTask.objects.bulk_create(new, batch_size=BATCH)
         MaintenanceTask.objects.bulk_update(
-            changed, ["title", "description", "priority", "status", "closed_at", "due_at", "updated_at"], batch_size=500
+            changed,
+            ["title", "description", "priority", "status", "closed_at", "due_at", "updated_at"],
+            batch_size=BATCH,
         )
     counts["created"] = len(new)
     return counts
@@ -96,10 +102,10 @@ def tasks_close_for_debt(*, fingerprints: list[str], now: datetime | None = None
         return 0
     now = now or timezone.now()
     closed = 0
-    for start in range(0, len(fingerprints), 500):
+    for start in range(0, len(fingerprints), BATCH):
         closed += MaintenanceTask.objects.filter(
             source=SOURCE_CODEHEALTH,
-            source_ref__in=fingerprints[start : start + 500],
+            source_ref__in=fingerprints[start : start + BATCH],
             status=MaintenanceTask.Status.OPEN,
         ).update(status=MaintenanceTask.Status.DONE, closed_at=now, updated_at=now)
     return closed

@@ -76,3 +76,11 @@ def test_bulk_open_uses_a_constant_number_of_queries():
     assert queries(300, "big") - queries(3, "small") <= 3
     items = [DebtTask(f"big:{i}", f"t{i}", "", "high", DUE) for i in range(300)]
     assert tasks_open_for_debt(items=items, now=NOW) == {"created": 0, "updated": 0, "reopened": 0}
+
+
+def test_existing_tasks_are_found_across_lookup_chunks():
+    items = [DebtTask(f"r:{i}", f"t{i}", "", "high", DUE) for i in range(1200)]  # more than two chunks
+    assert tasks_open_for_debt(items=items, now=NOW)["created"] == 1200
+    worse = [DebtTask(i.fingerprint, i.title, i.description, "critical", DUE) for i in items]
+    assert tasks_open_for_debt(items=worse, now=NOW) == {"created": 0, "updated": 1200, "reopened": 0}
+    assert MaintenanceTask.objects.filter(priority="urgent").count() == 1200
