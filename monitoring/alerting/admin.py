@@ -20,7 +20,7 @@ from monitoring.alerting.models import (
 )
 from monitoring.alerting.notify import channel_test
 from monitoring.alerting.rules import rule_alerts_close, rule_delete, rule_disable
-from monitoring.alerting.silences import silence_apply, silence_changed, silence_expire
+from monitoring.alerting.silences import silence_apply, silence_changed, silence_delete, silence_expire
 from monitoring.alerting.transports import transport_class
 
 
@@ -221,6 +221,13 @@ class SilenceAdmin(admin.ModelAdmin):
             silence_changed(silence=obj)
         else:
             silence_apply(silence=obj, now=timezone.now())
+
+    def delete_model(self, request, obj):
+        silence_delete(silence=obj)
+
+    def delete_queryset(self, request, queryset):
+        for silence in queryset:
+            silence_delete(silence=silence)
 
     @admin.action(description="End selected silences now")
     def expire(self, request, queryset):

@@ -97,6 +97,13 @@ def silence_changed(*, silence: Silence, now: datetime | None = None) -> int:
         return silence_apply(silence=silence, now=now)
 
 
+def silence_delete(*, silence: Silence, now: datetime | None = None) -> None:
+    """Gone, not just ended: the alerts it held notify on the next sweep if still firing."""
+    with transaction.atomic():
+        silence.delete()
+        _recheck_holds(now=now or timezone.now())
+
+
 def _recheck_holds(*, now: datetime) -> None:
     # Which silence holds which alert is not stored; the sweep asks suppression_for again.
     Alert.objects.open().filter(suppressed_until__gt=now).update(suppressed_until=now)

@@ -13,7 +13,7 @@ from monitoring.alerting.lifecycle import (
     alert_suppress,
     suppression_sweep,
 )
-from monitoring.alerting.models import Delivery, MaintenanceWindow
+from monitoring.alerting.models import Delivery, MaintenanceWindow, Silence
 from monitoring.alerting.silences import silence_create, silence_expire, silence_for_alert
 from monitoring.alerting.suppression import Hold
 from tests.alerting.conftest import T0
@@ -251,5 +251,21 @@ def test_shortening_a_silence_in_the_admin_releases_its_alerts(clock, make_alert
     assert response.status_code == 302, response.content.decode()[:2000]
     clock.move_to(T0 + 21 * MIN)
     assert suppression_sweep() == 1
+    alert.refresh_from_db()
+    assert alert.suppressed_until is None
+
+
+@pytest.mark.parametrize("where", ["api", "admin"])
+def test_deleting_a_silence_releases_its_alerts(clock, make_alert, loud_rule, api_client, page_client, where):
+    alert = make_alert(rule=loud_rule)
+    silence = silence_create(reason="deploy", rule=loud_rule, ends_at=T0 + 4 * HOUR)
+    clock.move_to(T0 + 10 * MIN)
+    if where == "api":
+        assert api_client("admin").delete(f"/api/v1/silences/{silence.pk}/").status_code == 204
+    else:
+        page_client("admin").post(f"/admin/alerting/silence/{silence.pk}/delete/", {"post": "yes"})
+    assert not Silence.objects.filter(pk=silence.pk).exists()
+    assert suppression_sweep() == 1
+    assert triggers() == 2
     alert.refresh_from_db()
     assert alert.suppressed_until is None

@@ -22,7 +22,7 @@ from monitoring.alerting.models import (
 )
 from monitoring.alerting.notify import channel_test
 from monitoring.alerting.rules import rule_alerts_close, rule_delete
-from monitoring.alerting.silences import silence_changed, silence_create, silence_expire
+from monitoring.alerting.silences import silence_changed, silence_create, silence_delete, silence_expire
 from monitoring.alerting.transports import transport_class
 from portal.api.router import router
 from portal.models import Service
@@ -254,6 +254,9 @@ class SilenceViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         silence_changed(silence=serializer.save())
+
+    def perform_destroy(self, instance):
+        silence_delete(silence=instance)
 
     @extend_schema(request=None, responses={200: SilenceSerializer})
     @action(detail=True, methods=["post"])
