@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -21,7 +22,13 @@ def scan_repository(scan_id: int) -> str:
 def scan_queue(*, repository: CodeRepository, trigger: str, now: datetime | None = None) -> CodeScan:
     """Create a queued scan and hand it to the workers once the row is committed."""
     scan = scan_create(repository=repository, trigger=trigger, now=now)
-    transaction.on_commit(lambda: async_task("codehealth.tasks.scan_repository", scan.pk))
+    # A scan (pylint alone may take CODEHEALTH_PYLINT_TIMEOUT) outlasts the cluster's task timeout;
+    # killed there, it would stay "running" and block its repository until found abandoned.
+    transaction.on_commit(
+        lambda: async_task(
+            "codehealth.tasks.scan_repository", scan.pk, q_options={"timeout": settings.CODEHEALTH_SCAN_TIMEOUT}
+        )
+    )
     return scan
 
 

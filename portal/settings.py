@@ -246,6 +246,7 @@ CODEHEALTH_MAX_NESTING = env.int("CODEHEALTH_MAX_NESTING", default=4)
 CODEHEALTH_MAX_PARAMETERS = env.int("CODEHEALTH_MAX_PARAMETERS", default=5)
 CODEHEALTH_MIN_MAINTAINABILITY = env.float("CODEHEALTH_MIN_MAINTAINABILITY", default=20.0)
 CODEHEALTH_PYLINT_TIMEOUT = env.float("CODEHEALTH_PYLINT_TIMEOUT", default=600.0)  # seconds
+CODEHEALTH_SCAN_TIMEOUT = env.int("CODEHEALTH_SCAN_TIMEOUT", default=1800)  # seconds a queued scan task may run
 CODEHEALTH_TASK_LEAD_DAYS_CRITICAL = env.int("CODEHEALTH_TASK_LEAD_DAYS_CRITICAL", default=7)
 CODEHEALTH_TASK_LEAD_DAYS_HIGH = env.int("CODEHEALTH_TASK_LEAD_DAYS_HIGH", default=30)
 # Two apps have a "severity" field with different choices; name both so the schema is unambiguous.

@@ -5,11 +5,13 @@ from io import StringIO
 from pathlib import Path
 
 import time_machine
+from django.db import transaction
+from django_q.signing import SignedPackage
 
 from codehealth.models import CodeRepository, CodeScan, QualityGate
 from codehealth.schedules import SCHEDULES
 from codehealth.setup import codehealth_setup
-from codehealth.tasks import scan_due, scan_repository
+from codehealth.tasks import scan_due, scan_queue, scan_repository
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -72,3 +74,12 @@ def test_demo_repository_is_not_queued_again_by_the_sweep(db, task_queue, django
         assert scan_due(now=now + timedelta(minutes=5)) == 0
         assert scan_due(now=now + timedelta(hours=24)) == 1
     assert task_queue.queue_size() == 2
+
+
+def test_queued_scan_gets_its_own_task_time_limit(repository, task_queue, django_capture_on_commit_callbacks, settings):
+    settings.CODEHEALTH_SCAN_TIMEOUT = 1234
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        scan = scan_queue(repository=repository, trigger=CodeScan.Trigger.API)
+    [(_, payload)] = task_queue.dequeue()
+    task = SignedPackage.loads(payload)
+    assert (task["func"], task["args"], task["timeout"]) == ("codehealth.tasks.scan_repository", (scan.pk,), 1234)
