@@ -61,9 +61,11 @@ def queue_config(*, redis_url: str, workers: int, sync: bool) -> dict:
     config = {
         "name": "portal",
         "workers": workers,
-        # A task may run this long; retry must exceed it or django-q2 runs tasks twice.
+        # Default time limit of a task; long jobs set their own (a code scan: CODEHEALTH_SCAN_TIMEOUT).
         "timeout": 300,
-        "retry": 330,
+        # The ORM broker hands a task to another worker when it is not done after `retry` seconds,
+        # so retry must exceed the longest per-task limit (30 min scans), or long tasks run twice.
+        "retry": 1900,
         "max_attempts": 3,
         "save_limit": 1000,
         "catch_up": False,
