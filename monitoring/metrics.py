@@ -304,11 +304,10 @@ class Timing:
     def __init__(self, metric: Metric, series_id: SeriesId):
         self.registry = metric.registry
         self.series_id = series_id
-        # `with t.time():` enters right after this; reading the clock here saves __enter__ the
-        # work (the decorator form ignores it and times each call itself).
-        self._start = _perf_counter()
 
     def __enter__(self):
+        # Read here, not at creation: a Timing may be made once and entered many times later.
+        self._start = _perf_counter()
         return self
 
     def __exit__(self, exc_type, exc, traceback):

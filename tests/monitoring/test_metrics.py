@@ -116,6 +116,17 @@ def test_timer_as_context_manager_decorator_and_async(registry, flusher):
     assert all(0 <= r.value < 1 for r in rows)
 
 
+def test_a_timing_kept_and_entered_later_times_only_its_block(registry):
+    t = Timer("kept_seconds", registry=registry)
+    timing = t.time()  # e.g. made once at import time, entered per request
+    time.sleep(0.2)
+    for _ in range(2):
+        with timing:
+            pass
+    _, _, observations, _ = registry.take()
+    assert [round(v, 1) for _, v, _ in observations] == [0.0, 0.0]
+
+
 @pytest.mark.django_db(transaction=True)  # a second thread writes through its own connection
 def test_flusher_under_several_threads_loses_and_duplicates_nothing(registry, flusher):
     c = Counter("hits_total", registry=registry)
