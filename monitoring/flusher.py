@@ -61,7 +61,8 @@ class Flusher:
                 declared = {series[0]: series[3] for series in (*counts, *gauges, *(o[0] for o in observations))}
                 if dropped:
                     declared[DROPPED] = "counter"
-                helps = {name: metric.help for name, metric in self.registry.metrics.items()}
+                # dict() copies in one C call: another thread may register a metric meanwhile.
+                helps = {name: metric.help for name, metric in dict(self.registry.metrics).items()}
                 metric_kinds(declared, helps)
                 written = samples_write(rows)
             except Exception:
