@@ -21,6 +21,7 @@ from monitoring.alerting.models import (
 from monitoring.alerting.notify import channel_test
 from monitoring.alerting.rules import rule_alerts_close, rule_delete, rule_disable
 from monitoring.alerting.silences import silence_apply, silence_changed, silence_delete, silence_expire
+from monitoring.alerting.suppression import holds_recheck
 from monitoring.alerting.transports import transport_class
 
 
@@ -244,3 +245,13 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if change:  # a shortened or moved window must not keep holding alerts until its old end
+            holds_recheck(now=timezone.now())
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        holds_recheck(now=timezone.now())
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        holds_recheck(now=timezone.now())

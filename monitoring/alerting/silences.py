@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_suppress
 from monitoring.alerting.models import Alert, AlertRule, Silence
-from monitoring.alerting.suppression import Hold
+from monitoring.alerting.suppression import Hold, holds_recheck
 
 SILENCE_CHOICES = {
     "1h": timedelta(hours=1),
@@ -84,7 +84,7 @@ def silence_expire(*, silence: Silence, now: datetime | None = None) -> bool:
     with transaction.atomic():
         ended = Silence.objects.filter(pk=silence.pk, ends_at__gt=now).update(ends_at=max(now, silence.starts_at))
         if ended:
-            _recheck_holds(now=now)
+            holds_recheck(now=now)
     return bool(ended)
 
 
@@ -93,7 +93,7 @@ def silence_changed(*, silence: Silence, now: datetime | None = None) -> int:
     a longer or wider one holds the alerts it now covers at once."""
     now = now or timezone.now()
     with transaction.atomic():
-        _recheck_holds(now=now)
+        holds_recheck(now=now)
         return silence_apply(silence=silence, now=now)
 
 
@@ -101,9 +101,4 @@ def silence_delete(*, silence: Silence, now: datetime | None = None) -> None:
     """Gone, not just ended: the alerts it held notify on the next sweep if still firing."""
     with transaction.atomic():
         silence.delete()
-        _recheck_holds(now=now or timezone.now())
-
-
-def _recheck_holds(*, now: datetime) -> None:
-    # Which silence holds which alert is not stored; the sweep asks suppression_for again.
-    Alert.objects.open().filter(suppressed_until__gt=now).update(suppressed_until=now)
+        holds_recheck(now=now or timezone.now())

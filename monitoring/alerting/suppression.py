@@ -6,7 +6,7 @@ from datetime import datetime
 from django.db.models import Q
 
 from monitoring.alerting.events import event_record
-from monitoring.alerting.models import Alert, EventKind, MaintenanceWindow, Silence
+from monitoring.alerting.models import OPEN_STATUSES, Alert, EventKind, MaintenanceWindow, Silence
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,13 @@ def hold_apply(*, alert: Alert, hold: Hold, now: datetime) -> None:
     alert.save(update_fields=["suppressed_until", "next_escalation_at"])
     if not already:
         event_record(alert=alert, kind=EventKind.SUPPRESSED, now=now, message=hold.reason, details=hold.details)
+
+
+def holds_recheck(*, now: datetime) -> int:
+    """After a silence or maintenance window changed or went away: which one holds which alert
+    is not stored, so every held alert is handed to the next suppression sweep, which asks
+    `suppression_for` again (still held: extended; not: notifies once if still firing)."""
+    return Alert.objects.filter(status__in=OPEN_STATUSES, suppressed_until__gt=now).update(suppressed_until=now)
 
 
 def _iso(moment: datetime) -> str:

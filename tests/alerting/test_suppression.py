@@ -269,3 +269,36 @@ def test_deleting_a_silence_releases_its_alerts(clock, make_alert, loud_rule, ap
     assert triggers() == 2
     alert.refresh_from_db()
     assert alert.suppressed_until is None
+
+
+@pytest.mark.parametrize("change", ["shorten", "delete"])
+def test_a_shortened_or_deleted_maintenance_window_releases_its_alerts(
+    clock, make_alert, loud_rule, service, api_client, change
+):
+    window = MaintenanceWindow.objects.create(name="upgrade", service=service, starts_at=T0 - MIN, ends_at=T0 + HOUR)
+    alert = make_alert(rule=loud_rule)
+    assert triggers() == 0
+    clock.move_to(T0 + 10 * MIN)
+    client = api_client("admin")
+    if change == "shorten":
+        body = {"ends_at": (T0 + 15 * MIN).isoformat()}
+        assert client.patch(f"/api/v1/maintenance-windows/{window.pk}/", body, format="json").status_code == 200
+        assert suppression_sweep() == 0  # still inside the shortened window: held until its new end
+        alert.refresh_from_db()
+        assert alert.suppressed_until == T0 + 15 * MIN
+        clock.move_to(T0 + 15 * MIN)
+    else:
+        assert client.delete(f"/api/v1/maintenance-windows/{window.pk}/").status_code == 204
+    assert suppression_sweep() == 1
+    assert triggers() == 1
+
+
+def test_deleting_a_maintenance_window_in_the_admin_releases_its_alerts(
+    clock, make_alert, loud_rule, service, page_client
+):
+    window = MaintenanceWindow.objects.create(name="upgrade", service=service, starts_at=T0 - MIN, ends_at=T0 + HOUR)
+    make_alert(rule=loud_rule)
+    clock.move_to(T0 + 10 * MIN)
+    page_client("admin").post(f"/admin/alerting/maintenancewindow/{window.pk}/delete/", {"post": "yes"})
+    assert not MaintenanceWindow.objects.exists()
+    assert suppression_sweep() == 1 and triggers() == 1

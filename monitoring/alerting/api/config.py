@@ -23,6 +23,7 @@ from monitoring.alerting.models import (
 from monitoring.alerting.notify import channel_test
 from monitoring.alerting.rules import rule_alerts_close, rule_delete
 from monitoring.alerting.silences import silence_changed, silence_create, silence_delete, silence_expire
+from monitoring.alerting.suppression import holds_recheck
 from monitoring.alerting.transports import transport_class
 from portal.api.router import router
 from portal.models import Service
@@ -271,6 +272,17 @@ class MaintenanceWindowViewSet(viewsets.ModelViewSet):
     queryset = MaintenanceWindow.objects.select_related("service", "created_by")
     serializer_class = MaintenanceWindowSerializer
     filterset_fields = {"service__slug": ["exact"]}
+
+    # A shortened, moved or deleted window must not keep holding alerts until its old end.
+    @transaction.atomic
+    def perform_update(self, serializer):
+        serializer.save()
+        holds_recheck(now=timezone.now())
+
+    @transaction.atomic
+    def perform_destroy(self, instance):
+        instance.delete()
+        holds_recheck(now=timezone.now())
 
 
 router.register("alert-rules", AlertRuleViewSet)
