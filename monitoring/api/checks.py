@@ -68,6 +68,11 @@ class HealthCheckSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(obj.ping_path) if request else obj.ping_path
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["config"] = _masked(data.get("config"))
+        return data
+
     def validate_timeout_seconds(self, value):
         if not 0 < value <= 60:
             raise serializers.ValidationError("must be between 0 and 60 seconds")
@@ -81,6 +86,8 @@ class HealthCheckSerializer(serializers.ModelSerializer):
         config = merged.get("config") or {}
         if not isinstance(config, dict):
             raise serializers.ValidationError({"config": ["must be an object"]})
+        if "config" in attrs and self.instance is not None:
+            config = attrs["config"] = _unmasked(config, self.instance.config)
         probe = SimpleNamespace(
             period_seconds=attrs.get("period_seconds", getattr(self.instance, "period_seconds", None)),
             cron=attrs.get("cron", getattr(self.instance, "cron", "")),
@@ -91,6 +98,26 @@ class HealthCheckSerializer(serializers.ModelSerializer):
             nested = {k: [v] for k, v in errors.items() if k not in top}
             raise serializers.ValidationError({**top, **({"config": nested} if nested else {})})
         return attrs
+
+
+# HTTP check headers often carry credentials (Authorization, API keys): write-only, like channel
+# secrets. A client sending a config back as it read it keeps the stored values.
+SECRET_MASK = "********"
+
+
+def _masked(config):
+    if isinstance(config, dict) and isinstance(config.get("headers"), dict) and config["headers"]:
+        return {**config, "headers": dict.fromkeys(config["headers"], SECRET_MASK)}
+    return config
+
+
+def _unmasked(config: dict, stored) -> dict:
+    headers = config.get("headers")
+    old = stored.get("headers") if isinstance(stored, dict) else None
+    if not isinstance(headers, dict) or not isinstance(old, dict):
+        return config
+    kept = {name: old[name] if value == SECRET_MASK and name in old else value for name, value in headers.items()}
+    return {**config, "headers": kept}
 
 
 class HealthCheckResultSerializer(serializers.ModelSerializer):

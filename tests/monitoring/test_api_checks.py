@@ -88,3 +88,21 @@ def test_results_filter_by_check(api_client):
     health_check_run(check=b)
     response = api_client("viewer").get(RESULTS, {"health_check": a.pk})
     assert [r["health_check"] for r in response.json()["results"]] == [a.pk, a.pk]
+
+
+def test_http_check_headers_are_write_only_and_survive_a_round_trip(api_client, httpserver):
+    httpserver.expect_request("/up", headers={"Authorization": "Bearer s3cret"}).respond_with_data("ok")
+    config = {"url": httpserver.url_for("/up"), "headers": {"Authorization": "Bearer s3cret"}}
+    admin = api_client("admin")
+    created = admin.post(URL, {"name": "api", "kind": "http", "config": config}, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["config"]["headers"] == {"Authorization": "********"}
+    check = HealthCheck.objects.get()
+    listing = api_client("viewer").get(URL).content.decode()
+    assert "s3cret" not in listing and "********" in listing
+    # an edit that sends the config back as it was read keeps the stored secret
+    echoed = {**created.json()["config"], "body_contains": "ok"}
+    assert admin.patch(f"{URL}{check.pk}/", {"config": echoed}, format="json").status_code == 200
+    check.refresh_from_db()
+    assert check.config["headers"] == {"Authorization": "Bearer s3cret"} and check.config["body_contains"] == "ok"
+    assert admin.post(f"{URL}{check.pk}/run/").json()["status"] == "healthy"  # the server saw the real header
