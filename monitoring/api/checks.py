@@ -102,7 +102,7 @@ class HealthCheckSerializer(serializers.ModelSerializer):
 
 # HTTP check headers often carry credentials (Authorization, API keys): write-only, like channel
 # secrets. A client sending a config back as it read it keeps the stored values.
-SECRET_MASK = "********"
+SECRET_MASK = "********"  # noqa: S105 (a placeholder, not a password)
 
 
 def _masked(config):
