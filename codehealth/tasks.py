@@ -38,7 +38,7 @@ def scan_due(now: datetime | None = None) -> int:
     now = now or timezone.now()
     queued = 0
     due = CodeRepository.objects.filter(next_scan_at__lte=now, scan_every_hours__isnull=False)
-    for repo in due.only("id", "next_scan_at", "scan_every_hours"):
+    for repo in due.only("id", "next_scan_at", "scan_every_hours", "pylint_enabled"):  # all scan_create reads
         claimed = CodeRepository.objects.filter(pk=repo.pk, next_scan_at=repo.next_scan_at).update(
             next_scan_at=now + timedelta(hours=repo.scan_every_hours)
         )
