@@ -26,6 +26,9 @@ from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, F
 logger = logging.getLogger(__name__)
 BATCH = 500
 STALE_AFTER = timedelta(hours=6)
+TASK_GRACE = timedelta(minutes=1)
+# Scans run by django-q2 tasks (see tasks.scan_queue), which have a time limit.
+QUEUED_TRIGGERS = (CodeScan.Trigger.API, CodeScan.Trigger.ADMIN, CodeScan.Trigger.SCHEDULE)
 _BLOCK_FIELDS = (
     "file",
     "qualname",
@@ -72,8 +75,13 @@ def _claim(scan: CodeScan, now: datetime) -> bool:
         CodeRepository.objects.select_for_update().filter(pk=scan.repository_id).first()
         running = CodeScan.objects.filter(repository_id=scan.repository_id, status=CodeScan.Status.RUNNING)
         # A worker killed mid-scan leaves its scan "running" forever; do not let it block the repository.
+        # A queued scan's task is killed at CODEHEALTH_SCAN_TIMEOUT; a command line scan has no limit.
         running.filter(started_at__lt=now - STALE_AFTER).update(
             status=CodeScan.Status.FAILED, error="abandoned: no result after 6 hours", finished_at=now
+        )
+        task_limit = timedelta(seconds=settings.CODEHEALTH_SCAN_TIMEOUT) + TASK_GRACE
+        running.filter(trigger__in=QUEUED_TRIGGERS, started_at__lt=now - task_limit).update(
+            status=CodeScan.Status.FAILED, error="abandoned: its task ran out of time", finished_at=now
         )
         busy = running.exists()
         if busy:

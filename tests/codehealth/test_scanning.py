@@ -196,3 +196,27 @@ def test_a_scan_abandoned_hours_ago_does_not_block_the_repository(repository, tr
     assert scan.status == CodeScan.Status.SUCCEEDED
     stale.refresh_from_db()
     assert (stale.status, stale.error) == ("failed", "abandoned: no result after 6 hours")
+
+
+@pytest.mark.django_db
+def test_a_queued_scan_past_its_task_time_limit_does_not_block_the_repository(repository, tree, settings):
+    settings.CODEHEALTH_SCAN_TIMEOUT = 1800
+    tree({"a.py": "x = 1\n"})
+
+    def running(trigger, minutes_ago):
+        scan = scan_create(repository=repository, trigger=trigger)
+        started = NOW - timedelta(minutes=minutes_ago)
+        CodeScan.objects.filter(pk=scan.pk).update(status=CodeScan.Status.RUNNING, started_at=started)
+        return scan
+
+    killed = running(CodeScan.Trigger.SCHEDULE, 32)
+    scan = scan_run(scan=scan_create(repository=repository), workers=1, now=NOW)
+    assert scan.status == CodeScan.Status.SUCCEEDED
+    killed.refresh_from_db()
+    assert (killed.status, killed.error) == ("failed", "abandoned: its task ran out of time")
+    # a command line scan has no task limit: 32 minutes in, it is still working
+    long_cli = running(CodeScan.Trigger.COMMAND, 32)
+    blocked = scan_run(scan=scan_create(repository=repository), workers=1, now=NOW)
+    assert (blocked.status, blocked.error) == ("failed", "another scan of this repository is running")
+    long_cli.refresh_from_db()
+    assert long_cli.status == CodeScan.Status.RUNNING
