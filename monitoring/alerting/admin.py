@@ -122,7 +122,11 @@ class AlertAdmin(admin.ModelAdmin):
 @admin.register(AlertEvent)
 class AlertEventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "alert", "kind", "actor", "message"]
-    list_filter = ["kind"]
+    list_filter = [
+        "kind",
+        ("alert__rule", admin.RelatedOnlyFieldListFilter),
+        ("alert__service", admin.RelatedOnlyFieldListFilter),
+    ]
     date_hierarchy = "created_at"
     search_fields = ["message"]
     list_select_related = ["alert", "actor"]

@@ -5,7 +5,7 @@ from django.test import Client
 
 from monitoring.alerting.models import Alert, Channel, Delivery
 from monitoring.alerting.notify import channel_test, delivery_send
-from tests.alerting.factories import ChannelFactory
+from tests.alerting.factories import AlertRuleFactory, ChannelFactory
 
 ADMIN_PAGES = ["alert", "alertrule", "channel", "escalationpolicy", "silence", "maintenancewindow", "delivery",
                "alertevent"]  # fmt: skip
@@ -98,3 +98,17 @@ def test_csrf_is_enforced_in_the_admin(users, make_alert):
     response = client.post("/admin/alerting/alert/", {"action": "alert_resolve", "_selected_action": [alert.pk]})
     assert response.status_code == 403
     assert Alert.objects.get(pk=alert.pk).status == "firing"
+
+
+def test_admin_event_history_filters_by_rule_and_service(page_client, make_alert, other_service):
+    mine = make_alert(rule=AlertRuleFactory(name="mine"))
+    theirs = make_alert(rule=AlertRuleFactory(name="theirs"), on=other_service, service="billing", n="1")
+    client = page_client("admin")
+
+    def shown(query):
+        html = client.get(f"/admin/alerting/alertevent/?{query}").content.decode()
+        return {a.pk for a in (mine, theirs) if f"#{a.pk} " in html}
+
+    assert shown("") == {mine.pk, theirs.pk}
+    assert shown(f"alert__rule__id__exact={mine.rule_id}") == {mine.pk}
+    assert shown(f"alert__service__id__exact={other_service.pk}") == {theirs.pk}
