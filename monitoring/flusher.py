@@ -66,7 +66,7 @@ class Flusher:
                 metric_kinds(declared, helps)
                 written = samples_write(rows)
             except Exception:
-                lost = self.registry.give_back(counts, observations)
+                lost = self.registry.give_back(counts, observations, dropped)
                 logger.exception("metrics flush failed; kept the data for the next try (%d dropped)", lost)
                 return 0
             self.flushed += written

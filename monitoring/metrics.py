@@ -142,8 +142,9 @@ class Registry:
         observations = [popleft() for _ in range(len(self.observations))]
         return counts, gauges, observations, self._take_drops()
 
-    def give_back(self, counts: dict, observations: list) -> int:
-        """Return unwritten data after a failed flush; what no longer fits is dropped (counted)."""
+    def give_back(self, counts: dict, observations: list, dropped: int = 0) -> int:
+        """Return unwritten data after a failed flush; what no longer fits is dropped (counted).
+        `dropped`: the drop count the failed flush took, counted again so it is reported later."""
         with self.lock:
             for series, amount in counts.items():
                 self.counts[series] = self.counts.get(series, 0.0) + amount
@@ -151,7 +152,7 @@ class Registry:
         kept = observations[-room:] if room else []
         self.observations.extendleft(reversed(kept))
         lost = len(observations) - len(kept)
-        for _ in range(lost):
+        for _ in range(lost + dropped):
             next(self._drops)
         return lost
 

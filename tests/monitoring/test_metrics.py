@@ -193,6 +193,20 @@ def test_a_full_buffer_drops_and_counts(service):
     assert stored("portal_metrics_dropped_total") == [2.0]
 
 
+def test_a_failed_flush_keeps_the_drop_count_too(service, monkeypatch):
+    registry = Registry(buffer_limit=2, flush_size=100)
+    flusher = Flusher(registry, interval=60, service_id=service.pk)
+    h = Histogram("tiny_retry", registry=registry)
+    for i in range(3):
+        h.observe(i)
+    monkeypatch.setattr("monitoring.flusher.samples_write", lambda rows: 1 / 0)
+    assert flusher.flush() == 0
+    monkeypatch.undo()
+    flusher.flush()
+    assert stored("tiny_retry") == [0.0, 1.0]
+    assert stored("portal_metrics_dropped_total") == [1.0]
+
+
 @pytest.mark.slow
 def test_nothing_recorded_before_a_clean_exit_is_lost(tmp_path):
     script = (
