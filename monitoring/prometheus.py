@@ -75,7 +75,9 @@ def _family(lines: list[str], name: str, kind: str, help_text: str) -> None:
 def exposition(*, now: datetime) -> str:
     metrics = {m.name: m for m in Metric.objects.order_by("name")}
     lookback = timedelta(minutes=settings.METRICS_PROMETHEUS_LOOKBACK_MINUTES)
-    recent = collect_buckets(names=list(metrics), since=now - lookback, until=now + timedelta(minutes=1), packed=True)
+    # Counters are read only as totals: recent buckets are for gauges' last values and quantiles.
+    windowed = [n for n, m in metrics.items() if m.kind != MetricKind.COUNTER]
+    recent = collect_buckets(names=windowed, since=now - lookback, until=now + timedelta(minutes=1), packed=True)
     cumulative = [n for n, m in metrics.items() if m.kind in CUMULATIVE]
     totals = cumulative_totals(cumulative)
     by_name_recent: dict[str, list] = defaultdict(list)
