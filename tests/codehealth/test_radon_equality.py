@@ -120,6 +120,29 @@ FRAGMENTS = [
     "lambda x: x", "for i in r: print(i)", "while (n := 3): break", "else:", "try: pass", "except E: pass",
     "x = '''a", "'''", "print(''' ''' )", "k = {", "}", "@deco", "async def g(): await x", "\tif y: pass",
 ]  # fmt: skip
+FRAGMENTS += [  # tabs, f-strings, escapes, quotes inside strings, trailing semicolons
+    "\tif y: pass",
+    """s = f"{d['k']}" 'x' "y\"""",
+    "x = [1,  # c",
+    "if x:  # c",
+    "else:  # c",
+    "d = '''it's # not'''",
+    r"r = r'\''",
+    r'b = b"\\"',
+    '"""has "quotes" and # inside"""',
+    "x = {'a': lambda: 1, 'b': c[1:2]}",
+    "z = a[::2]; y = {**k}",
+    "    x: int = 5",
+    "def h(*, a: int = 1) -> None: ...",
+    "m = '''",
+    "#'''",
+    r'n = """a\\',
+    'b"""',
+    "q = 'a' \\",
+    "    'b'",
+    "print(1); # c",
+    "if a: b = 1;",
+]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
