@@ -249,6 +249,9 @@ def _fold_hours_into_totals(cutoff: datetime, batch: int) -> int:
     if not ids:
         return 0
     with transaction.atomic():
+        # Lock the rows before summing them: a concurrent prune (a manual monitoring_run beside
+        # the scheduled one) waits here and then finds them gone, instead of adding them twice.
+        ids = list(HourRollup.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
         chunk = HourRollup.objects.filter(pk__in=ids)
         sums = chunk.values("service_id", "name", "labels_hash").annotate(c=Sum("count"), s=Sum("sum"))
         labels = {tuple(r[:3]): r[3] for r in chunk.values_list("service_id", "name", "labels_hash", "labels")}
