@@ -210,6 +210,15 @@ def rollup_run(*, now: datetime | None = None) -> dict:
     if claimed is None:
         return {"minutes": 0, "rows": 0}
     pk, start, end = claimed
+    try:
+        return _rollup_claimed(pk, start, end, now)
+    except Exception:
+        # Release the lease at once so the next minute's run retries (and not 15 minutes later).
+        RollupState.objects.filter(pk=pk, claimed_at=now).update(claimed_at=None)
+        raise
+
+
+def _rollup_claimed(pk: int, start: datetime, end: datetime, now: datetime) -> dict:
     minute_rows = _minute_rows(start, end)
     with transaction.atomic():
         current = RollupState.objects.select_for_update().get(pk=pk)

@@ -274,3 +274,19 @@ def test_a_rollup_claim_waits_for_a_sample_write_in_flight(service):
     assert outcome["minutes"] > 0
     # ...so the scan sees the sample (or, had it committed later, it would have marked its minute)
     assert MinuteRollup.objects.filter(start=T0 + timedelta(minutes=6)).order_by("-max").first().max == 5000
+
+
+def test_a_failed_rollup_releases_its_lease_for_the_next_run(service, monkeypatch):
+    from monitoring import rollups
+
+    fill(service, minutes=10)
+
+    def broken(start, end):
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(rollups, "_minute_rows", broken)
+    with pytest.raises(RuntimeError):
+        rollup_run(now=T0 + timedelta(minutes=30))
+    monkeypatch.undo()
+    assert rollup_run(now=T0 + timedelta(minutes=31))["minutes"] > 0  # a minute later, not after the lease
+    assert MinuteRollup.objects.aggregate(s=Sum("sum"))["s"] == MetricSample.objects.aggregate(s=Sum("value"))["s"]
