@@ -2,13 +2,14 @@
 read-only scans, files, functions and debt items with filters."""
 
 from django.db import transaction
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from codehealth.analyzer import Thresholds
-from codehealth.filters import DebtFilter, FileFilter, FunctionFilter, ScanFilter
+from codehealth.filters import DebtFilter, FileFilter, FunctionFilter, ScanFilter, SeverityOrdering, with_severity_rank
 from codehealth.models import (
     MAX_SCAN_EVERY_HOURS,
     CodeRepository,
@@ -153,9 +154,10 @@ class FunctionViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class DebtItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    queryset = DebtItem.objects.all()
+    queryset = with_severity_rank(DebtItem.objects.all())
     serializer_class = DebtItemSerializer
     filterset_class = DebtFilter
+    filter_backends = [DjangoFilterBackend, SeverityOrdering]
     ordering_fields = ["severity", "remediation_minutes", "path", "created_at", "updated_at"]
 
 

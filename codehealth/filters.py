@@ -1,8 +1,10 @@
 """Filters shared by the API and the pages."""
 
 import django_filters
+from django.db.models import Case, IntegerField, Value, When
+from rest_framework.filters import OrderingFilter
 
-from codehealth.models import CodeScan, DebtItem, DebtKind, FileMetrics, FunctionMetrics, Severity
+from codehealth.models import SEVERITY_RANK, CodeScan, DebtItem, DebtKind, FileMetrics, FunctionMetrics, Severity
 
 
 class ScanFilter(django_filters.FilterSet):
@@ -52,3 +54,21 @@ class DebtFilter(django_filters.FilterSet):
     class Meta:
         model = DebtItem
         fields = ["repository", "severity", "kind", "status", "path", "rule"]
+
+
+def with_severity_rank(queryset):
+    return queryset.annotate(
+        severity_rank=Case(
+            *(When(severity=severity, then=Value(rank)) for severity, rank in SEVERITY_RANK.items()),
+            output_field=IntegerField(),
+        )
+    )
+
+
+class SeverityOrdering(OrderingFilter):
+    """`ordering=severity` sorts low < medium < high < critical, not alphabetically."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        ranked = {"severity": "severity_rank", "-severity": "-severity_rank"}
+        return [ranked.get(field, field) for field in ordering] if ordering else ordering

@@ -2,7 +2,15 @@
 
 import pytest
 
-from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, FunctionMetrics, QualityGate
+from codehealth.models import (
+    SEVERITY_RANK,
+    CodeRepository,
+    CodeScan,
+    DebtItem,
+    FileMetrics,
+    FunctionMetrics,
+    QualityGate,
+)
 
 ACTORS = ("anonymous", "viewer", "operator", "admin", "other_key")
 DENIED = (401, 403)
@@ -124,6 +132,24 @@ def test_debt_filters(api_client, scanned):
     assert count("path=app/core") == 2
     assert count(f"repository={repository.pk}") == DebtItem.objects.count()
     assert client.get("/api/v1/codehealth/debt/?severity=nonsense").status_code == 400
+
+
+def test_debt_orders_by_severity_rank_not_alphabet(api_client, scanned):
+    repository, scan = scanned
+    item = DebtItem.objects.first()
+    for n, severity in enumerate(["medium", "critical", "low", "high"]):
+        DebtItem.objects.create(
+            **{f: getattr(item, f) for f in ("kind", "path", "line", "message", "remediation_minutes")},
+            repository=repository, fingerprint=f"x{n}", severity=severity, first_seen_scan=scan, last_seen_scan=scan,
+            created_at=item.created_at, updated_at=item.updated_at,
+        )  # fmt: skip
+    client = api_client("viewer")
+    url = "/api/v1/codehealth/debt/?ordering="
+    worst_first = [d["severity"] for d in client.get(url + "-severity").json()["results"]]
+    assert worst_first == sorted(worst_first, key=lambda s: -SEVERITY_RANK[s])
+    assert worst_first[0] == "critical" and worst_first[-1] == "low"
+    mildest_first = [d["severity"] for d in client.get(url + "severity").json()["results"]]
+    assert mildest_first == list(reversed(worst_first))
 
 
 def test_file_and_function_filters(api_client, scanned):
