@@ -349,3 +349,14 @@ def test_maintenance_window_duration_is_bounded(api_client):
     body = {"name": "w", "starts_at": "2026-01-01T00:00:00Z", "cron": "0 2 * * *", "duration": "999999 00:00:00"}
     response = api_client("admin").post("/api/v1/maintenance-windows/", body, format="json")
     assert response.status_code == 400 and "duration" in response.json()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["alerts/?rule=99999999999999999999", "alerts/?rule=1.5", "alert-events/?alert=99999999999999999999",
+     "alert-events/?rule=abc"],
+)  # fmt: skip
+def test_bad_id_filters_are_a_400_naming_the_field(api_client, query):
+    response = api_client("viewer").get(f"/api/v1/{query}")
+    assert response.status_code == 400
+    assert query.split("?")[1].split("=")[0] in response.json()

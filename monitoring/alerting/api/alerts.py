@@ -2,8 +2,10 @@
 transition (each calls the same service function as the pages, admin and email links)."""
 
 import django_filters
+from django import forms
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -68,10 +70,21 @@ class ActionSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    """A whole, in-range id: `?rule=1.5` or a 20-digit number is a 400 naming the field, not a
+    silent round-down or an OverflowError (SQLite) turned into a 500."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
+
+
 class AlertFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices)
     severity = django_filters.CharFilter()
-    rule = django_filters.NumberFilter(field_name="rule_id")
+    rule = IdFilter(field_name="rule_id")
     service = django_filters.CharFilter(field_name="service__slug")
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
@@ -82,9 +95,9 @@ class AlertFilter(django_filters.FilterSet):
 
 
 class AlertEventFilter(django_filters.FilterSet):
-    alert = django_filters.NumberFilter(field_name="alert_id")
+    alert = IdFilter(field_name="alert_id")
     kind = django_filters.CharFilter()
-    rule = django_filters.NumberFilter(field_name="alert__rule_id")
+    rule = IdFilter(field_name="alert__rule_id")
     service = django_filters.CharFilter(field_name="alert__service__slug")
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
