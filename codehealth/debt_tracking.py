@@ -1,8 +1,8 @@
 """Debt items across live scans: new, still open, fixed, reopened — by fingerprint.
 
 The line, message and severity of an open item follow the code; its identity (fingerprint)
-does not. High and critical debt is handed to maintenance as refactor tasks; fixing the debt
-closes the task (maintenance.handoff is the only thing of that app we call).
+does not. High and critical debt is handed to maintenance as refactor tasks; fixing the debt, or
+bringing it below high, closes the task (maintenance.handoff is the only thing of that app we call).
 """
 
 from collections import Counter
@@ -59,7 +59,7 @@ def debt_track(*, scan: CodeScan, findings: list[Finding], pylint_ran: bool, now
             "id", "fingerprint", "status", *_TRACKED_FIELDS
         )
     }
-    created, changed, to_task = [], [], []
+    created, changed, to_task, relieved = [], [], [], []
     for fp, finding in current.items():
         row = existing.get(fp)
         values = _fields(finding)
@@ -81,7 +81,8 @@ def debt_track(*, scan: CodeScan, findings: list[Finding], pylint_ran: bool, now
         reopened = status == DebtItem.Status.FIXED
         if not reopened and tuple(stored) == tuple(values[k] for k in _TRACKED_FIELDS):
             continue
-        escalated = SEVERITY_RANK[finding.severity] > SEVERITY_RANK[stored[_TRACKED_FIELDS.index("severity")]]
+        was = stored[_TRACKED_FIELDS.index("severity")]
+        escalated = SEVERITY_RANK[finding.severity] > SEVERITY_RANK[was]
         item = DebtItem(
             id=pk,
             repository=repository,
@@ -96,6 +97,8 @@ def debt_track(*, scan: CodeScan, findings: list[Finding], pylint_ran: bool, now
             result.new_by_severity[finding.severity] += 1
         if reopened or escalated:
             to_task.append(item)
+        elif was in TASK_SEVERITIES and finding.severity not in TASK_SEVERITIES:
+            relieved.append(item.task_ref)  # no longer high: its task is done (reopened if it climbs back)
     gone = [
         (row[0], fp)
         for fp, row in existing.items()
@@ -116,7 +119,7 @@ def debt_track(*, scan: CodeScan, findings: list[Finding], pylint_ran: bool, now
     still.update(last_seen_scan=scan)
     result.new = sum(result.new_by_severity.values())
     result.fixed = len(gone)
-    _hand_off(to_task, [f"{repository.pk}:{fp}" for _, fp in gone], now)
+    _hand_off(to_task, [f"{repository.pk}:{fp}" for _, fp in gone] + relieved, now)
     return result
 
 

@@ -165,6 +165,30 @@ def test_high_debt_becomes_a_refactor_task_and_fixing_it_closes_the_task(reposit
 
 
 @pytest.mark.django_db
+def test_debt_brought_below_high_closes_its_task_and_reopens_it_when_it_climbs_back(repository, tree):
+    repository.thresholds = {"parameters": 2, "cognitive": 100, "complexity": 100}
+    repository.save()
+    root = tree({"p.py": "def f(a, b, c, d, e, g):\n    return a\n"})  # 6 / 2: critical
+    run(repository)
+    item = DebtItem.objects.get(kind="too_many_parameters")
+    task = MaintenanceTask.objects.get(source_ref=item.task_ref)
+    assert (item.severity, task.status, task.priority) == ("critical", "open", "urgent")
+
+    (root / "p.py").write_text("def f(a, b, c):\n    return a\n")  # 3 / 2: medium, still debt
+    run(repository)
+    item.refresh_from_db()
+    task.refresh_from_db()
+    assert (item.status, item.severity) == ("open", "medium")
+    assert task.status == "done"
+
+    (root / "p.py").write_text("def f(a, b, c, d, e):\n    return a\n")  # 5 / 2: high again
+    run(repository)
+    task.refresh_from_db()
+    assert (task.status, task.priority) == ("open", "high")
+    assert MaintenanceTask.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_missing_directory_fails_the_scan_with_a_message(repository):
     repository.path = "/nonexistent/path"
     repository.save()
