@@ -302,3 +302,15 @@ def test_deleting_a_maintenance_window_in_the_admin_releases_its_alerts(
     page_client("admin").post(f"/admin/alerting/maintenancewindow/{window.pk}/delete/", {"post": "yes"})
     assert not MaintenanceWindow.objects.exists()
     assert suppression_sweep() == 1 and triggers() == 1
+
+
+def test_a_cron_that_never_matches_is_refused_and_a_stored_one_does_not_break_alerting(
+    clock, make_alert, loud_rule, service
+):
+    window = MaintenanceWindow(name="30 Feb", starts_at=T0, cron="0 0 30 2 *", duration=HOUR)
+    with pytest.raises(ValidationError) as error:
+        window.full_clean()
+    assert "never matches" in str(error.value.message_dict["cron"])
+    window.save()  # stored anyway (an older row, a shell): it holds nothing and breaks nothing
+    make_alert(rule=loud_rule)
+    assert triggers() == 1

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -90,6 +90,10 @@ class MaintenanceWindow(models.Model):
         if self.cron:
             if not croniter.is_valid(self.cron):
                 raise ValidationError({"cron": "Not a valid cron expression."})
+            try:  # valid syntax can still never match, e.g. "0 0 30 2 *" (30 February)
+                croniter(self.cron, self.starts_at or timezone.now()).get_next(datetime)
+            except CroniterError:
+                raise ValidationError({"cron": "This cron expression never matches a date."}) from None
             if not self.duration or self.duration <= timedelta(0):
                 raise ValidationError({"duration": "A recurring window needs a positive duration."})
             # Bounded so `start + duration` can never overflow a date while checking every alert.
@@ -109,7 +113,10 @@ class MaintenanceWindow(models.Model):
         if self.ends_at and now >= self.ends_at + self.duration:
             return None
         # The latest start at or before now; croniter's get_prev excludes its base, hence +1 s.
-        start = croniter(self.cron, now + timedelta(seconds=1)).get_prev(datetime)
+        try:
+            start = croniter(self.cron, now + timedelta(seconds=1)).get_prev(datetime)
+        except CroniterError:  # a stored expression that never matches must not break alerting
+            return None
         if start < self.starts_at or (self.ends_at and start >= self.ends_at):
             return None
         end = start + self.duration
