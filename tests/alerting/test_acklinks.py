@@ -128,3 +128,12 @@ def test_a_recipient_without_an_account_is_named_in_the_timeline(make_alert):
     alert.refresh_from_db()
     assert alert.status == "acknowledged" and alert.acknowledged_by is None
     assert alert.events.latest("id").actor_name == "email link (oncall@example.com)"
+
+
+def test_opening_a_link_of_an_alert_someone_else_acknowledged_offers_no_button(link, users):
+    alert, token = link
+    alert_acknowledge(alert=alert, by=users["admin"])
+    response = Client().get(url(alert.pk, token))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "already" in html and "by admin" in html and "<form" not in html.split("<main")[-1].split("</main>")[0]
