@@ -116,3 +116,19 @@ def test_admin_delete_action_resolves(page_client, firing):
     assert response.status_code == 302
     assert not AlertRule.objects.filter(pk=rule.pk).exists()
     assert Alert.objects.get(pk=alert.pk).status == "resolved"
+
+
+def test_unticking_enabled_in_the_admin_form_resolves(page_client, firing):
+    rule, alert = firing
+    form = {
+        "name": rule.name, "description": "", "source": "metric", "metric": rule.metric, "matchers": "[]",
+        "service": "", "aggregation": "avg", "window": "00:01:00", "comparison": "gt", "threshold": "100",
+        "for_duration": "00:02:00", "severity": "critical", "labels": "{}", "summary": "", "annotation": "",
+        "escalation_policy": "",
+    }  # fmt: skip
+    response = page_client("admin").post(f"/admin/alerting/alertrule/{rule.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    rule.refresh_from_db()
+    alert.refresh_from_db()
+    assert rule.enabled is False
+    assert alert.status == "resolved" and alert.events.latest("id").message == "rule disabled"
