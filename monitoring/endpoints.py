@@ -13,7 +13,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from monitoring.heartbeats import heartbeat_ping
 from monitoring.models import CheckKind, HealthCheck, HealthStatus, PingKind
@@ -41,7 +41,7 @@ def metrics(request):
     return HttpResponse(exposition(now=timezone.now()), content_type=CONTENT_TYPE)
 
 
-@require_GET
+@require_safe  # load balancers probe with GET or HEAD
 @never_cache
 def health(request):
     """Liveness of the portal including its database: 200 when a round trip works, else 503."""
@@ -67,7 +67,7 @@ def check_state(check: HealthCheck, now) -> str:
     return check.last_status
 
 
-@require_GET
+@require_safe
 @never_cache
 def ready(request):
     """Aggregate of the enabled critical checks: 503 when any is unhealthy or stale."""

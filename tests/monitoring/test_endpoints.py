@@ -123,6 +123,8 @@ def test_ready_is_503_when_a_critical_check_fails(client):
     health_check_run(check=critical)
     response = client.get("/health/ready")
     assert response.status_code == 503
+    assert client.head("/health/ready").status_code == 503  # probes may use HEAD
+    assert client.head("/health/").status_code == 200
     body = response.json()
     assert body["status"] == "unhealthy"
     assert {c["name"]: c["status"] for c in body["checks"]} == {"db": "healthy", "cache": "unhealthy"}
