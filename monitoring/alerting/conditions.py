@@ -91,6 +91,9 @@ def fingerprint(rule_id: int, labels: Mapping[str, str]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:40]
 
 
+MAX_FORMAT_NUMBER = 200
+
+
 class _Keep(dict):
     """Leaves unknown placeholders visible instead of failing a notification over a typo."""
 
@@ -105,6 +108,8 @@ class _Formatter(string.Formatter):
         return super().get_value(key, args, kwargs)
 
     def format_field(self, value, format_spec):
+        if any(int(n) > MAX_FORMAT_NUMBER for n in re.findall(r"\d+", format_spec)):
+            return str(value)  # `{value:>999999999}` would build a gigabyte string in the evaluator
         try:
             return super().format_field(value, format_spec)
         except (ValueError, TypeError):

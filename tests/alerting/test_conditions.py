@@ -82,3 +82,9 @@ def test_annotation_templates():
     assert text == "disk: 93.5% on /var > 90 {unknown}"
     assert render_annotation("{value:.1f}", value=None, threshold=1, rule="r", labels={}) == "None"
     assert render_annotation("broken {", value=1, threshold=1, rule="r", labels={}) == "broken {"
+
+
+def test_annotation_format_widths_are_bounded():
+    huge = render_annotation("{value:>999999999}|{value:.999999f}", value=1.5, threshold=1, rule="r", labels={})
+    assert huge == "1.5|1.5"
+    assert render_annotation("{value:>6.2f}", value=1.5, threshold=1, rule="r", labels={}) == "  1.50"
