@@ -77,8 +77,11 @@ def test_acknowledging_stops_escalation(clock, make_alert, escalating_rule, user
 def test_resolving_stops_escalation(clock, make_alert, escalating_rule, users):
     alert = make_alert(rule=escalating_rule)
     alert_resolve(alert=alert, by=users["operator"])
+    alert.refresh_from_db()
+    assert alert.next_escalation_at is None  # the due time is gone, not just skipped by the sweep
     clock.move_to(T0 + 60 * MIN)
     assert escalation_sweep() == 0
+    assert sent() == ["primary"]
 
 
 def test_reopen_and_unacknowledge_start_escalation_again(clock, make_alert, escalating_rule, users):
