@@ -185,6 +185,11 @@ class HealthCheckAdmin(admin.ModelAdmin):
     inlines = [ResultInline]
     actions = ["run_now", "enable", "disable"]
 
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.next_run_at = None  # due at the next sweep, like an edit through the API
+        super().save_model(request, obj, form, change)
+
     @admin.action(description="Run the selected checks now")
     def run_now(self, request, queryset):
         for check in queryset.select_related("service"):

@@ -140,6 +140,10 @@ class HealthCheckViewSet(viewsets.ModelViewSet):
     ordering_fields = ["name", "last_checked_at", "last_status"]
     action_roles = {"run": "operator"}
 
+    def perform_update(self, serializer):
+        # Due at the next sweep: a shorter interval or a fixed config should not wait out the old one.
+        serializer.save(next_run_at=None)
+
     @extend_schema(request=None, responses={200: HealthCheckResultSerializer})
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):

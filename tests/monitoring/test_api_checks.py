@@ -106,3 +106,15 @@ def test_http_check_headers_are_write_only_and_survive_a_round_trip(api_client, 
     check.refresh_from_db()
     assert check.config["headers"] == {"Authorization": "Bearer s3cret"} and check.config["body_contains"] == "ok"
     assert admin.post(f"{URL}{check.pk}/run/").json()["status"] == "healthy"  # the server saw the real header
+
+
+def test_an_edited_check_is_due_at_the_next_sweep(api_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    check = HealthCheckFactory(interval_seconds=86400, next_run_at=timezone.now() + timedelta(days=1))
+    response = api_client("admin").patch(f"{URL}{check.pk}/", {"interval_seconds": 60}, format="json")
+    assert response.status_code == 200
+    check.refresh_from_db()
+    assert check.next_run_at is None

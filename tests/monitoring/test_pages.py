@@ -179,6 +179,14 @@ def test_admin_validates_check_config_and_runs_checks(page_client, data):
     )
     assert b"healthy" in response.content
     assert data["check"].results.count() == 2
+    # an edit makes the check due at the next sweep instead of waiting out its old interval
+    check = data["check"]
+    HealthCheck.objects.filter(pk=check.pk).update(next_run_at=timezone.now() + timedelta(days=1))
+    change = {**form, "name": check.name, "kind": check.kind, "config": "{}", "service": check.service_id or ""}
+    response = admin.post(reverse("admin:monitoring_healthcheck_change", args=[check.pk]), change)
+    assert response.status_code == 302, response.content[:2000]
+    check.refresh_from_db()
+    assert check.next_run_at is None
 
 
 def test_admin_sample_list_counts_at_most_the_cap(page_client, service, monkeypatch):
