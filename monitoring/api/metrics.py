@@ -7,6 +7,7 @@ the serializers here only document the schema and validate query parameters.
 import json
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
@@ -25,14 +26,30 @@ from portal.models import Service
 MAX_POINTS = 2000
 
 
+# Bytes per sample a body may average: generous for 16 long labels, yet bounded (DRF reads the
+# whole body into memory, and Django's DATA_UPLOAD_MAX_MEMORY_SIZE does not apply to it).
+MAX_BYTES_PER_SAMPLE = 4096
+
+
+class BodyTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
 class LenientJSONParser(JSONParser):
     """Accepts the NaN/Infinity literals Python's json.dumps writes, so the ingest validation can
-    refuse them naming the sample and field, instead of a bare parse error for the whole body."""
+    refuse them naming the sample and field, instead of a bare parse error for the whole body.
+    Refuses a body larger than METRICS_INGEST_MAX_BATCH * 4 KiB before reading all of it."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", "utf-8")
+        limit = settings.METRICS_INGEST_MAX_BATCH * MAX_BYTES_PER_SAMPLE
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise BodyTooLarge(f"samples: the body exceeds {limit} bytes; send smaller batches.")
         try:
-            return json.loads(stream.read().decode(encoding))
+            return json.loads(raw.decode(encoding))
         except ValueError as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
 

@@ -107,6 +107,15 @@ def test_oversize_batch_and_missing_samples(key_client, settings):
     assert not MetricSample.objects.exists()
 
 
+def test_an_oversize_body_is_refused_before_it_is_parsed(key_client, settings):
+    settings.METRICS_INGEST_MAX_BATCH = 2  # bodies up to 8 KiB
+    padded = {"samples": [sample()], "padding": "x" * 9000}
+    response = post(key_client, padded)
+    assert response.status_code == 413
+    assert "samples" in response.json()["detail"]
+    assert post(key_client, {"samples": [sample()]}).status_code == 201
+
+
 def test_a_person_must_name_an_existing_service(api_client, service):
     admin = api_client("admin")
     assert post(admin, {"samples": [sample()]}).json() == {"service": ["This field is required."]}
