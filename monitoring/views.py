@@ -7,8 +7,8 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from monitoring.charts import RANGES, chosen_range
-from monitoring.models import HealthCheck, HealthStatus, Metric, MetricKind, MetricSample, MinuteRollup
-from monitoring.query import rollup_watermark
+from monitoring.models import HealthCheck, HealthStatus, HourRollup, Metric, MetricKind, MetricSample
+from monitoring.query import floor_hour, rollup_watermark
 from portal.access import viewer_required
 from portal.models import Service
 
@@ -62,7 +62,8 @@ def index(request):
 
 
 def _metric_names(service: Service, since) -> set[str]:
-    rolled = MinuteRollup.objects.filter(service=service, start__gte=since).values_list("name", flat=True)
+    # Hour rollups: every rolled minute has its hour's row (a partial hour too), at 1/60 the rows.
+    rolled = HourRollup.objects.filter(service=service, start__gte=floor_hour(since)).values_list("name", flat=True)
     mark = rollup_watermark() or since
     raw = MetricSample.objects.filter(service=service, time__gte=max(since, mark)).values_list("name", flat=True)
     return set(rolled.distinct()) | set(raw.distinct())

@@ -80,6 +80,15 @@ def test_service_page_shows_charts_for_its_metrics(page_client, service, data):
     assert b"db" in page.content
 
 
+def test_service_page_finds_metrics_that_only_rollups_hold(page_client, service, data):
+    from monitoring.models import MetricSample
+
+    rollup_run(now=timezone.now() + timedelta(minutes=5))
+    MetricSample.objects.all().delete()  # as after pruning: only the rollups know the name
+    page = page_client("viewer").get(reverse("monitoring:service", args=[service.slug]), {"range": "24h"})
+    assert reverse("monitoring:metric-chart", args=[service.slug, "orders_total"]).encode() in page.content
+
+
 def test_host_page_has_the_system_charts_over_each_range(page_client):
     collect_run(window=0.05)
     host = local_host_service()
