@@ -19,6 +19,7 @@ from monitoring.healthchecks.heartbeat import Beat, cron_valid, heartbeat_status
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 RANK = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
+MAX_BODY = 1_000_000  # bytes of an HTTP answer searched for body_contains
 
 
 @dataclass
@@ -160,16 +161,18 @@ class HttpKind(Kind):
         config = check.config
         expected = config.get("expected_status", 200)
         codes = expected if isinstance(expected, list) else [expected]
+        needle = config.get("body_contains", "")
         start = time.perf_counter()
         try:
-            response = httpx.request(
+            with httpx.stream(
                 config.get("method", "GET"),
                 config["url"],
                 headers=config.get("headers") or {},
                 timeout=timeout,
                 follow_redirects=config.get("follow_redirects", False),
                 verify=config.get("verify_tls", True),
-            )
+            ) as response:
+                body = self._head_of_body(response) if needle and response.status_code in codes else b""
         except httpx.TimeoutException:
             return Outcome(UNHEALTHY, f"no answer within {timeout:g} s", _ms(start))
         except httpx.HTTPError as exc:
@@ -177,11 +180,22 @@ class HttpKind(Kind):
         latency = _ms(start)
         if response.status_code not in codes:
             return Outcome(UNHEALTHY, f"status {response.status_code}, expected {codes}", latency)
-        needle = config.get("body_contains", "")
-        if needle and needle not in response.text:
-            return Outcome(UNHEALTHY, f"status {response.status_code} but the body lacks {needle!r}", latency)
+        if needle and needle not in body.decode(response.encoding or "utf-8", errors="replace"):
+            where = "the body" if len(body) < MAX_BODY else f"the first {MAX_BODY} bytes of the body"
+            return Outcome(UNHEALTHY, f"status {response.status_code} but {where} lacks {needle!r}", latency)
         status = DEGRADED if _slow(latency, config) else HEALTHY
         return Outcome(status, f"status {response.status_code} in {latency:.0f} ms", latency)
+
+    @staticmethod
+    def _head_of_body(response) -> bytes:
+        # Read at most MAX_BODY: a huge or endless body must not fill the worker's memory (the
+        # runner abandons a thread that overruns, it cannot stop it).
+        body = b""
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) >= MAX_BODY:
+                return body[:MAX_BODY]
+        return body
 
 
 class TcpKind(Kind):

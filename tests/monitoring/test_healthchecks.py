@@ -43,6 +43,20 @@ def test_http_check_unhealthy_on_wrong_status_or_missing_body(httpserver):
     assert run(listed).status == "healthy"
 
 
+def test_http_check_reads_at_most_max_body_of_a_huge_answer(httpserver, monkeypatch):
+    from monitoring.healthchecks import kinds
+
+    monkeypatch.setattr(kinds, "MAX_BODY", 1000)
+    httpserver.expect_request("/big").respond_with_data("x" * 5000 + "needle", status=200)
+    httpserver.expect_request("/small").respond_with_data("x" * 500 + "needle", status=200)
+    big = HealthCheckFactory(kind=CheckKind.HTTP, config={"url": httpserver.url_for("/big"), "body_contains": "needle"})
+    small = HealthCheckFactory(
+        kind=CheckKind.HTTP, config={"url": httpserver.url_for("/small"), "body_contains": "needle"}
+    )
+    assert run(big).status == "unhealthy"  # the needle lies beyond what is read
+    assert run(small).status == "healthy"
+
+
 def test_http_check_follows_redirects_only_when_asked(httpserver):
     httpserver.expect_request("/old").respond_with_data(
         "", status=302, headers={"Location": httpserver.url_for("/new")}
