@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.apps import apps
+from django.db.models import Q
 from django.utils import timezone
 
 from monitoring.alerting.conditions import SYMBOLS, condition_holds, fingerprint, matches_all, render_annotation
 from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_fire, alert_reopen, alert_resolve
 from monitoring.alerting.models import Alert, AlertRule, AlertStatus, RuleSource, RuleState
+from monitoring.alerting.rules import rule_alerts_close
 from monitoring.query import WindowAggregate, floor_minute, minute_buckets
 from portal.models import Service
 
@@ -267,14 +269,33 @@ def rules_evaluate(*, now: datetime | None = None) -> EvaluationReport:
             _safely(evaluator.step, rule, fp, Observation(labels, None, False), report=report)
     evaluator.forget_vanished(observed)
     evaluator.save()
+    _close_orphans(now=now, report=report)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _safely(func, *args, report: EvaluationReport, **kwargs) -> None:
-    """One broken rule must not stop the others from being evaluated."""
+def _close_orphans(*, now: datetime, report: EvaluationReport) -> None:
+    """Open alerts nothing evaluates any more: their rule was deleted (e.g. with its service) or
+    disabled without going through `rule_delete`/`rule_disable` (a shell, a bulk update)."""
+    orphans = Alert.objects.open().filter(Q(rule__isnull=True) | Q(rule__enabled=False)).select_related("rule")
+    disabled: dict[int, AlertRule] = {}
+    for alert in orphans[:500]:
+        if alert.rule_id:
+            disabled[alert.rule_id] = alert.rule
+        else:
+            done = _safely(
+                alert_resolve, alert=alert, now=now, message="rule deleted", via="rule change", report=report
+            )
+            report.resolved += int(done is not None)
+    for rule in disabled.values():
+        report.resolved += _safely(rule_alerts_close, rule=rule, reason="rule disabled", now=now, report=report) or 0
+
+
+def _safely(func, *args, report: EvaluationReport, **kwargs):
+    """One broken rule must not stop the others from being evaluated. None when it failed."""
     try:
-        func(*args, **kwargs)
+        return func(*args, **kwargs)
     except Exception as exc:
         log.exception("alert evaluation failed")
         report.errors.append(f"{type(exc).__name__}: {exc}")
+        return None

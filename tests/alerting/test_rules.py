@@ -132,3 +132,24 @@ def test_unticking_enabled_in_the_admin_form_resolves(page_client, firing):
     alert.refresh_from_db()
     assert rule.enabled is False
     assert alert.status == "resolved" and alert.events.latest("id").message == "rule disabled"
+
+
+def test_the_evaluator_closes_alerts_of_rules_deleted_or_disabled_behind_its_back(firing, clock, service):
+    """A rule deleted with its service (cascade) or disabled by a bulk update in a shell."""
+    rule, alert = firing
+    other = AlertRuleFactory(window=MIN)
+    clock.move_to(T0 + 5 * MIN)
+    rules_evaluate()
+    other_alert = Alert.objects.get(rule=other)
+    AlertRule.objects.filter(pk=rule.pk).update(enabled=False)
+    AlertRule.objects.filter(pk=other.pk).delete()
+    clock.move_to(T0 + 6 * MIN)
+    assert rules_evaluate().resolved == 2
+    alert.refresh_from_db()
+    other_alert.refresh_from_db()
+    assert alert.status == other_alert.status == "resolved"
+    assert alert.events.latest("id").message == "rule disabled"
+    assert other_alert.events.latest("id").message == "rule deleted"
+    assert other_alert.events.latest("id").details == {"by": "rule change"}
+    assert not RuleState.objects.filter(rule=rule).exists()
+    assert rules_evaluate().resolved == 0
