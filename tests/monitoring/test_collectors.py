@@ -78,3 +78,20 @@ def test_disk_usage_skips_pseudo_filesystems(monkeypatch):
     monkeypatch.setattr(collectors.psutil, "disk_partitions", lambda all: parts)
     monkeypatch.setattr(collectors.psutil, "disk_usage", lambda path: Usage(42.0))
     assert collectors.DiskUsageCollector().collect(1) == [("system_disk_percent", {"mount": "/"}, 42.0)]
+
+
+def test_io_rates_are_deltas_over_the_window_and_never_negative(monkeypatch):
+    Net = namedtuple("Net", "bytes_sent bytes_recv")
+    readings = iter([Net(1000, 5000), Net(3000, 4000)])  # recv went down: the counter wrapped/reset
+    monkeypatch.setattr(collectors.psutil, "net_io_counters", lambda: next(readings))
+    network = collectors.NetworkCollector()
+    network.prepare()
+    assert network.collect(2.0) == [
+        ("system_network_bytes_per_second", {"direction": "sent"}, 1000.0),
+        ("system_network_bytes_per_second", {"direction": "recv"}, 0.0),
+    ]
+    # no counters on this machine (psutil returns None): nothing, and no error
+    monkeypatch.setattr(collectors.psutil, "disk_io_counters", lambda: None)
+    disk = collectors.DiskIoCollector()
+    disk.prepare()
+    assert disk.collect(1.0) == []
