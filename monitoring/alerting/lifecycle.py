@@ -22,7 +22,7 @@ from monitoring.alerting.models import (
     DeliveryEvent,
     EventKind,
 )
-from monitoring.alerting.notify import notifications_queue, notified_channels
+from monitoring.alerting.notify import notifications_queue, notified_channels, notified_users
 from monitoring.alerting.suppression import Hold, hold_apply, suppression_for
 
 FIRING, ACKNOWLEDGED, RESOLVED = AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED
@@ -62,11 +62,11 @@ def _announce(alert: Alert, *, now: datetime) -> None:
 
 
 def _tell_notified(alert: Alert, *, event: str, now: datetime) -> None:
-    """Follow-ups (acknowledged, resolved) go to the channels that heard about the alert,
-    unless a silence or maintenance window holds the alert's notifications right now."""
-    channels = notified_channels(alert)
-    if channels and suppression_for(alert, now=now) is None:
-        notifications_queue(alert=alert, event=event, channels=channels, now=now)
+    """Follow-ups (acknowledged, resolved) go to the channels and people that heard about the
+    alert, unless a silence or maintenance window holds the alert's notifications right now."""
+    channels, users = notified_channels(alert), notified_users(alert)
+    if (channels or users) and suppression_for(alert, now=now) is None:
+        notifications_queue(alert=alert, event=event, channels=channels, users=users, now=now)
 
 
 def alert_fire(

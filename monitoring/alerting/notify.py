@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
@@ -52,11 +53,12 @@ def notifications_queue(
         for channel in channels
         if channel.enabled and event in transport_class(channel.kind).events
     ]
-    rows += [
-        Delivery(alert=alert, user=user, event=event, step=step, next_attempt_at=now, created_at=now)
-        for user in users
-        if user.is_active and user.email
-    ]
+    if event in transport_class("email").events:  # people are emailed
+        rows += [
+            Delivery(alert=alert, user=user, event=event, step=step, next_attempt_at=now, created_at=now)
+            for user in users
+            if user.is_active and user.email
+        ]
     if not rows:
         return []
     created = Delivery.objects.bulk_create(rows)
@@ -71,6 +73,14 @@ def notified_channels(alert: Alert) -> list[Channel]:
         alert=alert, channel__isnull=False, event__in=[DeliveryEvent.TRIGGER, DeliveryEvent.ESCALATION]
     ).values("channel_id")
     return list(Channel.objects.filter(pk__in=sent))
+
+
+def notified_users(alert: Alert) -> list:
+    """People paged directly by escalation: they too should hear the alert was resolved."""
+    paged = Delivery.objects.filter(
+        alert=alert, user__isnull=False, event__in=[DeliveryEvent.TRIGGER, DeliveryEvent.ESCALATION]
+    ).values("user_id")
+    return list(get_user_model().objects.filter(pk__in=paged))
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:

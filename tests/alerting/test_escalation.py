@@ -111,3 +111,19 @@ def test_a_late_sweeper_does_not_fire_every_step_at_once(clock, make_alert, esca
     escalation_sweep()
     assert sent(step=1) == ["admin", "secondary"]
     assert sent(step=0) == ["primary"]  # the repeat waits its 30 minutes from now
+
+
+def test_people_paged_by_escalation_hear_the_resolution_but_not_the_acknowledgement(
+    clock, make_alert, escalating_rule, users
+):
+    alert = make_alert(rule=escalating_rule)
+    clock.move_to(T0 + 10 * MIN)
+    escalation_sweep()  # step 2 pages the admin directly
+    alert_acknowledge(alert=alert, by=users["operator"])
+    assert not Delivery.objects.filter(user=users["admin"], event="acknowledge").exists()
+    alert_resolve(alert=alert, by=users["operator"])
+    assert Delivery.objects.filter(user=users["admin"], event="resolve").count() == 1
+    assert {d.channel.name for d in Delivery.objects.filter(event="resolve", channel__isnull=False)} == {
+        "primary",
+        "secondary",
+    }
