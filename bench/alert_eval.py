@@ -9,17 +9,16 @@ repeats with 10x fewer rules and 10x fewer metrics to show what the query count 
 """
 
 import argparse
-import os
 import random
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from throwaway_db import throwaway_database  # noqa: E402 (beside this script)
 
 SERIES_PER_METRIC = 5
 MINUTES = 15
@@ -28,27 +27,7 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 def setup_django(args) -> callable:
-    cleanup = lambda: None  # noqa: E731
-    if args.postgres:
-        import psycopg
-
-        name = f"bench_alerting_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.postgres.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        base = args.postgres.rsplit("/", 1)[0]
-        os.environ["DATABASE_URL"] = f"{base}/{name}"
-
-        def cleanup():
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(args.postgres.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    else:
-        folder = tempfile.mkdtemp(prefix="bench_alerting_")
-        os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ.setdefault("DEBUG", "true")
+    _, cleanup = throwaway_database("bench_alerting", args.postgres)
     import django
 
     django.setup()

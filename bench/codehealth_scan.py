@@ -19,13 +19,13 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from throwaway_db import throwaway_database  # noqa: E402 (beside this script)
 
 
 def parse_args():
@@ -36,28 +36,6 @@ def parse_args():
     parser.add_argument("--repeat", type=int, default=1, help="runs of each side; the best is reported")
     parser.add_argument("--verify", action="store_true", help="also check every file's CC/MI/raw equal radon's")
     return parser.parse_args()
-
-
-def setup_database(args, tmp: Path):
-    """Point Django at a throwaway database before it starts; returns a cleanup function."""
-    if not args.postgres:
-        os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-        return lambda: None
-    import psycopg
-
-    name = f"bench_codehealth_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.postgres, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = args.postgres.rsplit("/", 1)[0] + f"/{name}"
-
-    def drop():
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(args.postgres, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return drop
 
 
 def time_radon_clis(path: Path) -> dict[str, float]:
@@ -121,8 +99,7 @@ def verify(path: Path) -> int:
 
 def main():
     args = parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-codehealth-"))
-    cleanup = setup_database(args, tmp)
+    _, cleanup = throwaway_database("bench_codehealth", args.postgres)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     import django
 

@@ -16,43 +16,22 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG = "postgres://postgres@127.0.0.1:5432"
 BATCH = 1000
+
+from throwaway_db import DEFAULT_POSTGRES, throwaway_database  # noqa: E402 (after sys.path)
 
 
 def configure(postgres: bool) -> tuple[str, callable]:
     """Point Django at a throwaway database before setup; returns (label, cleanup)."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     os.environ["PORTAL_SERVICE_WRITE_RATE"] = "1000000/min"  # measure ingest, not the throttle
     os.environ["METRICS_FLUSH_ENABLED"] = "false"
-    os.environ.setdefault("DEBUG", "true")
-    if postgres:
-        import psycopg
-
-        name = f"bench_metrics_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        os.environ["DATABASE_URL"] = f"{PG}/{name}"
-
-        def cleanup():
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-        return "PostgreSQL", cleanup
-    folder = tempfile.mkdtemp(prefix="bench_metrics_")
-    os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-    return "SQLite", lambda: None
+    return throwaway_database("bench_metrics", DEFAULT_POSTGRES if postgres else None)
 
 
 def create_tables() -> None:
