@@ -19,6 +19,7 @@ from monitoring.models import (
     MinuteRollup,
     RollupState,
 )
+from monitoring.models.checks import CONFIG_FIELDS
 
 
 class CappedPaginator(Paginator):
@@ -94,19 +95,7 @@ class IngestBatchAdmin(ReadOnlyAdmin):
 class HealthCheckForm(forms.ModelForm):
     class Meta:
         model = HealthCheck
-        fields = [
-            "service",
-            "name",
-            "kind",
-            "config",
-            "critical",
-            "enabled",
-            "interval_seconds",
-            "timeout_seconds",
-            "period_seconds",
-            "cron",
-            "grace_seconds",
-        ]
+        fields = list(CONFIG_FIELDS)
 
     def clean_timeout_seconds(self):
         value = self.cleaned_data["timeout_seconds"]

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from monitoring.healthchecks.kinds import KINDS
 from monitoring.healthchecks.runner import health_check_run
 from monitoring.models import HealthCheck, HealthCheckResult
+from monitoring.models.checks import CONFIG_FIELDS, STATE_FIELDS
 from portal.api.pagination import TimeCursorPagination
 from portal.api.router import router
 from portal.models import Service
@@ -24,43 +25,8 @@ class HealthCheckSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = HealthCheck
-        fields = [
-            "id",
-            "uuid",
-            "service",
-            "name",
-            "kind",
-            "config",
-            "critical",
-            "enabled",
-            "interval_seconds",
-            "timeout_seconds",
-            "period_seconds",
-            "cron",
-            "grace_seconds",
-            "ping_url",
-            "last_ping_at",
-            "last_start_at",
-            "last_fail_at",
-            "last_status",
-            "last_checked_at",
-            "last_message",
-            "last_latency_ms",
-            "next_run_at",
-            "created_at",
-        ]
-        read_only_fields = [
-            "uuid",
-            "last_ping_at",
-            "last_start_at",
-            "last_fail_at",
-            "last_status",
-            "last_checked_at",
-            "last_message",
-            "last_latency_ms",
-            "next_run_at",
-            "created_at",
-        ]
+        fields = ["id", "uuid", *CONFIG_FIELDS, "ping_url", *STATE_FIELDS, "created_at"]
+        read_only_fields = ["uuid", *STATE_FIELDS, "created_at"]
 
     def get_ping_url(self, obj) -> str | None:
         if obj.kind != "heartbeat":

@@ -33,6 +33,32 @@ class PingKind(models.TextChoices):
     FAIL = "fail", "Fail"
 
 
+# What people configure on a check (admin form and API) and what the runner writes back.
+CONFIG_FIELDS = (
+    "service",
+    "name",
+    "kind",
+    "config",
+    "critical",
+    "enabled",
+    "interval_seconds",
+    "timeout_seconds",
+    "period_seconds",
+    "cron",
+    "grace_seconds",
+)
+STATE_FIELDS = (
+    "last_ping_at",
+    "last_start_at",
+    "last_fail_at",
+    "last_status",
+    "last_checked_at",
+    "last_message",
+    "last_latency_ms",
+    "next_run_at",
+)
+
+
 class HealthCheck(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.CASCADE, related_name="health_checks")
