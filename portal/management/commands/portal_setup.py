@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from portal.firstrun import first_password_save
 from portal.models import Service
 from portal.roles import ADMIN, sync_role_permissions
 from portal.schedules import schedules_sync
@@ -49,3 +50,4 @@ class Command(BaseCommand):
         user = User.objects.create_superuser(DEMO_USERNAME, "admin@localhost", password)
         user.groups.add(Group.objects.get(name=ADMIN))
         self.stdout.write(self.style.SUCCESS(f"demo admin created — username: {DEMO_USERNAME}  password: {password}"))
+        first_password_save(password)  # runportal's start-up block shows it once more
