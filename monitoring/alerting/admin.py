@@ -139,7 +139,8 @@ class AlertEventAdmin(admin.ModelAdmin):
 
 
 class ChannelForm(forms.ModelForm):
-    """The secret is write-only: never rendered back; leaving it blank keeps the stored one."""
+    """The secret and the URL are write-only: never rendered back (a webhook URL often carries a
+    token); leaving one blank keeps the stored value."""
 
     secret = forms.CharField(
         required=False,
@@ -147,16 +148,30 @@ class ChannelForm(forms.ModelForm):
         help_text=Channel._meta.get_field("secret").help_text + " Leave blank to keep the current value.",
     )
 
-    url = forms.URLField(required=False, assume_scheme="https", help_text=Channel._meta.get_field("url").help_text)
+    url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        max_length=500,
+        help_text=Channel._meta.get_field("url").help_text + " Write-only.",
+    )
 
     class Meta:
         model = Channel
         fields = ["name", "kind", "enabled", "addresses", "users", "groups", "url", "secret"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["url"] = ""
+        if self.instance.url:
+            field = self.fields["url"]
+            field.help_text += f" Current: {self.instance.url_host or '?'}/… — leave blank to keep it."
+
     def clean(self):
         data = super().clean()
         if not data.get("secret") and self.instance.pk:
             data["secret"] = self.instance.secret
+        if not data.get("url") and self.instance.pk:
+            data["url"] = self.instance.url
         kind = data.get("kind")
         if kind:
             errors = transport_class(kind).config_errors(

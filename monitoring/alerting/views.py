@@ -4,7 +4,6 @@ Every action is a POST (CSRF-protected) that calls the one transition function f
 """
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError
@@ -13,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from monitoring.alerting.acklinks import AckLinkError, ack_link_read
+from monitoring.alerting.acklinks import AckLinkError, ack_link_actor, ack_link_read
 from monitoring.alerting.lifecycle import (
     TransitionNotAllowed,
     alert_acknowledge,
@@ -25,6 +24,7 @@ from monitoring.alerting.lifecycle import (
 from monitoring.alerting.models import AckLinkUse, Alert, AlertStatus, Channel, RuleState, Severity, Silence
 from monitoring.alerting.silences import SILENCE_CHOICES, silence_expire, silence_for_alert
 from portal.access import viewer_required
+from portal.templatetags.humanize_ops import when
 from portal.models import Service
 
 ACK_PERMISSION = "alerting.acknowledge_alert"
@@ -90,6 +90,7 @@ def alert_detail(request, pk: int):
     alert = get_object_or_404(Alert.objects.select_related("rule", "service", "acknowledged_by", "resolved_by"), pk=pk)
     context = {
         "alert": alert,
+        "still_true": _still_true(alert),
         "events": alert.events.select_related("actor"),
         "deliveries": alert.deliveries.select_related("channel", "user")[:50],
         "can_act": request.user.has_perm(ACK_PERMISSION),
@@ -97,6 +98,16 @@ def alert_detail(request, pk: int):
         "silence_choices": list(SILENCE_CHOICES),
     }
     return render(request, "alerting/alert_detail.html", context)
+
+
+def _still_true(alert: Alert) -> RuleState | None:
+    """The rule state of an open alert whose condition held at the last evaluation: resolving
+    it by hand only lasts until the next one, which reopens it. Read from the stored state (one
+    row by its unique key), never by re-running the rule's query on a page view."""
+    if not alert.is_open or alert.rule is None or not alert.rule.enabled:
+        return None
+    state = RuleState.objects.filter(rule_id=alert.rule_id, fingerprint=alert.fingerprint).first()
+    return state if state is not None and state.active_since is not None else None
 
 
 @require_POST
@@ -141,7 +152,7 @@ def alert_silence_view(request, pk: int):
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
     else:
-        messages.success(request, f"Silenced until {silence.ends_at:%Y-%m-%d %H:%M} UTC.")
+        messages.success(request, f"Silenced until {when(silence.ends_at)}.")
     return redirect("alerting:detail", pk=alert.pk)
 
 
@@ -170,28 +181,29 @@ def silence_expire_view(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def ack_link(request, pk: int, token: str):
     """The one-click link from a notification email. The signed token is the credential, so no
-    login is needed; GET only shows what will happen (mail scanners prefetch links)."""
-    alert = Alert.objects.filter(pk=pk).first()
-    context = {"alert": alert, "error": "", "done": False}
+    login is needed; GET only shows what will happen (mail scanners prefetch links). Nothing
+    about the alert is shown until the token and its recipient have been checked."""
     try:
-        if alert is None:
-            raise AckLinkError("This alert does not exist.")
-        link = ack_link_read(token, alert_id=alert.pk)
-        if AckLinkUse.objects.filter(nonce=link.nonce).exists():
-            raise AckLinkError("This acknowledge link has already been used.")
+        link = ack_link_read(token, alert_id=pk)
     except AckLinkError as exc:
-        context["error"] = str(exc)
-        return render(request, "alerting/ack_link.html", context, status=400 if alert else 404)
-    context["recipient"] = link.recipient
+        return _ack_refused(request, str(exc), status=400)
+    alert = Alert.objects.select_related("acknowledged_by").filter(pk=pk).first()
+    if alert is None:
+        return _ack_refused(request, "This alert no longer exists.", status=404)
+    try:
+        by = ack_link_actor(link)
+    except AckLinkError as exc:
+        return _ack_refused(request, str(exc), status=403)
+    if AckLinkUse.objects.filter(nonce=link.nonce).exists():
+        return _ack_refused(request, "This acknowledge link has already been used.", status=400)
+    context = {"alert": alert, "error": "", "done": False, "recipient": link.recipient}
     if request.method == "POST":
         # Attributed to the person the link was sent to, whoever is logged in in this browser:
         # the link, not the session, is the credential.
-        by = _user_for(link.recipient)
         try:
             AckLinkUse.objects.create(nonce=link.nonce, alert=alert, recipient=link.recipient)
         except IntegrityError:  # a double click racing the first one
-            context["error"] = "This acknowledge link has already been used."
-            return render(request, "alerting/ack_link.html", context, status=400)
+            return _ack_refused(request, "This acknowledge link has already been used.", status=400)
         try:
             alert = alert_acknowledge(alert=alert, by=by, via=f"email link ({link.recipient})")
             context["done"] = True
@@ -202,5 +214,5 @@ def ack_link(request, pk: int, token: str):
     return render(request, "alerting/ack_link.html", context)
 
 
-def _user_for(address: str):
-    return get_user_model().objects.filter(email__iexact=address, is_active=True).order_by("pk").first()
+def _ack_refused(request, error: str, *, status: int):
+    return render(request, "alerting/ack_link.html", {"alert": None, "error": error}, status=status)

@@ -75,6 +75,17 @@ def test_channel_secret_is_never_rendered_and_blank_keeps_it(page_client, webhoo
     assert channel.name == "renamed" and channel.secret == "s3cret"
 
 
+def test_channel_url_is_not_rendered_in_the_admin_and_blank_keeps_it(page_client, db):
+    channel = ChannelFactory(url="https://hooks.example.com/services/T0K3N")
+    client = page_client("admin")
+    html = client.get(f"/admin/alerting/channel/{channel.pk}/change/").content.decode()
+    assert "T0K3N" not in html and "hooks.example.com" in html
+    data = {"name": channel.name, "kind": "webhook", "enabled": "on", "addresses": "[]", "url": "", "secret": ""}
+    response = client.post(f"/admin/alerting/channel/{channel.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Channel.objects.get(pk=channel.pk).url == "https://hooks.example.com/services/T0K3N"
+
+
 def test_admin_send_test_notification_action(page_client, webhook_channel):
     page_client("admin").post(
         "/admin/alerting/channel/", {"action": "send_test", "_selected_action": [webhook_channel.pk]}

@@ -164,6 +164,47 @@ def test_channel_secret_is_write_only(api_client, admin_secret_channel=None):
     assert Channel.objects.get(pk=body["id"]).secret == "hunter2"
 
 
+@pytest.mark.parametrize("actor", ["viewer", "admin"])
+def test_webhook_url_is_write_only_and_only_its_host_is_shown(api_client, actor):
+    secret_url = "https://hooks.example.com:8443/T0K3N/path?token=abc"
+    created = api_client("admin").post(
+        "/api/v1/alert-channels/", {"name": "h", "kind": "webhook", "url": secret_url, "secret": "k"}, format="json"
+    )
+    assert created.status_code == 201 and "url" not in created.json()
+    client = api_client(actor)
+    for response in (
+        client.get("/api/v1/alert-channels/"),
+        client.get(f"/api/v1/alert-channels/{created.json()['id']}/"),
+    ):
+        assert response.status_code == 200 and "T0K3N" not in response.content.decode()
+    assert response.json()["url_host"] == "hooks.example.com:8443"
+    # blank on update keeps the stored URL, a new one replaces it
+    api_client("admin").patch(f"/api/v1/alert-channels/{created.json()['id']}/", {"url": ""}, format="json")
+    assert Channel.objects.get(pk=created.json()["id"]).url == secret_url
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [{"address": "x@example.com", "ack": "yes"}, {"address": "nope", "ack": True}, {"adress": "x@example.com"}, 5],
+)
+def test_email_channel_refuses_malformed_ack_addresses(api_client, entry):
+    response = api_client("admin").post(
+        "/api/v1/alert-channels/", {"name": "e", "kind": "email", "addresses": [entry]}, format="json"
+    )
+    assert response.status_code == 400 and "[0]" in response.json()["addresses"][0]
+
+
+def test_email_channel_accepts_ack_addresses(api_client):
+    addresses = ["a@example.com", {"address": "b@example.com", "ack": True}]
+    response = api_client("admin").post(
+        "/api/v1/alert-channels/", {"name": "e", "kind": "email", "addresses": addresses}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    channel = Channel.objects.get(pk=response.json()["id"])
+    assert channel.email_recipients() == ["a@example.com", "b@example.com"]
+    assert channel.ack_addresses() == {"b@example.com"}
+
+
 def test_channel_config_errors_name_the_field(api_client):
     client = api_client("admin")
     response = client.post("/api/v1/alert-channels/", {"name": "s", "kind": "slack", "secret": "nope"}, format="json")

@@ -155,7 +155,8 @@ def test_slack_gets_a_readable_message(httpserver, alert, fast_retries):
 
 
 def test_email_goes_to_users_groups_and_addresses_with_html_text_and_ack_link(alert, users, fast_retries):
-    channel = ChannelFactory(kind="email", url="", secret="", addresses=["oncall@example.com"])
+    oncall = {"address": "oncall@example.com", "ack": True}
+    channel = ChannelFactory(kind="email", url="", secret="", addresses=[oncall])
     channel.users.set([users["operator"]])
     channel.groups.set([Group.objects.get(name="admin")])
     delivery_send(delivery_id=queue(alert, channel).pk)

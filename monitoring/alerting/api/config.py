@@ -91,13 +91,22 @@ class ChannelSerializer(serializers.ModelSerializer):
         write_only=True, required=False, allow_blank=True, help_text="Write-only: never returned."
     )
     has_secret = serializers.BooleanField(read_only=True)
+    # The URL is write-only too: webhook services often put their token in the path or query.
+    url = serializers.URLField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Webhook target URL. Write-only: only `url_host` is returned; blank on update keeps it.",
+    )
+    url_host = serializers.CharField(read_only=True, help_text="Host (and port) of the webhook URL.")
     is_broken = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Channel
         fields = [
-            "id", "name", "kind", "enabled", "addresses", "users", "groups", "url", "secret", "has_secret",
-            "is_broken", "last_error", "last_error_at", "last_success_at", "created_at",
+            "id", "name", "kind", "enabled", "addresses", "users", "groups", "url", "url_host", "secret",
+            "has_secret", "is_broken", "last_error", "last_error_at", "last_success_at", "created_at",
         ]  # fmt: skip
         read_only_fields = ["last_error", "last_error_at", "last_success_at", "created_at"]
 
@@ -108,6 +117,8 @@ class ChannelSerializer(serializers.ModelSerializer):
         if current is not None and "secret" in attrs and attrs["secret"] == "":
             attrs.pop("secret")  # blank on update means "keep the stored secret"
             secret = current.secret
+        if current is not None and attrs.get("url") == "":
+            attrs.pop("url")  # like the secret: blank keeps the stored URL
         url = attrs.get("url", current.url if current else "")
         addresses = attrs.get("addresses", current.addresses if current else [])
         errors = transport_class(kind).config_errors(url=url, secret=secret, addresses=addresses)

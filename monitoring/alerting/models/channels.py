@@ -1,5 +1,7 @@
 """Where notifications go, and every attempt to send one."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
@@ -46,15 +48,39 @@ class Channel(models.Model):
         return bool(self.secret)
 
     @property
+    def url_host(self) -> str:
+        """What may be shown of the webhook URL: its path or query often carries a token."""
+        try:
+            parts = urlsplit(self.url)
+            return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or ""
+        except ValueError:
+            return ""
+
+    @property
     def is_broken(self) -> bool:
         return bool(self.last_error_at) and (self.last_success_at is None or self.last_success_at < self.last_error_at)
 
     def email_recipients(self) -> list[str]:
-        found = [a for a in self.addresses or () if a]
+        found = [a for a in map(_address, self.addresses or ()) if a]
         found += [u.email for u in self.users.all() if u.email and u.is_active]
         for group in self.groups.all():
             found += [u.email for u in group.user_set.all() if u.email and u.is_active]
         return list(dict.fromkeys(found))
+
+    def ack_addresses(self) -> set[str]:
+        """Addresses without a portal account whose one-click links may acknowledge (lower case)."""
+        return {
+            _address(entry).lower()
+            for entry in self.addresses or ()
+            if isinstance(entry, dict) and entry.get("ack") is True and _address(entry)
+        }
+
+
+def _address(entry) -> str:
+    """An `addresses` entry is "a@b.c" (told only) or {"address": "a@b.c", "ack": true}."""
+    if isinstance(entry, dict):
+        entry = entry.get("address", "")
+    return entry if isinstance(entry, str) else ""
 
 
 class DeliveryStatus(models.TextChoices):

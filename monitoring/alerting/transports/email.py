@@ -5,7 +5,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.template.loader import render_to_string
 
-from monitoring.alerting.acklinks import ack_link_url
+from monitoring.alerting.acklinks import ack_allowed, ack_link_url
 from monitoring.alerting.transports.base import Notification, PermanentError, Transport, TransportError
 
 
@@ -17,24 +17,31 @@ class EmailTransport(Transport):
     def config_errors(cls, *, url, secret, addresses):
         if not isinstance(addresses, list):
             return {"addresses": "Expected a list of email addresses."}
-        for address in addresses:
+        for index, entry in enumerate(addresses):
+            address = entry
+            if isinstance(entry, dict):
+                if set(entry) - {"address", "ack"} or not isinstance(entry.get("ack", False), bool):
+                    return {"addresses": f'[{index}]: expected {{"address": "…", "ack": true or false}}.'}
+                address = entry.get("address")
             try:
                 validate_email(address)
             except Exception:
-                return {"addresses": f"Not an email address: {address!r}"}
+                return {"addresses": f"[{index}]: not an email address: {address!r}"}
         return {}
 
     def send(self, notification: Notification, *, recipients: list[str] | None = None) -> str:
         if not recipients:
             raise PermanentError("no recipients: add users, groups or addresses to the channel")
         messages = []
+        offers_ack = notification.alert_id and notification.event in ("trigger", "escalation")
+        channel_id = self.channel.pk if self.channel is not None else None
         for recipient in recipients:
-            context = {
-                "n": notification,
-                "ack_url": ack_link_url(alert_id=notification.alert_id, recipient=recipient)
-                if notification.alert_id and notification.event in ("trigger", "escalation")
-                else "",
-            }
+            ack_url = ""
+            # Only people who may acknowledge get a link: a forwarded or leaked mail to anyone
+            # else must not be able to act.
+            if offers_ack and ack_allowed(recipient=recipient, channel=self.channel):
+                ack_url = ack_link_url(alert_id=notification.alert_id, recipient=recipient, channel_id=channel_id)
+            context = {"n": notification, "ack_url": ack_url}
             # One line: a newline from a label value would make Django refuse the header.
             subject = " ".join(f"[{notification.status.upper()}] {notification.summary}".split())[:200]
             message = EmailMultiAlternatives(
