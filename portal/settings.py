@@ -162,7 +162,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.ServiceKeyWriteThrottle"],
     "DEFAULT_THROTTLE_RATES": {"service_write": env.str("PORTAL_SERVICE_WRITE_RATE", default="600/min")},
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.PortalAutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
