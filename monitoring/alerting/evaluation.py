@@ -187,14 +187,22 @@ class _Evaluator:
             .order_by("-resolved_at")
             .first()
         )
+        summary, description = _texts(rule, obs)
         if previous is not None:
             try:
-                alert_reopen(alert=previous, value=obs.value, now=self.now, message="condition still true")
+                alert_reopen(
+                    alert=previous,
+                    value=obs.value,
+                    summary=summary,
+                    description=description,
+                    now=self.now,
+                    message="condition still true",
+                )
                 self.report.reopened += 1
+                self._touch(state, value=obs.value)
                 return
             except TransitionNotAllowed:
                 pass
-        summary, description = _texts(rule, obs)
         labels = {**(rule.labels or {}), **obs.labels}
         _, created = alert_fire(
             rule=rule,
@@ -247,6 +255,9 @@ def rules_evaluate(*, now: datetime | None = None) -> EvaluationReport:
     report = EvaluationReport()
     rules = list(AlertRule.objects.filter(enabled=True).select_related("service"))
     report.rules = len(rules)
+    # A rule saved before a matcher rule tightened (RE2 syntax, pattern length) is skipped and
+    # reported; its open alerts stay as they are rather than resolve for lack of data.
+    rules = [rule for rule in rules if _safely(rule.all_matchers, report=report) is not None]
     metric_rules = [r for r in rules if r.source == RuleSource.METRIC and r.metric]
     observed = _metric_observations(metric_rules, now=now)
     observed.update(_health_observations([r for r in rules if r.source == RuleSource.HEALTH_CHECK]))

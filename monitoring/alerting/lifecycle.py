@@ -50,9 +50,8 @@ def _require(alert: Alert, action: str, allowed: tuple[str, ...]) -> None:
         raise TransitionNotAllowed(alert, action)
 
 
-def _announce(alert: Alert, *, now: datetime) -> None:
+def _announce(alert: Alert, *, now: datetime, hold: Hold | None) -> None:
     """A newly firing alert: notify the rule's channels and start escalation, unless held."""
-    hold = suppression_for(alert, now=now)
     if hold is not None:
         hold_apply(alert=alert, hold=hold, now=now)
         return
@@ -83,6 +82,9 @@ def alert_fire(
     """Open an alert; returns (alert, created). An alert already open for the same fingerprint
     is returned as is: the partial unique constraint is the dedup, even between two evaluators."""
     now = now or timezone.now()
+    # Silences are matched before the write transaction (on SQLite it holds the write lock from
+    # BEGIN); the alert's rule, labels, severity and service are all the match needs.
+    hold = suppression_for(Alert(rule=rule, labels=labels, severity=rule.severity, service=service), now=now)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -101,7 +103,7 @@ def alert_fire(
             return Alert.objects.open().get(fingerprint=fingerprint), False
         alert.rule = rule
         event_record(alert=alert, kind=EventKind.TRIGGERED, now=now, value=value, message=summary)
-        _announce(alert, now=now)
+        _announce(alert, now=now, hold=hold)
     return alert, True
 
 
@@ -176,10 +178,18 @@ def alert_resolve(
 
 
 def alert_reopen(
-    *, alert: Alert | int, by=None, now: datetime | None = None, value: float | None = None, message: str = ""
+    *,
+    alert: Alert | int,
+    by=None,
+    now: datetime | None = None,
+    value: float | None = None,
+    summary: str = "",
+    description: str | None = None,
+    message: str = "",
 ) -> Alert:
     """A resolved alert fires again (a person says it is not fixed, or the evaluator sees the
-    condition still true after a manual resolve). Escalation starts over."""
+    condition still true after a manual resolve). Escalation starts over. The evaluator passes
+    the current value and texts: the notifications it queues are built from the alert row."""
     now = now or timezone.now()
     with transaction.atomic():
         alert = _lock(alert)
@@ -193,6 +203,12 @@ def alert_reopen(
         if value is not None:
             alert.value = value
             fields.append("value")
+        if summary:
+            alert.summary = summary[:300]
+            fields.append("summary")
+        if description is not None:
+            alert.description = description
+            fields.append("description")
         try:
             with transaction.atomic():
                 alert.save(update_fields=fields)
@@ -204,7 +220,7 @@ def alert_reopen(
         event_record(
             alert=alert, kind=EventKind.REOPENED, now=now, actor=by, value=value, message=message, details=details
         )
-        _announce(alert, now=now)
+        _announce(alert, now=now, hold=suppression_for(alert, now=now))
     return alert
 
 
@@ -250,7 +266,7 @@ def alert_unsuppress(*, alert: Alert | int, now: datetime | None = None) -> bool
         event_record(alert=alert, kind=EventKind.UNSUPPRESSED, now=now, message="silence or maintenance ended")
         if alert.status != FIRING:
             return False  # acknowledged meanwhile: someone is on it, nobody needs paging
-        _announce(alert, now=now)
+        _announce(alert, now=now, hold=None)
         return True
 
 
