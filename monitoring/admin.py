@@ -97,12 +97,6 @@ class HealthCheckForm(forms.ModelForm):
         model = HealthCheck
         fields = list(CONFIG_FIELDS)
 
-    def clean_timeout_seconds(self):
-        value = self.cleaned_data["timeout_seconds"]
-        if not 0 < value <= 60:
-            raise forms.ValidationError("Must be between 0 and 60 seconds.")
-        return value
-
     def clean(self):
         cleaned = super().clean()
         kind = KINDS.get(cleaned.get("kind"))

@@ -16,3 +16,5 @@ class MonitoringConfig(AppConfig):
         from monitoring.flusher import autostart_install
 
         autostart_install()
+        # Imported for its side effect: registering the system checks.
+        from monitoring import system_checks  # noqa: F401

@@ -190,6 +190,9 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
+# The DEBUG 500 page and error emails mask credentials, also inside URLs and nested settings.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.errorreports.PortalExceptionReporterFilter"
+
 # Production hardening: on when DEBUG is off, so `check --deploy` is clean by default.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG
@@ -222,6 +225,9 @@ METRICS_COLLECT_WINDOW_SECONDS = env.float("METRICS_COLLECT_WINDOW_SECONDS", def
 METRICS_PROMETHEUS_REQUIRE_KEY = env_bool("METRICS_PROMETHEUS_REQUIRE_KEY", False)
 METRICS_PROMETHEUS_LOOKBACK_MINUTES = env.int("METRICS_PROMETHEUS_LOOKBACK_MINUTES", default=10)
 HEALTH_RESULT_RETENTION_DAYS = env.int("HEALTH_RESULT_RETENTION_DAYS", default=30)
+# Custom health checks the deployment allows: name=dotted.path,other=dotted.path. The API and admin
+# choose among these names only; an import path never comes from a request.
+HEALTH_CUSTOM_CHECKS = env.dict("HEALTH_CUSTOM_CHECKS", default={})
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
         "MetricKindEnum": "monitoring.models.MetricKind",

@@ -39,11 +39,6 @@ class HealthCheckSerializer(serializers.ModelSerializer):
         data["config"] = _masked(data.get("config"))
         return data
 
-    def validate_timeout_seconds(self, value):
-        if not 0 < value <= 60:
-            raise serializers.ValidationError("must be between 0 and 60 seconds")
-        return value
-
     def validate(self, attrs):
         merged = {**({f: getattr(self.instance, f) for f in ("kind", "config")} if self.instance else {}), **attrs}
         kind = KINDS.get(merged.get("kind"))
@@ -61,9 +56,22 @@ class HealthCheckSerializer(serializers.ModelSerializer):
         errors = kind.validate(config, probe)
         if errors:
             top = {k: [v] for k, v in errors.items() if k in ("period_seconds", "cron")}
-            nested = {k: [v] for k, v in errors.items() if k not in top}
+            nested = _nested({k: v for k, v in errors.items() if k not in top})
             raise serializers.ValidationError({**top, **({"config": nested} if nested else {})})
         return attrs
+
+
+def _nested(errors: dict[str, str]) -> dict:
+    """{"params.seconds": msg} → {"params": {"seconds": [msg]}}: the error names the field
+    as `config.params.seconds`, the way DRF nests errors of nested objects."""
+    tree: dict = {}
+    for key, message in errors.items():
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = [message]
+    return tree
 
 
 # HTTP check headers often carry credentials (Authorization, API keys): write-only, like channel

@@ -6,6 +6,7 @@ readiness endpoint read one row per check; `next_run_at` is the due-at column th
 
 import uuid
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -31,6 +32,26 @@ class PingKind(models.TextChoices):
     SUCCESS = "success", "Success"
     START = "start", "Start"
     FAIL = "fail", "Fail"
+
+
+# Bounds of what people and the API may set, said once here: the model validators serve the admin
+# form and the API alike. Past them nothing is useful and date arithmetic in the sweep overflows
+# (an interval of 10**12 s stopped every check from being claimed again).
+MIN_INTERVAL_SECONDS = 60  # the sweep runs once a minute: a shorter interval would not run more often
+MAX_INTERVAL_SECONDS = 86_400  # a check run less than daily tells nobody anything in time
+MIN_TIMEOUT_SECONDS = 0.1
+MAX_TIMEOUT_SECONDS = 60  # a check runs in a worker thread; longer holds a worker for nothing
+MAX_PERIOD_SECONDS = 366 * 86_400  # a heartbeat of a yearly job
+MAX_GRACE_SECONDS = 31 * 86_400
+MAX_DEGRADED_MS = MAX_TIMEOUT_SECONDS * 1000  # slower than the timeout is a failure, not "degraded"
+
+
+def seconds_between(low: float, high: float) -> list:
+    """Min/max validators with one message naming both ends (and the upper one in days)."""
+    days = high / 86_400
+    shown = f" ({days:g} days)" if days >= 2 and days == int(days) else ""
+    message = f"Must be between {low:,g} and {high:,} seconds{shown}."
+    return [MinValueValidator(low, message=message), MaxValueValidator(high, message=message)]
 
 
 # What people configure on a check (admin form and API) and what the runner writes back.
@@ -67,12 +88,18 @@ class HealthCheck(models.Model):
     config = models.JSONField(default=dict, blank=True, help_text="Kind-specific settings; see the docs.")
     critical = models.BooleanField(default=False, help_text="Counts towards /health/ready and raises alerts.")
     enabled = models.BooleanField(default=True)
-    interval_seconds = models.PositiveIntegerField(default=60)
-    timeout_seconds = models.FloatField(default=5.0)
+    interval_seconds = models.PositiveIntegerField(
+        default=60, validators=seconds_between(MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS)
+    )
+    timeout_seconds = models.FloatField(
+        default=5.0, validators=seconds_between(MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS)
+    )
     # Heartbeat schedule: a fixed period or a cron expression (UTC), plus grace.
-    period_seconds = models.PositiveIntegerField(null=True, blank=True)
+    period_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=seconds_between(1, MAX_PERIOD_SECONDS)
+    )
     cron = models.CharField(max_length=100, blank=True)
-    grace_seconds = models.PositiveIntegerField(default=300)
+    grace_seconds = models.PositiveIntegerField(default=300, validators=seconds_between(0, MAX_GRACE_SECONDS))
     last_ping_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_start_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_fail_at = models.DateTimeField(null=True, blank=True, editable=False)

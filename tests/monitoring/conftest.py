@@ -4,6 +4,7 @@ import pytest
 
 from monitoring import ingest
 from monitoring.labels import labels_canonical, labels_hash
+from tests.monitoring import custom_checks as custom_checks_module
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -29,3 +30,10 @@ def fresh_kind_cache():
     ingest._kind_cache.clear()
     yield
     ingest._kind_cache.clear()
+
+
+@pytest.fixture
+def custom_checks(settings):
+    """The test callables, registered as a deployment would in HEALTH_CUSTOM_CHECKS."""
+    settings.HEALTH_CUSTOM_CHECKS = dict(custom_checks_module.REGISTRY)
+    return settings.HEALTH_CUSTOM_CHECKS

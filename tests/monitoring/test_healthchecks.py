@@ -6,9 +6,11 @@ import pytest
 import time_machine
 from werkzeug import Response
 
+from monitoring.healthchecks.custom import Param
 from monitoring.healthchecks.kinds import KINDS
 from monitoring.healthchecks.runner import health_check_run, health_sweep
 from monitoring.models import CheckKind, HealthCheck, HealthCheckResult
+from monitoring.system_checks import custom_health_checks
 from tests.monitoring.factories import HealthCheckFactory
 from tests.support import free_port
 
@@ -123,23 +125,84 @@ def test_system_check_thresholds():
     assert result.status == "unhealthy" and "cpu_percent" in result.message
 
 
-def test_custom_check_results_exceptions_and_timeouts():
+def test_custom_check_results_exceptions_and_timeouts(custom_checks):
     ok = HealthCheckFactory(
-        kind=CheckKind.CUSTOM,
-        config={"path": "tests.monitoring.custom_checks.answers", "kwargs": {"status": "degraded", "message": "slow"}},
+        kind=CheckKind.CUSTOM, config={"name": "answers", "params": {"status": "degraded", "message": "slow"}}
     )
     assert (run(ok).status, run(ok).message) == ("degraded", "slow")
-    broken = HealthCheckFactory(kind=CheckKind.CUSTOM, config={"path": "tests.monitoring.custom_checks.raises"})
+    defaults = HealthCheckFactory(kind=CheckKind.CUSTOM, config={"name": "answers"})
+    assert (run(defaults).status, run(defaults).message) == ("healthy", "fine")
+    broken = HealthCheckFactory(kind=CheckKind.CUSTOM, config={"name": "raises"})
     assert run(broken).message == "RuntimeError: queue is wedged"
     hung = HealthCheckFactory(
-        kind=CheckKind.CUSTOM,
-        config={"path": "tests.monitoring.custom_checks.hangs", "kwargs": {"seconds": 3}},
-        timeout_seconds=0.2,
+        kind=CheckKind.CUSTOM, config={"name": "hangs", "params": {"seconds": 3}}, timeout_seconds=0.2
     )
     started = time.perf_counter()
     result = run(hung)
     assert result.status == "unhealthy" and "timed out" in result.message
     assert time.perf_counter() - started < 2
+
+
+def test_custom_check_whose_registration_went_away_is_not_run(custom_checks, settings):
+    check = HealthCheckFactory(kind=CheckKind.CUSTOM, config={"name": "hangs", "params": {"seconds": 0}})
+    settings.HEALTH_CUSTOM_CHECKS = {"answers": custom_checks["answers"]}
+    result = run(check)
+    assert result.status == "unhealthy"
+    assert result.message == "not run: config.name: is not a registered custom check; available: answers"
+
+
+def test_custom_params_are_checked_again_before_each_run(custom_checks):
+    # Written around validation (a shell, an old row): the callable never sees the bad value.
+    check = HealthCheckFactory(kind=CheckKind.CUSTOM, config={"name": "hangs", "params": {"seconds": 10**9}})
+    started = time.perf_counter()
+    result = run(check)
+    assert result.status == "unhealthy" and "config.params.seconds: must be between 0 and 10" in result.message
+    assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("config", "errors"),
+    [
+        ({"name": "nope"}, {"name": "is not a registered custom check; available: answers, hangs, raises"}),
+        ({}, {"name": "is required; available: answers, hangs, raises"}),
+        ({"name": "hangs", "params": {"seconds": 11}}, {"params.seconds": "must be between 0 and 10"}),
+        ({"name": "hangs", "params": {"seconds": "5"}}, {"params.seconds": "must be a number"}),
+        ({"name": "hangs", "params": {"sleep": 1}}, {"params.sleep": "must be true or false"}),
+        (
+            {"name": "answers", "params": {"status": "fine"}},
+            {"params.status": "must be one of healthy, degraded, unhealthy"},
+        ),
+        ({"name": "answers", "params": {"message": "x" * 101}}, {"params.message": "must be at most 100 characters"}),
+        ({"name": "raises", "params": {"x": 1}}, {"params.x": "is not a parameter of this check (accepted: none)"}),
+        ({"name": "raises", "params": []}, {"params": "must be an object"}),
+    ],
+)
+def test_custom_config_validation_names_the_field(custom_checks, config, errors):
+    assert KINDS[CheckKind.CUSTOM].validate(config) == errors
+
+
+def test_custom_check_parameters_must_be_declared_with_bounds():
+    with pytest.raises(TypeError, match="min and max"):
+        Param(int, default=1)
+    with pytest.raises(TypeError, match="int, float, str or bool"):
+        Param(list)
+    assert Param(int, min=0, max=5).clean(3.0) == 3 and isinstance(Param(int, min=0, max=5).clean(3.0), int)
+    with pytest.raises(ValueError, match="integer"):
+        Param(int, min=0, max=5).clean(2.5)
+    with pytest.raises(ValueError, match="finite"):
+        Param(float, min=0, max=5).clean(float("nan"))
+
+
+def test_registry_problems_are_system_check_errors(settings):
+    settings.HEALTH_CUSTOM_CHECKS = {
+        "fine": "tests.monitoring.custom_checks.answers",
+        "missing": "tests.monitoring.custom_checks.nope",
+        "module": "tests.monitoring.custom_checks.REGISTRY",
+    }
+    errors = custom_health_checks(None)
+    assert [e.id for e in errors] == ["monitoring.E001", "monitoring.E001"]
+    assert "'missing': is registered as tests.monitoring.custom_checks.nope, which cannot be imported" in errors[0].msg
+    assert "which is not callable" in errors[1].msg
 
 
 @pytest.mark.parametrize(
@@ -151,6 +214,7 @@ def test_custom_check_results_exceptions_and_timeouts():
         (CheckKind.TCP, {"host": "x", "port": 70000}, "port"),
         (CheckKind.SYSTEM, {"cpu_percent": [90, 80]}, "cpu_percent"),
         (CheckKind.CUSTOM, {"path": "no.such.thing"}, "path"),
+        (CheckKind.DATABASE, {"degraded_ms": 10**12}, "degraded_ms"),
         (CheckKind.DATABASE, {"alias": "nope"}, "alias"),
     ],
 )

@@ -179,7 +179,7 @@ def test_admin_validates_check_config_and_runs_checks(page_client, data):
     response = admin.post(reverse("admin:monitoring_healthcheck_add"), form)
     assert response.status_code == 200 and b"url: must be an http(s) URL" in response.content
     response = admin.post(reverse("admin:monitoring_healthcheck_add"), {**form, "timeout_seconds": 600})
-    assert b"Must be between 0 and 60 seconds." in response.content
+    assert b"Must be between 0.1 and 60 seconds." in response.content
     assert not HealthCheck.objects.filter(name="api").exists()
     response = admin.post(
         reverse("admin:monitoring_healthcheck_changelist"),

@@ -1,0 +1,60 @@
+"""What error reports (the DEBUG 500 page and the error emails to ADMINS) may show.
+
+`make run` starts with DEBUG on, so anyone who can trigger a 500 reads the technical page:
+settings, request.META (under runserver that includes the process environment, hence
+EMAIL_URL and DATABASE_URL) and frame variables. Django's filter hides settings by name only;
+credentials also live inside URL-valued settings (REDIS_URL, CACHES, Q_CLUSTER, PORTAL_BASE_URL)
+and environment values, so every string is also scrubbed of URL passwords and secret query
+parameters, at any depth of dicts and lists.
+"""
+
+import re
+
+from django.utils.datastructures import MultiValueDict
+from django.views.debug import SafeExceptionReporterFilter
+
+SUBSTITUTE = SafeExceptionReporterFilter.cleansed_substitute
+
+# scheme://userinfo@ — the userinfo is a password ("user:pw") or often a token alone (Sentry
+# DSNs, "https://<token>@github.com/..."), so all of it but a user name is masked.
+_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.\-]*://)(?P<userinfo>[^\s/@?#]+)@", re.IGNORECASE)
+_SECRET_PARAM = re.compile(
+    r"(?P<name>[?&;][^=&#\s]*(?:pass|pwd|token|key|secret|sig|auth|credential)[^=&#\s]*=)[^&#\s]*", re.IGNORECASE
+)
+
+
+def mask_credentials(text: str) -> str:
+    """`smtp://me:hunter2@mail/` -> `smtp://me:********@mail/`; `?token=abc` -> `?token=********`."""
+
+    def userinfo(match: re.Match) -> str:
+        user, colon, _password = match["userinfo"].partition(":")
+        return f"{match['scheme']}{user}:{SUBSTITUTE}@" if colon else f"{match['scheme']}{SUBSTITUTE}@"
+
+    text = _USERINFO.sub(userinfo, text)
+    return _SECRET_PARAM.sub(lambda m: m["name"] + SUBSTITUTE, text)
+
+
+class PortalExceptionReporterFilter(SafeExceptionReporterFilter):
+    hidden_settings = re.compile(
+        r"API|AUTH|TOKEN|KEY|SECRET|PASS|PWD|SIGNATURE|HTTP_COOKIE|DSN|CREDENTIAL|PRIVATE", flags=re.IGNORECASE
+    )
+
+    def is_active(self, request) -> bool:
+        # Django trusts the DEBUG page to be seen by developers only and stops filtering POST data
+        # and @sensitive_variables there; here DEBUG is the laptop default, seen by any viewer.
+        return True
+
+    def cleanse_setting(self, key, value):
+        cleansed = super().cleanse_setting(key, value)  # recurses through self for dicts and lists
+        return mask_credentials(cleansed) if isinstance(cleansed, str) else cleansed
+
+    def get_traceback_frame_variables(self, request, tb_frame):
+        return [(name, self._scrub(value)) for name, value in super().get_traceback_frame_variables(request, tb_frame)]
+
+    def _scrub(self, value):
+        """Frame variables keep their names visible (debugging needs them); values are scrubbed."""
+        if isinstance(value, str):
+            return mask_credentials(value)
+        if isinstance(value, dict | list | tuple) and not isinstance(value, MultiValueDict):
+            return self.cleanse_setting("", value)
+        return value
