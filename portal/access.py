@@ -8,8 +8,17 @@ from django.core.exceptions import PermissionDenied
 from portal.roles import OPERATOR, VIEWER, has_role
 
 
+class RoleRequired(PermissionDenied):
+    """A 403 that knows which role was missing, so the error page can say whom to ask for what."""
+
+    def __init__(self, role: str):
+        self.role = role
+        super().__init__(f"This page needs the {role} role.")
+
+
 def role_required(role: str):
-    """Anonymous people go to the login page; people without `role` get a 403."""
+    """Anonymous people go to the login page; people without `role` get a 403. The role is
+    also kept on the view (`required_role`), so navigation shows only pages a person may open."""
 
     def decorator(view):
         @wraps(view)
@@ -17,9 +26,10 @@ def role_required(role: str):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not has_role(request.user, role):
-                raise PermissionDenied(f"This page needs the {role} role.")
+                raise RoleRequired(role)
             return view(request, *args, **kwargs)
 
+        wrapper.required_role = role
         return wrapper
 
     return decorator
