@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import Group
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -28,14 +29,30 @@ class Service(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # An empty slug cannot be put in a URL: every page linking to the service would fail.
+        constraints = [models.CheckConstraint(condition=~Q(slug=""), name="service_slug_not_empty")]
 
     def __str__(self) -> str:
         return self.name
 
     def save(self, *args, **kwargs):
         if not self.slug:
-            self.slug = slugify(self.name)[:100]
+            base = slug_base(self.name)
+            others = Service.objects.exclude(pk=self.pk).filter(slug__startswith=base)
+            self.slug = slug_free(base, taken=set(others.values_list("slug", flat=True)))
         super().save(*args, **kwargs)
+
+
+def slug_base(name: str) -> str:
+    # A name in non-Latin letters slugifies to nothing; `<slug:...>` URLs take ASCII only.
+    return slugify(name)[:90] or "service"
+
+
+def slug_free(base: str, *, taken: set[str]) -> str:
+    """`base`, or `base-2`, `base-3`, … whichever is not taken."""
+    if base not in taken:
+        return base
+    return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
 
 
 class ServiceKeyQuerySet(models.QuerySet):
