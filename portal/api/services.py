@@ -93,13 +93,14 @@ class DeploymentSerializer(serializers.ModelSerializer):
 class DeploymentViewSet(
     mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Deployments: a service records its own releases with its key; people read them."""
+    """Deployments: a service records its own releases with its key; admins may record one for
+    any service; people read them. (A deployment marks charts and explains changes, so recording
+    one for someone else's service is an admin's call, not an operator's.)"""
 
     queryset = Deployment.objects.select_related("service")
     serializer_class = DeploymentSerializer
     filterset_fields = {"service__slug": ["exact"], "environment": ["exact"], "created_at": ["gte", "lt"]}
     service_key_actions = ("create",)
-    write_role = "operator"
 
 
 router.register("services", ServiceViewSet)
