@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_acknowledge, alert_reopen, alert_resolve
@@ -237,10 +238,12 @@ class SilenceAdmin(admin.ModelAdmin):
         if not change:
             obj.author = request.user
         super().save_model(request, obj, form, change)
+        # The admin wraps the request in a transaction; matching every open alert inside it would
+        # hold SQLite's write lock meanwhile, so it runs once the silence is committed.
         if change:
-            silence_changed(silence=obj)
+            transaction.on_commit(lambda: silence_changed(silence=obj))
         else:
-            silence_apply(silence=obj, now=timezone.now())
+            transaction.on_commit(lambda: silence_apply(silence=obj, now=timezone.now()))
 
     def delete_model(self, request, obj):
         silence_delete(silence=obj)

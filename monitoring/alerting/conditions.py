@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+import re2
+
 COMPARATORS = {
     "gt": operator.gt,
     "gte": operator.ge,
@@ -23,6 +25,15 @@ COMPARATORS = {
 }
 SYMBOLS = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "eq": "="}
 MATCH_OPS = ("=", "!=", "=~", "!~")
+# Regex matchers run on RE2 (linear time, Prometheus' own syntax), never on Python's
+# backtracking `re`: `(a|aa)+b` once held a worker, and SQLite's write lock, for a minute.
+# Both lengths are bounded so one match costs microseconds whatever a silence or rule says.
+MAX_PATTERN = 256  # characters of a `=~`/`!~` value
+MAX_MATCH_VALUE = 4096  # characters of a label value a regex looks at; the rest is ignored
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the error goes back to whoever wrote the pattern, not stderr
+_RE2_OPTIONS.never_capture = True  # only "does it match" is asked
+_RE2_OPTIONS.max_mem = 1 << 20  # per pattern (default 8 MiB): a pattern needing more is refused
 
 
 class MatcherError(ValueError):
@@ -43,33 +54,44 @@ class Matcher:
             return actual == self.value
         if self.op == "!=":
             return actual != self.value
-        hit = _regex(self.value).fullmatch(actual) is not None
+        hit = _regex(self.value).fullmatch(actual[:MAX_MATCH_VALUE]) is not None
         return hit if self.op == "=~" else not hit
 
 
 @lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
+def _regex(pattern: str):
+    """A compiled RE2 pattern (anchored by `fullmatch`, like Prometheus). Raises MatcherError."""
+    if len(pattern) > MAX_PATTERN:
+        raise MatcherError(f"a regular expression may have at most {MAX_PATTERN} characters")
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "not a valid RE2 expression"
+        if isinstance(reason, bytes):
+            reason = reason.decode(errors="replace")
+        raise MatcherError(f"invalid regular expression: {reason}") from None
 
 
 def parse_matchers(raw: Iterable) -> tuple[Matcher, ...]:
-    """Validate the stored/submitted form: a list of {"label", "op", "value"} objects."""
+    """Validate the stored/submitted form: a list of {"label", "op", "value"} objects.
+    Errors name the item and field, e.g. `matchers[2].value: invalid regular expression: …`."""
     matchers = []
     for index, item in enumerate(raw or ()):
+        where = f"matchers[{index}]"
         if not isinstance(item, Mapping):
-            raise MatcherError(f"matcher {index}: expected an object with label, op and value")
+            raise MatcherError(f"{where}: expected an object with label, op and value")
         label, op, value = item.get("label"), item.get("op", "="), item.get("value")
         if not isinstance(label, str) or not label:
-            raise MatcherError(f"matcher {index}: label must be a non-empty string")
+            raise MatcherError(f"{where}.label must be a non-empty string")
         if op not in MATCH_OPS:
-            raise MatcherError(f"matcher {index}: op must be one of {', '.join(MATCH_OPS)}")
+            raise MatcherError(f"{where}.op must be one of {', '.join(MATCH_OPS)}")
         if not isinstance(value, str):
-            raise MatcherError(f"matcher {index}: value must be a string")
+            raise MatcherError(f"{where}.value must be a string")
         if op in ("=~", "!~"):
             try:
                 _regex(value)
-            except re.error as exc:
-                raise MatcherError(f"matcher {index}: invalid regular expression: {exc}") from exc
+            except MatcherError as exc:
+                raise MatcherError(f"{where}.value: {exc}") from None
         matchers.append(Matcher(label, op, value))
     return tuple(matchers)
 

@@ -38,27 +38,44 @@ def silence_create(
         created_at=now,
     )
     silence.full_clean()
+    covered = silence_covered(silence=silence, now=now)
     with transaction.atomic():
         silence.save()
-        silence_apply(silence=silence, now=now)
+        _hold(silence, covered, now=now)
     return silence
 
 
-def silence_apply(*, silence: Silence, now: datetime) -> int:
-    """Hold the open alerts an active silence covers; returns how many."""
+def silence_covered(*, silence: Silence, now: datetime) -> list[int]:
+    """Ids of the open alerts an active silence covers. Matching runs here, on a plain read and
+    before any write transaction: on SQLite a transaction holds the database's write lock from its
+    first statement, so every other writer would wait for the matching of every open alert."""
     if not silence.is_active(now):
-        return 0
-    held = 0
+        return []
+    alerts = Alert.objects.open().select_related("rule")
+    if silence.rule_id:
+        alerts = alerts.filter(rule_id=silence.rule_id)
+    return [alert.pk for alert in alerts.iterator(chunk_size=500) if silence.covers(alert)]
+
+
+def silence_apply(*, silence: Silence, now: datetime) -> int:
+    """Hold the open alerts an active silence covers; returns how many. Call it outside a
+    transaction (e.g. from `transaction.on_commit`): only the holding writes take the lock."""
+    return _hold(silence, silence_covered(silence=silence, now=now), now=now)
+
+
+def _hold(silence: Silence, alert_ids: list[int], *, now: datetime) -> int:
+    """Each alert is locked and re-checked by `alert_suppress`; its labels, rule and severity never
+    change, so the match made before the lock still holds."""
     hold = Hold(
         silence.ends_at, f"silenced: {silence.reason}", {"silence": silence.pk, "until": silence.ends_at.isoformat()}
     )
-    for alert in Alert.objects.open().select_related("rule"):
-        if silence.covers(alert):
-            try:
-                alert_suppress(alert=alert, hold=hold, now=now)
-                held += 1
-            except TransitionNotAllowed:
-                continue  # resolved meanwhile
+    held = 0
+    for pk in alert_ids:
+        try:
+            alert_suppress(alert=pk, hold=hold, now=now)
+            held += 1
+        except TransitionNotAllowed:
+            continue  # resolved meanwhile
     return held
 
 
@@ -92,9 +109,10 @@ def silence_changed(*, silence: Silence, now: datetime | None = None) -> int:
     """After an edit: a shorter or narrower silence may hold less (re-checked by the next sweep),
     a longer or wider one holds the alerts it now covers at once."""
     now = now or timezone.now()
+    covered = silence_covered(silence=silence, now=now)
     with transaction.atomic():
         holds_recheck(now=now)
-        return silence_apply(silence=silence, now=now)
+        return _hold(silence, covered, now=now)
 
 
 def silence_delete(*, silence: Silence, now: datetime | None = None) -> None:
