@@ -1,13 +1,17 @@
 """Pages: repositories, a repository's overview (gate, totals, trends, worst spots, debt
 breakdown), the debt list with filters, and a file's detail. "Scan now" is a POST that queues
-the same task the API and admin queue."""
+the same task the API and admin queue; the overview polls the scan's status JSON until it is done."""
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery, Sum
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from codehealth.filters import DebtFilter
@@ -27,6 +31,7 @@ from portal.access import viewer_required
 SCAN_PERMISSION = "codehealth.scan_coderepository"
 PAGE_SIZE = 50
 SEVERITIES = sorted(Severity.values, key=lambda s: -SEVERITY_RANK[s])
+IN_PROGRESS = (CodeScan.Status.QUEUED, CodeScan.Status.RUNNING)
 
 
 def latest_scan(repository) -> CodeScan | None:
@@ -56,6 +61,7 @@ def repository_overview(request, pk: int):
         "scan": scan,
         "recent": CodeScan.objects.filter(repository=repository).order_by("-id")[:10],
         "can_scan": request.user.has_perm(SCAN_PERMISSION),
+        "in_progress": CodeScan.objects.filter(repository=repository, status__in=IN_PROGRESS).order_by("-id").first(),
     }
     if scan is not None:
         files = FileMetrics.objects.filter(scan_files__scan=scan)
@@ -89,7 +95,7 @@ def debt_breakdown(repository) -> dict:
         (kind, labels.get(kind, kind), [cells.get(s, 0) for s in SEVERITIES], sum(cells.values()))
         for kind, cells in sorted(table.items(), key=lambda kv: -sum(kv[1].values()))
     ]
-    return {"breakdown": breakdown, "severities": SEVERITIES, "debt_hours": round(total_minutes / 60, 1)}
+    return {"breakdown": breakdown, "severities": SEVERITIES, "debt_minutes": total_minutes}
 
 
 @require_POST
@@ -100,8 +106,31 @@ def scan_now(request, pk: int):
     repository = get_object_or_404(CodeRepository, pk=pk)
     with transaction.atomic():
         scan = scan_queue(repository=repository, trigger=CodeScan.Trigger.ADMIN)
-    messages.success(request, f"Scan #{scan.pk} queued; refresh in a moment.")
+    messages.success(request, f"Scan #{scan.pk} queued; this page updates when it has finished.")
     return redirect("codehealth:repository", pk=repository.pk)
+
+
+@never_cache
+@viewer_required
+def scan_status(request, pk: int, scan_pk: int):
+    """What the overview polls while a scan is queued or running (JSON)."""
+    scan = get_object_or_404(CodeScan, pk=scan_pk, repository_id=pk)
+    started = scan.started_at
+    end = scan.finished_at or timezone.now()
+    return JsonResponse(
+        {
+            "id": scan.pk,
+            "status": scan.status,
+            "done": scan.status not in IN_PROGRESS,
+            "queued_at": scan.queued_at.isoformat(),
+            "started_at": started.isoformat() if started else None,
+            "finished_at": scan.finished_at.isoformat() if scan.finished_at else None,
+            "seconds": round((end - started).total_seconds(), 1) if started else None,
+            "files": scan.files,
+            "gate": scan.gate,
+            "error": scan.error,
+        }
+    )
 
 
 @viewer_required
@@ -111,6 +140,9 @@ def debt_list(request, pk: int):
     data.setdefault("status", DebtItem.Status.OPEN)
     filtered = DebtFilter(data, queryset=DebtItem.objects.filter(repository=repository))
     filtered.form.fields.pop("repository", None)  # the page is already about one repository
+    for name in ("severity", "kind"):  # a handful of choices: checkboxes, not a multi-select box
+        field = filtered.form.fields[name]
+        field.widget = forms.CheckboxSelectMultiple(choices=field.choices)
     items = filtered.qs if filtered.is_valid() else DebtItem.objects.none()
     page = Paginator(items.order_by("path", "line"), PAGE_SIZE).get_page(request.GET.get("page"))
     scan = latest_scan(repository)
