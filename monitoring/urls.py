@@ -1,6 +1,6 @@
 from django.urls import path
 
-from monitoring import charts, views
+from monitoring import charts, check_pages, views
 
 app_name = "monitoring"
 urlpatterns = [
@@ -8,6 +8,8 @@ urlpatterns = [
     path("services/<slug:slug>/", views.service_detail, name="service"),
     path("charts/<slug:slug>/<str:name>/", charts.MetricChart.as_view(), name="metric-chart"),
     path("health/", views.health, name="health"),
+    path("health/new/", check_pages.check_create, name="health-new"),
+    path("health/<int:pk>/edit/", check_pages.check_edit, name="health-edit"),
     path("health/<int:pk>/", views.health_detail, name="health-detail"),
     path("health/<int:pk>/latency.json", charts.HealthLatencyChart.as_view(), name="health-latency-chart"),
 ]
