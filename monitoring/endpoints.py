@@ -4,6 +4,7 @@ Load balancers and schedulers call these without a session, so they answer plain
 and never redirect to a login page.
 """
 
+import logging
 import time
 from datetime import timedelta
 
@@ -17,11 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from monitoring.heartbeats import heartbeat_ping
 from monitoring.models import CheckKind, HealthCheck, HealthStatus, PingKind
+from monitoring.models.checks import MAX_INTERVAL_SECONDS
 from monitoring.prometheus import CONTENT_TYPE, exposition
 from portal.keys import service_key_find
 from portal.roles import VIEWER, has_role
 
 STALE_AFTER_INTERVALS = 3
+logger = logging.getLogger(__name__)
 
 
 def _bearer_ok(request) -> bool:
@@ -61,7 +64,10 @@ def check_state(check: HealthCheck, now) -> str:
     result is older than a few intervals (the worker is not running it)."""
     if not check.last_status:
         return "pending"
-    horizon = timedelta(seconds=STALE_AFTER_INTERVALS * check.interval_seconds + 60)
+    # Clamped: an out-of-range interval (written around validation) once made this overflow and
+    # the whole endpoint answer 500; such a check reports itself unhealthy when it runs.
+    interval = min(check.interval_seconds or 0, MAX_INTERVAL_SECONDS)
+    horizon = timedelta(seconds=STALE_AFTER_INTERVALS * interval + 60)
     if check.last_checked_at is None or now - check.last_checked_at > horizon:
         return "stale"
     return check.last_status
@@ -70,13 +76,17 @@ def check_state(check: HealthCheck, now) -> str:
 @require_safe
 @never_cache
 def ready(request):
-    """Aggregate of the enabled critical checks: 503 when any is unhealthy or stale."""
+    """Aggregate of the enabled critical checks: 503 when any is unhealthy, stale or unreadable."""
     now = timezone.now()
     checks = HealthCheck.objects.filter(enabled=True, critical=True).select_related("service")
     items, failing, degraded = [], False, False
     for check in checks:
-        state = check_state(check, now)
-        failing |= state in (HealthStatus.UNHEALTHY, "stale")
+        try:
+            state = check_state(check, now)
+        except Exception:  # one odd row must not turn the whole answer into a 500
+            logger.exception("/health/ready: check %s could not be read", check.pk)
+            state = "error"
+        failing |= state in (HealthStatus.UNHEALTHY, "stale", "error")
         degraded |= state == HealthStatus.DEGRADED
         items.append(
             {

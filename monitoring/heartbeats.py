@@ -1,5 +1,6 @@
 """Recording heartbeat pings (`/ping/<uuid>`, `/start`, `/fail`)."""
 
+import logging
 from datetime import datetime
 
 from django.db import transaction
@@ -8,6 +9,7 @@ from django.utils import timezone
 from monitoring.healthchecks.runner import health_check_run
 from monitoring.models import HealthCheck, HeartbeatPing, PingKind
 
+logger = logging.getLogger(__name__)
 PING_FIELD = {PingKind.SUCCESS: "last_ping_at", PingKind.START: "last_start_at", PingKind.FAIL: "last_fail_at"}
 
 
@@ -27,5 +29,10 @@ def heartbeat_ping(
         )
         HealthCheck.objects.filter(pk=check.pk).update(**{PING_FIELD[kind]: now})
         setattr(check, PING_FIELD[kind], now)
-    health_check_run(check=check, now=now)
+    try:
+        health_check_run(check=check, now=now)
+    except Exception:
+        # The ping is stored: answering 500 now would make the job retry and ping twice.
+        # The sweep evaluates the check again within a minute.
+        logger.exception("heartbeat ping of check %s stored but not evaluated", check.pk)
     return ping

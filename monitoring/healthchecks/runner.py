@@ -11,6 +11,8 @@ import threading
 import time
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -19,6 +21,7 @@ from django_q.tasks import async_task
 from monitoring.healthchecks.kinds import KINDS, UNHEALTHY, Outcome
 from monitoring.metrics import counter
 from monitoring.models import CheckKind, HealthCheck, HealthCheckResult
+from monitoring.models.checks import BOUNDED_FIELDS, MAX_INTERVAL_SECONDS
 
 logger = logging.getLogger(__name__)
 MAX_MESSAGE = 1000
@@ -29,13 +32,38 @@ runs_total = counter(
 )
 
 
+def out_of_range(check: HealthCheck) -> str:
+    """Why the check's numbers cannot be used (a row written around validation), or ''.
+    Checked with the model's own maxima, so the bounds are the ones the admin and API apply; a
+    value under a minimum (an old 30 s interval) still works and is only refused on the next edit."""
+    for name in BOUNDED_FIELDS:
+        value = getattr(check, name)
+        if value is None:
+            continue
+        for validator in HealthCheck._meta.get_field(name).validators:
+            if not isinstance(validator, MaxValueValidator):
+                continue
+            try:
+                validator(value)
+            except ValidationError as exc:
+                return f"not run: {name} = {value!r} is out of range. {' '.join(exc.messages)} Edit the check."
+    return ""
+
+
 def check_execute(check: HealthCheck, *, now: datetime) -> Outcome:
     """Run one check with its timeout; never raises."""
     kind = KINDS.get(check.kind)
     if kind is None:
         return Outcome(UNHEALTHY, f"unknown kind {check.kind!r}")
+    problem = out_of_range(check)
+    if problem:
+        return Outcome(UNHEALTHY, problem)
     if check.kind == CheckKind.HEARTBEAT:
-        return kind.run(check, timeout=check.timeout_seconds, now=now)  # pure: no I/O to wait for
+        try:
+            return kind.run(check, timeout=check.timeout_seconds, now=now)  # pure: no I/O to wait for
+        except Exception as exc:  # e.g. a stored cron expression croniter can no longer read
+            logger.exception("health check %s: heartbeat evaluation failed", check.pk)
+            return Outcome(UNHEALTHY, f"could not be evaluated: {type(exc).__name__}: {exc}")
     box: dict = {}
 
     def target():
@@ -89,25 +117,43 @@ def _claim(check: HealthCheck, now: datetime) -> bool:
     """Move next_run_at forward only if nobody else did: two sweeps never run a check twice."""
     claimed = HealthCheck.objects.filter(pk=check.pk)
     claimed = claimed.filter(next_run_at=check.next_run_at) if check.next_run_at else claimed.filter(next_run_at=None)
-    return bool(claimed.update(next_run_at=now + timedelta(seconds=max(check.interval_seconds, 1))))
+    # Clamped: a row holding an out-of-range interval is still claimed (and reports itself).
+    interval = min(max(check.interval_seconds or 0, 1), MAX_INTERVAL_SECONDS)
+    return bool(claimed.update(next_run_at=now + timedelta(seconds=interval)))
 
 
 def health_sweep(*, now: datetime | None = None) -> dict:
-    """Claim every enabled check that is due; heartbeats are evaluated here, the rest queued."""
+    """Claim every enabled check that is due; heartbeats are evaluated here, the rest queued.
+    A check that fails here is logged and marked on its row; the others still run."""
     now = now or timezone.now()
     due = (
         HealthCheck.objects.filter(enabled=True)
         .filter(Q(next_run_at__lte=now) | Q(next_run_at__isnull=True))
         .order_by("next_run_at")[:SWEEP_LIMIT]
     )
-    queued = evaluated = 0
+    counts = {"queued": 0, "evaluated": 0}
     for check in due:
-        if not _claim(check, now):
-            continue
-        if check.kind == CheckKind.HEARTBEAT:
-            health_check_run(check=check, now=now)
-            evaluated += 1
-        else:
-            async_task("monitoring.tasks.health_check_run", check.pk, task_name=f"health check {check.pk}")
-            queued += 1
-    return {"queued": queued, "evaluated": evaluated}
+        try:
+            if not _claim(check, now):
+                continue
+            if check.kind == CheckKind.HEARTBEAT:
+                health_check_run(check=check, now=now)
+                counts["evaluated"] += 1
+            else:
+                async_task("monitoring.tasks.health_check_run", check.pk, task_name=f"health check {check.pk}")
+                counts["queued"] += 1
+        except Exception as exc:
+            logger.exception("health sweep: check %s failed", check.pk)
+            counts["failed"] = counts.get("failed", 0) + 1
+            _mark_failed(check, exc, now=now)
+    return counts
+
+
+def _mark_failed(check: HealthCheck, exc: Exception, *, now: datetime) -> None:
+    """Say on the check why the sweep could not run it (what lists and /health/ready show)."""
+    try:
+        health_check_record(
+            check=check, outcome=Outcome(UNHEALTHY, f"sweep failed: {type(exc).__name__}: {exc}"), now=now
+        )
+    except Exception:
+        logger.exception("health sweep: could not record the failure of check %s", check.pk)

@@ -44,6 +44,7 @@ MAX_TIMEOUT_SECONDS = 60  # a check runs in a worker thread; longer holds a work
 MAX_PERIOD_SECONDS = 366 * 86_400  # a heartbeat of a yearly job
 MAX_GRACE_SECONDS = 31 * 86_400
 MAX_DEGRADED_MS = MAX_TIMEOUT_SECONDS * 1000  # slower than the timeout is a failure, not "degraded"
+BOUNDED_FIELDS = ("interval_seconds", "timeout_seconds", "period_seconds", "grace_seconds")
 
 
 def seconds_between(low: float, high: float) -> list:
