@@ -19,6 +19,8 @@ from monitoring.query import ROLLUP_LOCK_KEY, ROLLUP_STATE_KEY
 from portal.models import Service
 
 MAX_FUTURE = timedelta(minutes=5)
+# A counter sample is an increment; a negative one would make rates and totals go backwards.
+NEGATIVE_INCREMENT = "a counter increment cannot be negative"
 KINDS = frozenset(MetricKind.values)
 
 # A row as written: (service_id, name, canonical labels JSON, labels hash, value, aware UTC time).
@@ -87,6 +89,8 @@ def sample_row(item, *, service_id: int, now: datetime, bounds=None) -> tuple[Ro
     kind = item.get("type")
     if kind is not None and kind not in KINDS:
         raise MetricError("type", f"must be one of {', '.join(sorted(KINDS))}")
+    if kind == MetricKind.COUNTER and value < 0:
+        raise MetricError("value", NEGATIVE_INCREMENT)
     moment = parse_time(item.get("time"), now=now)
     oldest, newest = bounds or time_bounds(now)
     if moment > newest:
@@ -136,10 +140,12 @@ def rows_validate(items, *, service_id: int, now: datetime) -> list[Row]:
     if errors:
         raise IngestInvalid(errors)
     kinds = metric_kinds(declared)
-    for index, item in enumerate(items):
-        kind = item.get("type")
-        if kind and kinds[item["name"]] != kind:
-            errors.append(ItemError(index, "type", f"{item['name']} is stored as a {kinds[item['name']]}"))
+    for index, (item, row) in enumerate(zip(items, rows, strict=True)):
+        kind, stored = item.get("type"), kinds[row[1]]
+        if kind and stored != kind:
+            errors.append(ItemError(index, "type", f"{row[1]} is stored as a {stored}"))
+        elif stored == MetricKind.COUNTER and row[4] < 0:
+            errors.append(ItemError(index, "value", NEGATIVE_INCREMENT))
     if errors:
         raise IngestInvalid(errors)
     return rows

@@ -53,6 +53,8 @@ def check_labels(labels) -> dict[str, str]:
             raise MetricError("labels", f"label {key!r} must be a string")
         if len(value) > MAX_LABEL_VALUE:
             raise MetricError("labels", f"label {key!r} is longer than {MAX_LABEL_VALUE} characters")
+        if "\x00" in value:  # PostgreSQL cannot store NUL in text or JSON: refuse it here, not with a 500
+            raise MetricError(f"labels.{key}", "must not contain NUL (\\u0000) characters")
     return labels
 
 
