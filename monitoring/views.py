@@ -7,7 +7,17 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from monitoring.charts import RANGES, chosen_range
-from monitoring.models import HealthCheck, HealthStatus, HourRollup, Metric, MetricKind, MetricSample
+from monitoring.models import (
+    CheckKind,
+    HealthCheck,
+    HealthStatus,
+    HeartbeatPing,
+    HourRollup,
+    Metric,
+    MetricKind,
+    MetricSample,
+    PingKind,
+)
 from monitoring.query import floor_hour, rollup_watermark
 from portal.access import viewer_required
 from portal.models import Service
@@ -27,6 +37,7 @@ SYSTEM_CHARTS = [
 ]
 SYSTEM_NAMES = {name for _, name, _, _ in SYSTEM_CHARTS}
 MAX_OTHER_CHARTS = 12
+SHOWN_PINGS = 50
 CHART_AGG = {MetricKind.COUNTER: "rate", MetricKind.HISTOGRAM: "p95", MetricKind.TIMER: "p95"}
 
 
@@ -109,8 +120,24 @@ def health_detail(request, pk):
     context = {
         "check": check,
         "results": results,
-        "pings": check.pings.order_by("-created_at")[:20] if check.kind == "heartbeat" else [],
+        "pings": _pings_with_durations(check) if check.kind == CheckKind.HEARTBEAT else [],
         "uptime": uptime,
         "ping_url": request.build_absolute_uri(check.ping_path),
     }
     return render(request, "monitoring/health_detail.html", context)
+
+
+def _pings_with_durations(check: HealthCheck) -> list[HeartbeatPing]:
+    """The latest pings, newest first; a success or fail that follows a start gets the job's
+    run time as `duration` (like healthchecks: from the start ping of that run). One more ping
+    than shown is read, so the oldest shown run can still find its start."""
+    pings = list(check.pings.order_by("-created_at", "-id")[: SHOWN_PINGS + 1])
+    started = None
+    for ping in reversed(pings):
+        ping.duration = None
+        if ping.kind == PingKind.START:
+            started = ping.created_at
+        elif started is not None:
+            ping.duration = ping.created_at - started
+            started = None
+    return pings[:SHOWN_PINGS]

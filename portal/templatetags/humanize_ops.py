@@ -10,7 +10,7 @@
 """
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
@@ -86,6 +86,20 @@ def minutes_human(value) -> str:
     if days:
         return f"{days:,} d {hours} h" if hours else f"{days:,} d"
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+@register.filter
+def duration(value) -> str:
+    """A timedelta or seconds: 0.85 s, 12.3 s, 4 min 5 s, then as minutes_human."""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else _number(value)
+    if seconds is None:
+        return DASH
+    if seconds < 60:
+        return f"{number_text(seconds)} s"
+    if seconds < 3600:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    return minutes_human(seconds / 60)
 
 
 @register.filter

@@ -1,12 +1,12 @@
 """Numbers, effort and times as people read them (portal/templatetags/humanize_ops.py)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.template import Context, Template
 from django.utils import timezone
 
-from portal.templatetags.humanize_ops import minutes_human, number, percent, when
+from portal.templatetags.humanize_ops import duration, minutes_human, number, percent, when
 
 
 @pytest.mark.parametrize(
@@ -47,6 +47,20 @@ def test_percent_never_rounds_to_a_round_figure_it_is_not(value, shown):
 )
 def test_minutes_human(minutes, shown):
     assert minutes_human(minutes) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (timedelta(milliseconds=850), "0.85 s"),
+        (12.34, "12.3 s"),
+        (timedelta(minutes=4, seconds=5), "4 min 5 s"),
+        (timedelta(hours=2, minutes=3), "2 h 3 min"),
+        (None, "—"),
+    ],
+)
+def test_duration(value, shown):
+    assert duration(value) == shown
 
 
 def test_when_is_24_hour_with_the_zone(settings):
