@@ -127,6 +127,12 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# One time format everywhere, 24-hour with the zone: Django localizes with the language's
+# formats, so they live in portal/formats/en/ (the admin follows); these are the fallback.
+FORMAT_MODULE_PATH = ["portal.formats"]
+DATE_FORMAT = "Y-m-d"
+TIME_FORMAT = "H:i"
+DATETIME_FORMAT = "Y-m-d H:i T"
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
