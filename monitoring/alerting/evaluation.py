@@ -11,6 +11,7 @@ Writes happen only on transitions (ok→pending→firing→resolved): a quiet mi
 
 import logging
 import time
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from monitoring.alerting.conditions import SYMBOLS, condition_holds, fingerprint
 from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_fire, alert_reopen, alert_resolve
 from monitoring.alerting.models import Alert, AlertRule, AlertStatus, RuleSource, RuleState
 from monitoring.alerting.rules import rule_alerts_close
-from monitoring.query import WindowAggregate, floor_minute, minute_buckets
+from monitoring.query import Bucket, WindowAggregate, floor_minute, minute_buckets
 from portal.models import Service
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,18 @@ class EvaluationReport:
         )
 
 
+def window_aggregate(buckets: list[Bucket], *, window: timedelta, now: datetime) -> WindowAggregate:
+    """One series as a rule sees it at `now`: its buckets (sorted by start) that start in
+    [floor(now - window), now), merged. The rule builder's preview calls it for every point."""
+    low = bisect_left(buckets, floor_minute(now - window), key=_start)
+    high = bisect_left(buckets, now, key=_start)
+    return WindowAggregate.merge(buckets[low:high], window_seconds=window.total_seconds())
+
+
+def _start(bucket: Bucket) -> datetime:
+    return bucket.start
+
+
 def _metric_observations(rules: list[AlertRule], *, now: datetime) -> dict[int, dict[str, Observation]]:
     longest: dict[str, timedelta] = {}
     for rule in rules:
@@ -73,7 +86,6 @@ def _metric_observations(rules: list[AlertRule], *, now: datetime) -> dict[int, 
     found: dict[int, dict[str, Observation]] = defaultdict(dict)
     for rule in rules:
         matchers = rule.all_matchers()
-        since = floor_minute(now - rule.window)
         seconds = rule.window.total_seconds()
         for key, buckets in series.get(rule.metric, ()):
             labels = dict(key)
@@ -82,9 +94,7 @@ def _metric_observations(rules: list[AlertRule], *, now: datetime) -> dict[int, 
             cache_key = (rule.metric, key, seconds)
             agg = merged.get(cache_key)
             if agg is None:
-                agg = merged[cache_key] = WindowAggregate.merge(
-                    (b for b in buckets if b.start >= since), window_seconds=seconds
-                )
+                agg = merged[cache_key] = window_aggregate(buckets, window=rule.window, now=now)
             value = agg.value(rule.aggregation)
             found[rule.pk][fingerprint(rule.pk, labels)] = Observation(
                 labels, value, condition_holds(value, rule.comparison, rule.threshold)

@@ -1,20 +1,20 @@
 """What a rule being edited would have seen: its aggregation over the last 24 hours, one line
 per matching label set, and whether it would fire now.
 
-Every point is the evaluator's own computation at that moment (`window_aggregate`: the
-minute buckets of [now - window, now) merged by `WindowAggregate`), so the chart shows what
+Every point is the evaluator's own computation at that moment (`evaluation.window_aggregate`:
+the minute buckets of [now - window, now) merged by `WindowAggregate`), so the chart shows what
 the per-minute evaluation saw, and the last point is exactly what it would see now. The
 buckets are read once (minute rollups + raw samples, the evaluator's sources) and sliced per
 point.
 """
 
-from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitoring.alerting.conditions import condition_holds, matches_all
+from monitoring.alerting.evaluation import window_aggregate
 from monitoring.alerting.models import AlertRule, Comparison
-from monitoring.query import Bucket, WindowAggregate, collect_buckets, floor_minute, step_start
+from monitoring.query import collect_buckets, step_start
 
 SPAN = timedelta(hours=24)
 STEP_MINUTES = (10, 15, 20, 30, 60, 120, 240)
@@ -22,14 +22,6 @@ STEP_MINUTES = (10, 15, 20, 30, 60, 120, 240)
 # 1,440 buckets for each of 144 points; longer windows get coarser steps instead.
 MERGE_BUDGET = 30_000
 MAX_CHART_SERIES = 8
-
-
-def window_aggregate(buckets: list[Bucket], starts: list[datetime], *, window: timedelta, now: datetime):
-    """The evaluator's view of one series at `now`: buckets starting in [floor(now - window), now).
-    `buckets` sorted by start, `starts` their start times."""
-    low = bisect_left(starts, floor_minute(now - window))
-    high = bisect_left(starts, now)
-    return WindowAggregate.merge(buckets[low:high], window_seconds=window.total_seconds())
 
 
 def preview_step(window: timedelta) -> timedelta:
@@ -140,11 +132,7 @@ def rule_preview(*, rule: AlertRule, now: datetime) -> RulePreview:
         labels = dict(key)
         if not matches_all(matchers, labels):
             continue
-        starts = [b.start for b in buckets]
-        values = [
-            window_aggregate(buckets, starts, window=rule.window, now=moment).value(rule.aggregation)
-            for moment in times
-        ]
+        values = [window_aggregate(buckets, window=rule.window, now=moment).value(rule.aggregation) for moment in times]
         holds = [condition_holds(v, rule.comparison, rule.threshold) for v in values]
         series.append(SeriesPreview(labels, values, holds))
     series.sort(key=lambda s: _closeness(rule, s))
