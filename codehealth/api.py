@@ -45,13 +45,6 @@ class RepositorySerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["next_scan_at", "created_at"]
 
-    def validate_path(self, value):
-        # The portal scans the directory on its own machine; a relative path would depend on
-        # the worker's current directory.
-        if not value.startswith("/"):
-            raise serializers.ValidationError("Give an absolute path on the portal's machine.")
-        return value
-
     def validate_scan_every_hours(self, value):
         if value is not None and value > MAX_SCAN_EVERY_HOURS:
             raise serializers.ValidationError(f"At most {MAX_SCAN_EVERY_HOURS} hours (a year).")

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from codehealth.analyzer.debt import Thresholds
 from codehealth.analyzer.gate import GateRules
+from codehealth.roots import validate_repository_path
 
 
 class Severity(models.TextChoices):
@@ -75,7 +76,11 @@ class QualityGate(models.Model):
 
 class CodeRepository(models.Model):
     name = models.CharField(max_length=100, unique=True)
-    path = models.CharField(max_length=500, help_text="Directory on the portal's machine.")
+    path = models.CharField(
+        max_length=500,
+        validators=[validate_repository_path],
+        help_text="Directory on the portal's machine, inside CODEHEALTH_ALLOWED_ROOTS.",
+    )
     excludes = models.JSONField(
         default=list, blank=True, help_text='Extra exclude globs, e.g. ["tests", "*/generated/*"].'
     )

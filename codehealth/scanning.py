@@ -22,6 +22,7 @@ from codehealth.conf import analysis_key, excludes_for, thresholds_for
 from codehealth.debt_tracking import debt_track
 from codehealth.gates import gate_apply
 from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, FunctionMetrics, ScanFile
+from codehealth.roots import repository_root
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -134,6 +135,12 @@ def _execute(scan: CodeScan, files, workers: int, progress, now: datetime) -> No
     root = Path(repository.path)
     live = files is None
     if live:
+        if scan.trigger != CodeScan.Trigger.COMMAND:
+            # Checked again here: the directory may have become a symlink since it was registered.
+            try:
+                root = repository_root(repository.path)
+            except ValueError as exc:
+                raise ScanError(str(exc)) from exc
         if not root.is_dir():
             raise ScanError(f"path {repository.path!r} is not a directory")
         files = read_tree(root, excludes_for(repository))

@@ -250,6 +250,8 @@ ALERTING_HTTP_TIMEOUT_SECONDS = env.float("ALERTING_HTTP_TIMEOUT_SECONDS", defau
 # codehealth
 CODEHEALTH_WORKERS = env.int("CODEHEALTH_WORKERS", default=2)  # analysis processes per scan
 CODEHEALTH_EXCLUDES = env.list("CODEHEALTH_EXCLUDES", default=[])  # extra globs for every repository
+# Repository paths set in the admin or API must lie under one of these (symlinks resolved).
+CODEHEALTH_ALLOWED_ROOTS = env.list("CODEHEALTH_ALLOWED_ROOTS", default=[str(BASE_DIR), str(BASE_DIR / "repos")])
 CODEHEALTH_MAX_FUNCTION_LINES = env.int("CODEHEALTH_MAX_FUNCTION_LINES", default=60)
 CODEHEALTH_MAX_CLASS_LINES = env.int("CODEHEALTH_MAX_CLASS_LINES", default=400)
 CODEHEALTH_MAX_COMPLEXITY = env.int("CODEHEALTH_MAX_COMPLEXITY", default=10)

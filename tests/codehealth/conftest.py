@@ -15,6 +15,13 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def scannable_test_dirs(settings, tmp_path_factory):
+    # Repositories in these tests live in pytest's temporary directories, and the API tests
+    # register paths under /srv; tests/codehealth/test_roots.py checks the default roots.
+    settings.CODEHEALTH_ALLOWED_ROOTS = [str(tmp_path_factory.getbasetemp()), "/srv"]
+
+
 @pytest.fixture
 def tree(tmp_path):
     """tree(files) -> a directory holding those files (dedented)."""
