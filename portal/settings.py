@@ -10,13 +10,15 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.lib.envparse import database_config, development_secret_key, queue_config
+from portal.lib.envparse import database_config, development_secret_key, queue_config, served_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; a missing file is fine
+
+# The SQLite file, the development secret key and collected static files live here.
+VAR_DIR = Path(env.str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -39,8 +41,11 @@ if not SECRET_KEY:
     # laptops share a key that is printed in a repository.
     SECRET_KEY = development_secret_key(VAR_DIR)
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
-PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# runportal tells its children the address they serve (PORTAL_SERVED_URL), so links in emails,
+# webhooks and ack links follow `PORT=8765 make run` unless PORTAL_BASE_URL says otherwise.
+PORTAL_SERVED_URL = env.str("PORTAL_SERVED_URL", default="").rstrip("/")
+PORTAL_BASE_URL = (env.str("PORTAL_BASE_URL", default="") or PORTAL_SERVED_URL or "http://127.0.0.1:8000").rstrip("/")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=served_hosts(PORTAL_SERVED_URL))
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PORTAL_BASE_URL])
 
 INSTALLED_APPS = [
@@ -107,6 +112,12 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# runportal sets PORTAL_QUIET unless --verbose or LOG_LEVEL is given: request lines and one line
+# per finished task drown what matters on a laptop; warnings and errors still show.
+PORTAL_QUIET = env_bool("PORTAL_QUIET", False)
+# runportal serves through gunicorn: one worker process on a laptop, several for a team install.
+PORTAL_WEB_WORKERS = env.int("PORTAL_WEB_WORKERS", default=1 if DEBUG else 4)
+PORTAL_WEB_THREADS = env.int("PORTAL_WEB_THREADS", default=4)
 Q_CLUSTER = queue_config(
     redis_url=REDIS_URL,
     workers=env.int("PORTAL_WORKERS", default=2),
@@ -170,6 +181,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"service_write": env.str("PORTAL_SERVICE_WRITE_RATE", default="600/min")},
     "DEFAULT_SCHEMA_CLASS": "portal.api.schema.PortalAutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # JSON that never says Infinity/NaN (non-finite floats become null), plus the browsable API.
+    "DEFAULT_RENDERER_CLASSES": [
+        "portal.api.renderers.FiniteJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -193,7 +209,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.server": {"level": "WARNING" if PORTAL_QUIET else "INFO"},
+        # django-q2 logs through ours once the root logger has a handler (its log_level is then unused).
+        "django-q": {"level": "WARNING" if PORTAL_QUIET else env.str("LOG_LEVEL", default="INFO")},
+    },
 }
 
 # The DEBUG 500 page and error emails mask credentials, also inside URLs and nested settings.
@@ -221,6 +242,9 @@ METRICS_ROLLUP_DELAY_SECONDS = env.int("METRICS_ROLLUP_DELAY_SECONDS", default=1
 METRICS_ROLLUP_MAX_MINUTES = env.int("METRICS_ROLLUP_MAX_MINUTES", default=240)
 METRICS_PRUNE_BATCH = env.int("METRICS_PRUNE_BATCH", default=20000)
 METRICS_INGEST_MAX_BATCH = env.int("METRICS_INGEST_MAX_BATCH", default=5000)
+# 4 KiB per allowed sample (20 MB by default); a larger body gets 413. Not DATA_UPLOAD_MAX_MEMORY_SIZE
+# (2.5 MB), which would answer a valid batch with 400.
+METRICS_INGEST_MAX_BODY_BYTES = env.int("METRICS_INGEST_MAX_BODY_BYTES", default=4096 * METRICS_INGEST_MAX_BATCH)
 METRICS_FLUSH_ENABLED = env_bool("METRICS_FLUSH_ENABLED", True)
 METRICS_FLUSH_INTERVAL_SECONDS = env.float("METRICS_FLUSH_INTERVAL_SECONDS", default=10.0)
 METRICS_FLUSH_SIZE = env.int("METRICS_FLUSH_SIZE", default=1000)

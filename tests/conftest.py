@@ -19,6 +19,12 @@ def no_background_metric_flusher():
 
 
 @pytest.fixture(autouse=True)
+def private_var_dir(settings, tmp_path):
+    # portal_setup --demo leaves the first-start password there; never in the developer's var/.
+    settings.VAR_DIR = tmp_path / "var"
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # PBKDF2 at full strength costs ~0.3 s per user; tests create many.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

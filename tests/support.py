@@ -75,6 +75,7 @@ def separate_database(tmp_path: Path):
     process is invisible to others: in memory on SQLite, inside a transaction on PostgreSQL)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PORTAL_TASKS_SYNC")}
     env["DEBUG"] = "true"
+    env["PORTAL_VAR_DIR"] = str(tmp_path / "var")  # its own secret key and first-start password file
     dropper = None
     if on_postgres():
         db = settings.DATABASES["default"]

@@ -110,6 +110,7 @@ def notification_build(delivery: Delivery) -> Notification:
             summary=f"Test notification from the operations portal to {delivery.target_name}",
             description="If you can read this, the channel works.",
             value=None,
+            alert_url=settings.PORTAL_BASE_URL + reverse("alerting:list"),
             occurred_at=timezone.now().isoformat(),
         )
     actor = ""

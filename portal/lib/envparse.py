@@ -7,6 +7,7 @@ import os
 import secrets
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -100,3 +101,15 @@ def development_secret_key(var_dir: Path) -> str:
             return key
         time.sleep(0.01)
     raise ImproperlyConfigured(f"{path} is empty; delete it or set SECRET_KEY")
+
+
+DEFAULT_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
+
+
+def served_hosts(served_url: str) -> list[str]:
+    """Default ALLOWED_HOSTS: loopback, plus the host runportal serves on (e.g. `0.0.0.0:9000`
+    is served under this machine's name, which links then use)."""
+    host = urlsplit(served_url).hostname if served_url else None
+    if host and host not in DEFAULT_HOSTS and f"[{host}]" not in DEFAULT_HOSTS:
+        return [*DEFAULT_HOSTS, f"[{host}]" if ":" in host else host]
+    return list(DEFAULT_HOSTS)
