@@ -28,7 +28,7 @@ install-test: $(VENV)/.installed-test assets
 assets: node_modules/.package-lock.json
 
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
 run: migrate
