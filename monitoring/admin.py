@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
 from monitoring.healthchecks.kinds import KINDS
+from monitoring.healthchecks.masking import config_masked, config_unmasked
 from monitoring.healthchecks.runner import health_check_run
 from monitoring.models import (
     HealthCheck,
@@ -93,12 +94,22 @@ class IngestBatchAdmin(ReadOnlyAdmin):
 
 
 class HealthCheckForm(forms.ModelForm):
+    """Header values in the config are write-only (as in the API): shown masked, and a masked
+    value sent back keeps the stored one."""
+
     class Meta:
         model = HealthCheck
         fields = list(CONFIG_FIELDS)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["config"] = config_masked(self.instance.config)
+
     def clean(self):
         cleaned = super().clean()
+        if self.instance.pk and "config" in cleaned:
+            cleaned["config"] = config_unmasked(cleaned["config"], self.instance.config)
         kind = KINDS.get(cleaned.get("kind"))
         config = cleaned.get("config")
         if kind is None or config is None:

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from monitoring.healthchecks.kinds import KINDS
+from monitoring.healthchecks.masking import config_masked, config_unmasked
 from monitoring.healthchecks.runner import health_check_run
 from monitoring.models import HealthCheck, HealthCheckResult
 from monitoring.models.checks import CONFIG_FIELDS, STATE_FIELDS
@@ -36,7 +37,7 @@ class HealthCheckSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        data["config"] = _masked(data.get("config"))
+        data["config"] = config_masked(data.get("config"))
         return data
 
     def validate(self, attrs):
@@ -48,7 +49,7 @@ class HealthCheckSerializer(serializers.ModelSerializer):
         if not isinstance(config, dict):
             raise serializers.ValidationError({"config": ["must be an object"]})
         if "config" in attrs and self.instance is not None:
-            config = attrs["config"] = _unmasked(config, self.instance.config)
+            config = attrs["config"] = config_unmasked(config, self.instance.config)
         probe = SimpleNamespace(
             period_seconds=attrs.get("period_seconds", getattr(self.instance, "period_seconds", None)),
             cron=attrs.get("cron", getattr(self.instance, "cron", "")),
@@ -72,26 +73,6 @@ def _nested(errors: dict[str, str]) -> dict:
             node = node.setdefault(part, {})
         node[leaf] = [message]
     return tree
-
-
-# HTTP check headers often carry credentials (Authorization, API keys): write-only, like channel
-# secrets. A client sending a config back as it read it keeps the stored values.
-SECRET_MASK = "********"  # noqa: S105 (a placeholder, not a password)
-
-
-def _masked(config):
-    if isinstance(config, dict) and isinstance(config.get("headers"), dict) and config["headers"]:
-        return {**config, "headers": dict.fromkeys(config["headers"], SECRET_MASK)}
-    return config
-
-
-def _unmasked(config: dict, stored) -> dict:
-    headers = config.get("headers")
-    old = stored.get("headers") if isinstance(stored, dict) else None
-    if not isinstance(headers, dict) or not isinstance(old, dict):
-        return config
-    kept = {name: old[name] if value == SECRET_MASK and name in old else value for name, value in headers.items()}
-    return {**config, "headers": kept}
 
 
 class HealthCheckResultSerializer(serializers.ModelSerializer):
