@@ -3,6 +3,7 @@ from io import StringIO
 import pytest
 import yaml
 from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +44,19 @@ def test_unknown_api_paths_answer_json_404(api_client):
     response = api_client("viewer").get("/api/v1/no-such-thing/")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+def test_every_operation_documents_the_refusals_it_can_answer():
+    generator = SchemaGenerator()
+    schema = generator.get_schema(request=None, public=True)
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            assert {"400", "401", "403"} <= codes, (method, path)
+            if "{" in path:
+                assert "404" in codes, (method, path)
+            if "requestBody" in operation:
+                assert {"413", "415"} <= codes, (method, path)
+    ingest = schema["paths"]["/api/v1/metrics/"]["post"]["responses"]
+    assert "429" in ingest and "429" not in schema["paths"]["/api/v1/services/"]["post"]["responses"]
+    assert {} in schema["paths"]["/api/v1/auth/token/"]["post"]["security"]  # open to anonymous callers

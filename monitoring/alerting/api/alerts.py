@@ -25,10 +25,10 @@ from portal.api.router import router
 
 
 class AlertSerializer(serializers.ModelSerializer):
-    rule_name = serializers.CharField(source="rule.name", read_only=True, default=None)
-    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    acknowledged_by = serializers.StringRelatedField()
-    resolved_by = serializers.StringRelatedField()
+    rule_name = serializers.CharField(source="rule.name", read_only=True, default=None, allow_null=True)
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    acknowledged_by = serializers.StringRelatedField(allow_null=True)
+    resolved_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = Alert
@@ -41,7 +41,7 @@ class AlertSerializer(serializers.ModelSerializer):
 
 
 class AlertEventSerializer(serializers.ModelSerializer):
-    actor = serializers.StringRelatedField()
+    actor = serializers.StringRelatedField(allow_null=True, help_text="Empty for the system (evaluations, sweeps).")
 
     class Meta:
         model = AlertEvent
