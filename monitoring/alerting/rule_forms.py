@@ -50,7 +50,9 @@ class DurationText(forms.DurationField):
 
 def _duration_field(name: str) -> DurationText:
     model_field = AlertRule._meta.get_field(name)
-    return DurationText(help_text=f"{model_field.help_text} ({DURATION_HELP})", widget=forms.TextInput)
+    return DurationText(
+        initial=model_field.default, help_text=f"{model_field.help_text} ({DURATION_HELP})", widget=forms.TextInput
+    )
 
 
 # What the evaluator reads: the preview validates only these, so a half-filled form previews.

@@ -266,3 +266,8 @@ def test_a_rule_saved_from_the_builder_fires_when_the_preview_said_so(page_clien
 def test_long_windows_get_coarser_preview_steps(window):
     step = preview_step(window)
     assert (24 * 60 / (step.total_seconds() / 60)) * window.total_seconds() / 60 <= 30_000
+
+
+def test_a_new_rule_starts_from_the_model_defaults(page_client):
+    html = page_client("admin").get("/alerts/rules/new/").content.decode()
+    assert 'name="window" value="5m"' in html and 'name="for_duration" value="0m"' in html
