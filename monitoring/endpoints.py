@@ -16,11 +16,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
-from monitoring.heartbeats import heartbeat_ping
+from monitoring.heartbeats import PING_BODY_CHARS, heartbeat_ping
 from monitoring.models import CheckKind, HealthCheck, HealthStatus, PingKind
 from monitoring.models.checks import MAX_INTERVAL_SECONDS
 from monitoring.prometheus import CONTENT_TYPE, exposition
 from portal.keys import service_key_find
+from portal.lib.bodies import body_prefix
 from portal.roles import VIEWER, has_role
 
 STALE_AFTER_INTERVALS = 3
@@ -115,7 +116,11 @@ def ping(request, uuid, kind=PingKind.SUCCESS):
     check = HealthCheck.objects.filter(uuid=uuid, kind=CheckKind.HEARTBEAT).select_related("service").first()
     if check is None:
         return HttpResponse("not found\n", status=404, content_type="text/plain")
-    body = request.body[:1000].decode(errors="replace") if request.method == "POST" else ""
+    body = ""
+    if request.method == "POST":
+        # Only a prefix is read (UTF-8 takes at most 4 bytes a character): `request.body` would
+        # refuse bodies over 2.5 MB with 400, and the job's ping would be lost.
+        body = body_prefix(request, limit=4 * PING_BODY_CHARS).decode(errors="replace")[:PING_BODY_CHARS]
     heartbeat_ping(
         check=check,
         kind=kind,

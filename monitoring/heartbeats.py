@@ -11,6 +11,9 @@ from monitoring.models import HealthCheck, HeartbeatPing, PingKind
 
 logger = logging.getLogger(__name__)
 PING_FIELD = {PingKind.SUCCESS: "last_ping_at", PingKind.START: "last_start_at", PingKind.FAIL: "last_fail_at"}
+# Kept of a POSTed body, like Healthchecks: a job's message or the start of its output. A longer
+# body is still a ping; only its first characters are read and stored.
+PING_BODY_CHARS = 1000
 
 
 def heartbeat_ping(
@@ -25,7 +28,7 @@ def heartbeat_ping(
             created_at=now,
             remote_addr=remote_addr,
             user_agent=user_agent[:200],
-            body=body[:1000],
+            body=body[:PING_BODY_CHARS],
         )
         HealthCheck.objects.filter(pk=check.pk).update(**{PING_FIELD[kind]: now})
         setattr(check, PING_FIELD[kind], now)

@@ -10,11 +10,13 @@ Plus the portal's own live state: health check status/latency and the rollup lag
 The number of queries is fixed, whatever the number of series.
 """
 
+import math
 from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db import DataError, connection, transaction
+from django.db.models import Count, F, FloatField, Func, Sum
 
 from monitoring.models import HealthCheck, HourRollup, Metric, MetricKind, MetricSample, MetricTotal, MinuteRollup
 from monitoring.query import QUANTILES, WindowAggregate, collect_buckets, floor_hour, label_key, rollup_watermark
@@ -34,13 +36,29 @@ def _labels(pairs) -> str:
     return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in pairs) + "}"
 
 
-def _number(value: float) -> str:
+def _number(value: float | None) -> str:
+    if value is None or not math.isfinite(value):  # the text format spells these out
+        return "NaN" if value is None or math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
     return repr(float(value)) if value != int(value) or abs(value) >= 1e15 else str(int(value))
 
 
-def _add(out, queryset, key_fields, count_field, sum_field, count=Sum):
+def _sums(queryset, key_fields, count_field, sum_field, count):
     rows = queryset.values(*key_fields).annotate(c=count(count_field), s=Sum(sum_field))
-    for row in rows:
+    if connection.vendor != "postgresql":
+        return list(rows)  # SQLite's SUM gives inf where PostgreSQL's raises
+    try:
+        with transaction.atomic():  # its own (sub)transaction: the error must not break an outer one
+            return list(rows)
+    except DataError:
+        # A float overflow, only possible with rows stored before values were bounded: summed
+        # exactly as numeric instead (slower, so only then); float() of the result may be inf.
+        exact = Sum(Func(F(sum_field), template="%(expressions)s::numeric"), output_field=FloatField())
+        rows = queryset.values(*key_fields).annotate(c=count(count_field), s=exact)
+        return [{**row, "s": None if row["s"] is None else float(row["s"])} for row in rows]
+
+
+def _add(out, queryset, key_fields, count_field, sum_field, count=Sum):
+    for row in _sums(queryset, key_fields, count_field, sum_field, count):
         key = (row["name"], label_key(row["service__slug"], row["labels"]))
         out[key][0] += row["c"] or 0
         out[key][1] += row["s"] or 0

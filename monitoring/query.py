@@ -22,6 +22,7 @@ from ddsketch import DDSketch
 
 from monitoring.models import HourRollup, MetricSample, MinuteRollup, RollupState
 from monitoring.sketches import sketch_loads, sketch_merge_all, sketch_merge_packed, sketch_new, sketch_quantile
+from portal.lib.finite import finite_or_none, finite_sum
 
 LabelKey = tuple[tuple[str, str], ...]
 MINUTE = timedelta(minutes=1)
@@ -79,7 +80,7 @@ class WindowAggregate:
         present = sorted((b for b in buckets if b.count), key=lambda b: b.start)
         if present:
             agg.count = sum(b.count for b in present)
-            agg.sum = sum(b.sum for b in present)
+            agg.sum = finite_sum([b.sum for b in present])
             agg.min = min(b.min for b in present)
             agg.max = max(b.max for b in present)
             agg.last = present[-1].last
@@ -91,17 +92,22 @@ class WindowAggregate:
         return agg
 
     def value(self, agg: str) -> float | None:
+        """None when there is no data, and when the result is not a finite number (possible only
+        with rows stored before values were bounded): JSON cannot carry it, and no rule should
+        fire on it."""
         if self.count == 0:
             return None
         if agg == "avg":
-            return self.sum / self.count
-        if agg in ("min", "max", "sum", "count", "last"):
-            return float(getattr(self, agg))
-        if agg == "rate":
-            return self.sum / self.window_seconds if self.window_seconds > 0 else None
-        if agg in QUANTILES:
-            return sketch_quantile(self.sketch, QUANTILES[agg])
-        raise ValueError(f"unknown aggregation {agg!r}; expected one of {', '.join(AGGREGATIONS)}")
+            result = self.sum / self.count
+        elif agg in ("min", "max", "sum", "count", "last"):
+            result = float(getattr(self, agg))
+        elif agg == "rate":
+            result = self.sum / self.window_seconds if self.window_seconds > 0 else None
+        elif agg in QUANTILES:
+            result = sketch_quantile(self.sketch, QUANTILES[agg])
+        else:
+            raise ValueError(f"unknown aggregation {agg!r}; expected one of {', '.join(AGGREGATIONS)}")
+        return finite_or_none(result)
 
 
 def floor_minute(moment: datetime) -> datetime:

@@ -11,12 +11,11 @@ of a window produce the same rows.
 import itertools
 import json
 import logging
-import math
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min, Q, Sum
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from monitoring.models import (
@@ -39,6 +38,7 @@ from monitoring.query import (
     rollup_watermark,
 )
 from monitoring.sketches import sketch_dumps, sketch_from_values, sketch_loads, sketch_merge_all
+from portal.lib.finite import finite_sum
 
 logger = logging.getLogger(__name__)
 # A run that has not finished after this long is presumed dead; the next run takes its window over.
@@ -65,7 +65,7 @@ class _Acc:
             labels_hash=digest,
             start=start,
             count=len(values),
-            sum=math.fsum(values),
+            sum=finite_sum(values),
             min=min(values),
             max=max(values),
             last=values[-1],
@@ -84,7 +84,7 @@ class _Acc:
             labels_hash=digest,
             start=start,
             count=sum(r.count for r in rows),
-            sum=math.fsum(r.sum for r in rows),
+            sum=finite_sum([r.sum for r in rows]),
             min=min(r.min for r in rows),
             max=max(r.max for r in rows),
             last=rows[-1].last,
@@ -262,15 +262,23 @@ def _fold_hours_into_totals(cutoff: datetime, batch: int) -> int:
         # the scheduled one) waits here and then finds them gone, instead of adding them twice.
         ids = list(HourRollup.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
         chunk = HourRollup.objects.filter(pk__in=ids)
-        sums = chunk.values("service_id", "name", "labels_hash").annotate(c=Sum("count"), s=Sum("sum"))
-        labels = {tuple(r[:3]): r[3] for r in chunk.values_list("service_id", "name", "labels_hash", "labels")}
-        for row in sums:
-            key = (row["service_id"], row["name"], row["labels_hash"])
+        # Summed here, not with SQL SUM: PostgreSQL raises on a float overflow (possible with rows
+        # stored before values were bounded), and the prune would stop for good.
+        counts: dict[tuple, int] = {}
+        parts: dict[tuple, list[float]] = {}
+        labels: dict[tuple, dict] = {}
+        rows = chunk.values_list("service_id", "name", "labels_hash", "labels", "count", "sum")
+        for service_id, name, digest, row_labels, count, part in rows.iterator(2000):
+            key = (service_id, name, digest)
+            labels.setdefault(key, row_labels)
+            counts[key] = counts.get(key, 0) + count
+            parts.setdefault(key, []).append(part)
+        for key, count in counts.items():
             total, _ = MetricTotal.objects.select_for_update().get_or_create(
                 service_id=key[0], name=key[1], labels_hash=key[2], defaults={"labels": labels[key], "until": cutoff}
             )
-            total.count += row["c"]
-            total.sum += row["s"]
+            total.count += count
+            total.sum = finite_sum([total.sum, *parts[key]])
             total.until = max(total.until, cutoff)
             total.save(update_fields=["count", "sum", "until"])
         return chunk.delete()[0]

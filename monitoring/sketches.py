@@ -16,6 +16,8 @@ import struct
 import numpy as np
 from ddsketch import DDSketch
 
+from portal.lib.finite import finite_sum
+
 RELATIVE_ACCURACY = 0.01
 FEW = 64  # below this many values plain Python beats numpy's per-call cost
 _VERSION = 1
@@ -79,7 +81,7 @@ def _from_few_values(values: list[float]) -> DDSketch:
         _fill_dict(sketch._negative_store, negative)
     sketch._zero_count = float(len(values) - sum(positive.values()) - sum(negative.values()))
     sketch._count = float(len(values))
-    sketch._sum = math.fsum(values)
+    sketch._sum = finite_sum(values)
     sketch._min = min(values)
     sketch._max = max(values)
     return sketch
@@ -102,7 +104,9 @@ def sketch_from_values(values) -> DDSketch:
             _fill_keys(store, unique, counts.astype(float))
     sketch._zero_count = float(len(array) - len(positive) - len(negative))
     sketch._count = float(len(array))
-    sketch._sum = float(array.sum())
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(array.sum())
+    sketch._sum = total if math.isfinite(total) else finite_sum(values)  # huge rows from before the value bound
     sketch._min = float(array.min())
     sketch._max = float(array.max())
     return sketch
@@ -177,7 +181,7 @@ def sketch_merge_packed(blobs, extra=()) -> DDSketch:
         _fill_keys(merged._negative_store, np.concatenate(neg_keys), np.concatenate(neg_counts))
         merged._zero_count = sum(h[1] for h in headers)
         merged._count = sum(h[2] for h in headers)
-        merged._sum = sum(h[3] for h in headers)
+        merged._sum = finite_sum([h[3] for h in headers])
         merged._min = min(h[4] for h in headers)
         merged._max = max(h[5] for h in headers)
     extra = [s for s in extra if s.count]
@@ -206,7 +210,7 @@ def sketch_merge_all(sketches) -> DDSketch:
     _merge_stores(merged._negative_store, [s._negative_store for s in sketches])
     merged._zero_count = sum(s._zero_count for s in sketches)
     merged._count = sum(s._count for s in sketches)
-    merged._sum = sum(s._sum for s in sketches)
+    merged._sum = finite_sum([s._sum for s in sketches])
     merged._min = min(s._min for s in sketches)
     merged._max = max(s._max for s in sketches)
     return merged

@@ -1,8 +1,10 @@
 """Chart.js JSON built with django-chartjs view classes."""
 
 import itertools
+import json
 from datetime import timedelta
 
+from chartjs.views.base import ComplexEncoder
 from chartjs.views.lines import BaseLineChartView
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
@@ -11,6 +13,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django_q.models import Task
 
+from portal.lib.finite import json_finite
 from portal.roles import VIEWER, has_role
 
 # A colour-blind-friendly qualitative palette (Okabe & Ito), as RGB.
@@ -47,6 +50,11 @@ class PortalChartView(LoginRequiredMixin, BaseLineChartView):
         context = super().get_context_data(**kwargs)
         context.pop("view", None)
         return context
+
+    def convert_context_to_json(self, context):
+        # django-chartjs writes inf/NaN as bare `Infinity`/`NaN`, which browsers' JSON.parse
+        # refuses (the chart stays blank): they become null, a gap in the line.
+        return json.dumps(json_finite(context), cls=ComplexEncoder, allow_nan=False)
 
 
 def hour_buckets(now, hours: int) -> list:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
 from monitoring.ingest import IngestInvalid, ItemError, metrics_ingest
@@ -21,37 +21,49 @@ from monitoring.models import Metric, MetricKind
 from monitoring.query import AGGREGATIONS, series_list, series_query
 from portal.api.permissions import is_service, service_for_key
 from portal.api.router import router
+from portal.lib.bodies import BodyTooLarge, body_read
 from portal.models import Service
 
 MAX_POINTS = 2000
 
 
-# Bytes per sample a body may average: generous for 16 long labels, yet bounded (DRF reads the
-# whole body into memory, and Django's DATA_UPLOAD_MAX_MEMORY_SIZE does not apply to it).
-MAX_BYTES_PER_SAMPLE = 4096
+class IngestJSONParser(BaseParser):
+    """Declares JSON for the schema and content negotiation. The body itself is read by
+    `ingest_body`: DRF hands JSONParser subclasses `request.body`, whose 2.5 MB
+    DATA_UPLOAD_MAX_MEMORY_SIZE answers a valid batch with 400, and it skips bodies sent
+    without a Content-Length."""
 
-
-class BodyTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "too_large"
-
-
-class LenientJSONParser(JSONParser):
-    """Accepts the NaN/Infinity literals Python's json.dumps writes, so the ingest validation can
-    refuse them naming the sample and field, instead of a bare parse error for the whole body.
-    Refuses a body larger than METRICS_INGEST_MAX_BATCH * 4 KiB before reading all of it."""
+    media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        encoding = (parser_context or {}).get("encoding", "utf-8")
-        limit = settings.METRICS_INGEST_MAX_BATCH * MAX_BYTES_PER_SAMPLE
+        limit = settings.METRICS_INGEST_MAX_BODY_BYTES
         raw = stream.read(limit + 1)
         if len(raw) > limit:
-            raise BodyTooLarge(f"samples: the body exceeds {limit} bytes; send smaller batches.")
-        try:
-            return json.loads(raw.decode(encoding))
-        except ValueError as exc:
-            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+            raise exceptions.APIException(too_large_body(limit)["detail"], code="too_large")
+        return _json_loads(raw)
+
+
+def ingest_body(request):
+    """The parsed JSON body, read against METRICS_INGEST_MAX_BODY_BYTES; BodyTooLarge above it."""
+    if request.content_type.partition(";")[0].strip().lower() != "application/json":
+        raise exceptions.UnsupportedMediaType(request.content_type)
+    return _json_loads(body_read(request._request, limit=settings.METRICS_INGEST_MAX_BODY_BYTES))
+
+
+def too_large_body(limit: int) -> dict:
+    return {
+        "detail": f"samples: the body exceeds {limit} bytes (METRICS_INGEST_MAX_BODY_BYTES); send smaller batches.",
+        "limit_bytes": limit,
+    }
+
+
+def _json_loads(raw: bytes):
+    # Python's json accepts the NaN/Infinity literals its json.dumps writes, so the ingest
+    # validation can refuse them naming the sample and field instead of failing the whole body.
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
 
 
 ingested_total = counter(
@@ -159,7 +171,7 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     filterset_fields = {"kind": ["exact"], "name": ["exact", "startswith"]}
     ordering_fields = ["name", "created_at"]
     service_key_actions = ("create",)
-    parser_classes = [LenientJSONParser]
+    parser_classes = [IngestJSONParser]
 
     def _target_service(self, request, slug):
         if is_service(request):
@@ -193,7 +205,10 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def create(self, request, *args, **kwargs):
         """Store a batch of samples, all or nothing: when any item is invalid the answer is 400
         listing every bad item by index and field, and nothing from the batch is written."""
-        body = request.data
+        try:
+            body = ingest_body(request)
+        except BodyTooLarge as exc:  # 413, never 400: the batch may be valid, just too big at once
+            return Response(too_large_body(exc.limit), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         if not isinstance(body, dict):
             raise exceptions.ValidationError({"samples": ["Send an object with a 'samples' list."]})
         service = self._target_service(request, body.get("service"))

@@ -108,7 +108,7 @@ def test_oversize_batch_and_missing_samples(key_client, settings):
 
 
 def test_an_oversize_body_is_refused_before_it_is_parsed(key_client, settings):
-    settings.METRICS_INGEST_MAX_BATCH = 2  # bodies up to 8 KiB
+    settings.METRICS_INGEST_MAX_BODY_BYTES = 8192
     padded = {"samples": [sample()], "padding": "x" * 9000}
     response = post(key_client, padded)
     assert response.status_code == 413
