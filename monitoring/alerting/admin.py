@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_acknowledge, alert_reopen, alert_resolve
 from monitoring.alerting.models import (
+    MAX_STEPS,
     Alert,
     AlertEvent,
     AlertRule,
@@ -206,6 +207,7 @@ class ChannelAdmin(admin.ModelAdmin):
 class EscalationStepInline(admin.StackedInline):
     model = EscalationStep
     extra = 1
+    max_num = MAX_STEPS
     filter_horizontal = ["channels", "users"]
 
 

@@ -4,6 +4,7 @@ filters and cursor pagination."""
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from monitoring.alerting.lifecycle import alert_comment, alert_resolve
 from monitoring.alerting.models import AlertRule, Channel, EscalationPolicy, MaintenanceWindow, RuleState, Silence
@@ -24,7 +25,7 @@ def ok_for(actor, allowed_roles):
 def world(make_alert, rule, webhook_channel, users):
     alert = make_alert(rule=rule)
     policy = EscalationPolicyFactory()
-    silence = Silence.objects.create(rule=rule, ends_at=T0.replace(year=2100), reason="x")
+    silence = Silence.objects.create(rule=rule, ends_at=timezone.now() + timedelta(days=300), reason="x")
     window = MaintenanceWindow.objects.create(name="w", starts_at=T0, ends_at=T0 + timedelta(hours=1))
     return {"alert": alert, "rule": rule, "channel": webhook_channel, "policy": policy, "silence": silence,
             "window": window}  # fmt: skip
@@ -45,7 +46,11 @@ def bodies(world):
         "alert-rules": {"name": "new rule", "metric": "cpu", "threshold": 1, "window": "00:05:00"},
         "alert-channels": {"name": "new hook", "kind": "webhook", "url": "https://example.com/h", "secret": "k"},
         "escalation-policies": {"name": "new policy", "steps": []},
-        "silences": {"rule": world["rule"].pk, "ends_at": "2100-01-01T00:00:00Z", "reason": "deploy"},
+        "silences": {
+            "rule": world["rule"].pk,
+            "ends_at": (timezone.now() + timedelta(days=30)).isoformat(),
+            "reason": "deploy",
+        },
         "maintenance-windows": {
             "name": "nightly",
             "starts_at": "2026-01-01T00:00:00Z",
@@ -263,7 +268,9 @@ def test_escalation_policy_with_nested_steps(api_client, webhook_channel, users)
 def test_silence_created_by_an_operator_records_the_author_and_holds_alerts(api_client, make_alert, rule, users):
     alert = make_alert(rule=rule)
     response = api_client("operator").post(
-        "/api/v1/silences/", {"rule": rule.pk, "ends_at": "2100-01-01T00:00:00Z", "reason": "deploy"}, format="json"
+        "/api/v1/silences/",
+        {"rule": rule.pk, "ends_at": (timezone.now() + timedelta(days=30)).isoformat(), "reason": "deploy"},
+        format="json",
     )
     assert response.status_code == 201 and response.json()["author"] == "operator"
     alert.refresh_from_db()
@@ -272,7 +279,11 @@ def test_silence_created_by_an_operator_records_the_author_and_holds_alerts(api_
 
 def test_silence_must_end_after_it_starts_and_match_something(api_client, rule):
     client = api_client("operator")
-    response = client.post("/api/v1/silences/", {"ends_at": "2100-01-01T00:00:00Z", "reason": "x"}, format="json")
+    response = client.post(
+        "/api/v1/silences/",
+        {"ends_at": (timezone.now() + timedelta(days=30)).isoformat(), "reason": "x"},
+        format="json",
+    )
     assert response.status_code == 400 and "matchers" in response.json()
     response = client.post(
         "/api/v1/silences/",

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from monitoring.alerting.conditions import MatcherError, parse_matchers
 from monitoring.alerting.models import (
+    MAX_STEPS,
     AlertRule,
     Channel,
     Delivery,
@@ -146,7 +147,7 @@ class EscalationStepSerializer(serializers.ModelSerializer):
 
 
 class EscalationPolicySerializer(serializers.ModelSerializer):
-    steps = EscalationStepSerializer(many=True, required=False)
+    steps = EscalationStepSerializer(many=True, required=False, max_length=MAX_STEPS)
 
     class Meta:
         model = EscalationPolicy

@@ -9,11 +9,12 @@ from monitoring.alerting.models.alerts import (
     EventKind,
 )
 from monitoring.alerting.models.channels import Channel, ChannelKind, Delivery, DeliveryEvent, DeliveryStatus
-from monitoring.alerting.models.escalation import EscalationPolicy, EscalationStep
+from monitoring.alerting.models.escalation import MAX_STEPS, EscalationPolicy, EscalationStep
 from monitoring.alerting.models.rules import Aggregation, AlertRule, Comparison, RuleSource, RuleState, Severity
 from monitoring.alerting.models.suppression import MaintenanceWindow, Silence, alert_match_labels
 
 __all__ = [
+    "MAX_STEPS",
     "OPEN_STATUSES",
     "AckLinkUse",
     "Aggregation",

@@ -6,11 +6,19 @@ from datetime import datetime, timedelta
 from croniter import CroniterError, croniter
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from monitoring.alerting.conditions import MatcherError, matches_all, parse_matchers
 from monitoring.alerting.models.rules import validate_matchers
+
+# Bounds said once. A silence or one-off window is for an incident or a planned job, not for
+# ever ("until 9999" also overflowed date arithmetic in the sweeps); a recurring window repeats.
+MAX_SILENCE = timedelta(days=365)
+MAX_ONE_OFF_WINDOW = timedelta(days=365)
+MIN_OCCURRENCE = timedelta(minutes=1)
+MAX_OCCURRENCE = timedelta(days=31)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +44,8 @@ class Silence(models.Model):
     def clean(self):
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": "Must be after the start."})
+        if self.starts_at and self.ends_at and self.ends_at - self.starts_at > MAX_SILENCE:
+            raise ValidationError({"ends_at": f"Must be at most {MAX_SILENCE.days} days after the start."})
         if not self.matchers and not self.rule_id:
             raise ValidationError(
                 {"matchers": "Give a rule or at least one matcher: a silence must not match everything."}
@@ -81,7 +91,15 @@ class MaintenanceWindow(models.Model):
     starts_at = models.DateTimeField(help_text="One-off: start. Recurring: first day it applies.")
     ends_at = models.DateTimeField(null=True, blank=True, help_text="One-off: end. Recurring: last day (optional).")
     cron = models.CharField(max_length=100, blank=True, help_text="Recurring: start times, e.g. '0 2 * * 0' (UTC).")
-    duration = models.DurationField(null=True, blank=True, help_text="Recurring: length of each occurrence.")
+    duration = models.DurationField(
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(MIN_OCCURRENCE, message="Must be at least one minute."),
+            MaxValueValidator(MAX_OCCURRENCE, message=f"Must be at most {MAX_OCCURRENCE.days} days."),
+        ],
+        help_text="Recurring: length of each occurrence.",
+    )
     reason = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -104,15 +122,15 @@ class MaintenanceWindow(models.Model):
                 croniter(self.cron, self.starts_at or timezone.now()).get_next(datetime)
             except CroniterError:
                 raise ValidationError({"cron": "This cron expression never matches a date."}) from None
+            # Its bounds are the field's validators (so `start + duration` never overflows a date).
             if not self.duration or self.duration <= timedelta(0):
                 raise ValidationError({"duration": "A recurring window needs a positive duration."})
-            # Bounded so `start + duration` can never overflow a date while checking every alert.
-            if self.duration > timedelta(days=31):
-                raise ValidationError({"duration": "Must be at most 31 days."})
         elif not self.ends_at:
             raise ValidationError({"ends_at": "A one-off window needs an end."})
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": "Must be after the start."})
+        if not self.cron and self.starts_at and self.ends_at and self.ends_at - self.starts_at > MAX_ONE_OFF_WINDOW:
+            raise ValidationError({"ends_at": f"Must be at most {MAX_ONE_OFF_WINDOW.days} days after the start."})
 
     def active_until(self, now: datetime) -> datetime | None:
         """End of the occurrence covering `now`, or None when no occurrence does."""
