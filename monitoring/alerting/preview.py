@@ -43,21 +43,33 @@ def preview_times(now: datetime, step: timedelta) -> list[datetime]:
     return [*times, now]
 
 
+def duration_text(value: timedelta) -> str:
+    """5m, 1h30m, 2d (what the builder's duration fields read back)."""
+    seconds = int(value.total_seconds())
+    if seconds == 0:
+        return "0m"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
 @dataclass
 class SeriesPreview:
     labels: dict[str, str]
-    values: list[float | None]
-    holds: list[bool]
+    value: float | None  # at now: what the evaluator would see
+    holds: bool
+    # One value per chart point; only for the label sets drawn, and for those whose `for` must
+    # be judged (a metric with hundreds of label sets costs one merge for each of the others).
+    values: list[float | None] | None = None
 
-    @property
-    def value(self) -> float | None:
-        return self.values[-1]
-
-    def held_since(self, times: list[datetime]) -> datetime | None:
+    def held_since(self, rule: AlertRule, times: list[datetime]) -> datetime | None:
         """Start of the run of chart points, up to now, at which the condition held."""
         since = None
-        for moment, holds in zip(reversed(times), reversed(self.holds), strict=True):
-            if not holds:
+        for moment, value in zip(reversed(times), reversed(self.values or ()), strict=False):
+            if not condition_holds(value, rule.comparison, rule.threshold):
                 break
             since = moment
         return since
@@ -80,9 +92,8 @@ class RulePreview:
         return shown[0].value if shown else None
 
 
-def _closeness(rule: AlertRule, series: SeriesPreview) -> float:
+def _closeness(rule: AlertRule, value: float | None) -> float:
     """Sort key: the series nearest to (or furthest past) the threshold first; no data last."""
-    value = series.value
     if value is None:
         return float("inf")
     if rule.comparison in (Comparison.GT, Comparison.GTE):
@@ -93,12 +104,12 @@ def _closeness(rule: AlertRule, series: SeriesPreview) -> float:
 
 
 def _would_fire(rule: AlertRule, series: SeriesPreview, times: list[datetime]) -> bool:
-    if not series.holds[-1]:
+    if not series.holds:
         return False
     if not rule.for_duration:
         return True
     # Judged at the chart's steps; a `for` longer than the chart can never be confirmed by it.
-    since = series.held_since(times)
+    since = series.held_since(rule, times)
     return since is not None and times[-1] - since >= rule.for_duration
 
 
@@ -106,7 +117,7 @@ def _shown(value: float | None) -> str:
     return "no data" if value is None else f"{value:.4g}"
 
 
-def _text(rule: AlertRule, series: list[SeriesPreview], firing: list[SeriesPreview], times) -> str:
+def _text(rule: AlertRule, series: list[SeriesPreview], firing: list[SeriesPreview]) -> str:
     if not series:
         return "Would fire now: no (no data for these matchers in the last 24 h)"
     if firing:
@@ -116,8 +127,8 @@ def _text(rule: AlertRule, series: list[SeriesPreview], firing: list[SeriesPrevi
         return text + (f" — {len(firing)} of {len(series)} label sets" if len(series) > 1 else "")
     closest = series[0]
     text = f"Would fire now: no ({_shown(closest.value)})"
-    if closest.holds[-1] and rule.for_duration:
-        text += f" — the condition holds now but must hold for {rule.for_duration} before it fires"
+    if closest.holds and rule.for_duration:
+        text += f" — the condition holds now but must hold for {duration_text(rule.for_duration)} before it fires"
     return text
 
 
@@ -127,14 +138,20 @@ def rule_preview(*, rule: AlertRule, now: datetime) -> RulePreview:
     times = preview_times(now, preview_step(rule.window))
     found = collect_buckets(names=[rule.metric], since=times[0] - rule.window, until=now, packed=True)
     matchers = rule.all_matchers()
-    series = []
+    series, history = [], {}
     for (_, key), buckets in sorted(found.items()):
         labels = dict(key)
-        if not matches_all(matchers, labels):
-            continue
-        values = [window_aggregate(buckets, window=rule.window, now=moment).value(rule.aggregation) for moment in times]
-        holds = [condition_holds(v, rule.comparison, rule.threshold) for v in values]
-        series.append(SeriesPreview(labels, values, holds))
-    series.sort(key=lambda s: _closeness(rule, s))
+        if matches_all(matchers, labels):
+            value = window_aggregate(buckets, window=rule.window, now=now).value(rule.aggregation)
+            series.append(SeriesPreview(labels, value, condition_holds(value, rule.comparison, rule.threshold)))
+            history[id(series[-1])] = buckets
+    series.sort(key=lambda s: _closeness(rule, s.value))
+    for index, item in enumerate(series):
+        if index < MAX_CHART_SERIES or (item.holds and rule.for_duration):
+            buckets = history[id(item)]
+            item.values = [
+                *(window_aggregate(buckets, window=rule.window, now=t).value(rule.aggregation) for t in times[:-1]),
+                item.value,
+            ]
     firing = [s for s in series if _would_fire(rule, s, times)]
-    return RulePreview(times, series, firing, _text(rule, series, firing, times))
+    return RulePreview(times, series, firing, _text(rule, series, firing))

@@ -7,22 +7,10 @@ from datetime import timedelta
 from django import forms
 
 from monitoring.alerting.models import AlertRule
+from monitoring.alerting.preview import duration_text
 
 DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 DURATION_HELP = "e.g. 30s, 5m, 1h30m, 2d"
-
-
-def duration_text(value: timedelta) -> str:
-    """5m, 1h30m, 2d: the form the field reads back."""
-    seconds = int(value.total_seconds())
-    if seconds == 0:
-        return "0m"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
 
 
 class DurationText(forms.DurationField):

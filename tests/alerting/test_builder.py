@@ -271,3 +271,21 @@ def test_long_windows_get_coarser_preview_steps(window):
 def test_a_new_rule_starts_from_the_model_defaults(page_client):
     html = page_client("admin").get("/alerts/rules/new/").content.decode()
     assert 'name="window" value="5m"' in html and 'name="for_duration" value="0m"' in html
+
+
+def test_many_label_sets_draw_the_closest_and_judge_all(page_client, service, sample, clock):
+    for minute in range(0, 120, 5):
+        for host in range(12):
+            sample(service, "cpu", host * 10, T0 - timedelta(minutes=minute, seconds=10), host=f"h{host:02}")
+    body = page_client("admin").get("/alerts/rules/preview.json?" + urlencode(metric="cpu", threshold="5",
+                                                                               for_duration="1h")).json()  # fmt: skip
+    assert body["series_count"] == 12 and body["firing_count"] == 11
+    labels = [d["label"] for d in body["datasets"]]
+    assert labels[0] == "host=h11, service=checkout" and labels[-1] == "threshold 5" and len(labels) == 9
+    assert "yes (110; host=h11" in body["text"] and "11 of 12 label sets" in body["text"]
+
+
+@pytest.mark.parametrize("actor", PAGE_ACTORS[2:])
+def test_the_alerts_page_links_admins_to_the_builder(page_client, actor):
+    html = page_client(actor).get("/alerts/").content.decode()
+    assert ('href="/alerts/rules/"' in html) is (actor == "admin")
