@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from monitoring.alerting.models import AlertRule, RuleSource
 from monitoring.alerting.models.alerts import OPEN_STATUSES
-from monitoring.alerting.preview import MAX_CHART_SERIES, rule_preview
+from monitoring.alerting.preview import MAX_CHART_SERIES, duration_text, rule_preview
 from monitoring.alerting.rule_forms import AlertRuleForm, RuleConditionForm
 from monitoring.alerting.rules import rule_alerts_close
 from monitoring.models import Metric
@@ -54,7 +54,8 @@ def rule_list(request):
         )
         .order_by("name")
     )
-    return render(request, "alerting/rule_list.html", {"rules": rules})
+    rows = [(rule, duration_text(rule.for_duration)) for rule in rules]
+    return render(request, "alerting/rule_list.html", {"rows": rows})
 
 
 def _form_page(request, form, rule=None):

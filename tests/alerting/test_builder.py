@@ -63,10 +63,11 @@ def urlencode(**changes):
 
 
 def test_rule_list_links_metric_rules_to_the_builder(page_client):
-    rule = AlertRuleFactory(name="Latency")
+    rule = AlertRuleFactory(name="Latency", for_duration=timedelta(minutes=90))
     builtin = AlertRuleFactory(name="Health", source=RuleSource.HEALTH_CHECK, metric="")
     html = page_client("admin").get("/alerts/rules/").content.decode()
     assert f"/alerts/rules/{rule.pk}/edit/" in html
+    assert "<td>1h30m</td>" in html and "avg(http_latency_ms[5m]) &gt; 100" in html
     assert f"/alerts/rules/{builtin.pk}/edit/" not in html
     assert f"/admin/alerting/alertrule/{builtin.pk}/change/" in html
     assert page_client("admin").get(f"/alerts/rules/{builtin.pk}/edit/").status_code == 404
