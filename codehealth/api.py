@@ -2,7 +2,6 @@
 read-only scans, files, functions and debt items with filters."""
 
 from django.db import transaction
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -20,6 +19,7 @@ from codehealth.models import (
     QualityGate,
 )
 from codehealth.tasks import scan_queue
+from portal.api.filters import PortalFilterBackend
 from portal.api.router import router
 from portal.roles import OPERATOR
 
@@ -150,7 +150,7 @@ class DebtItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     queryset = with_severity_rank(DebtItem.objects.all())
     serializer_class = DebtItemSerializer
     filterset_class = DebtFilter
-    filter_backends = [DjangoFilterBackend, SeverityOrdering]
+    filter_backends = [PortalFilterBackend, SeverityOrdering]
     ordering_fields = ["severity", "remediation_minutes", "path", "created_at", "updated_at"]
 
 

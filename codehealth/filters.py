@@ -5,10 +5,11 @@ from django.db.models import Case, IntegerField, Value, When
 from rest_framework.filters import OrderingFilter
 
 from codehealth.models import SEVERITY_RANK, CodeScan, DebtItem, DebtKind, FileMetrics, FunctionMetrics, Severity
+from portal.api.filters import IdFilter, PortalFilterSet
 
 
-class ScanFilter(django_filters.FilterSet):
-    repository = django_filters.NumberFilter(field_name="repository_id")
+class ScanFilter(PortalFilterSet):
+    repository = IdFilter(field_name="repository_id")
     status = django_filters.ChoiceFilter(choices=CodeScan.Status.choices)
     trigger = django_filters.ChoiceFilter(choices=CodeScan.Trigger.choices)
     gate = django_filters.ChoiceFilter(choices=CodeScan.Gate.choices)
@@ -18,9 +19,9 @@ class ScanFilter(django_filters.FilterSet):
         fields = ["repository", "status", "trigger", "gate"]
 
 
-class FileFilter(django_filters.FilterSet):
-    repository = django_filters.NumberFilter(field_name="repository_id")
-    scan = django_filters.NumberFilter(field_name="scan_files__scan_id", help_text="Files of this scan.")
+class FileFilter(PortalFilterSet):
+    repository = IdFilter(field_name="repository_id")
+    scan = IdFilter(field_name="scan_files__scan_id", help_text="Files of this scan.")
     path = django_filters.CharFilter(lookup_expr="startswith", help_text="Path prefix.")
     mi_rank = django_filters.CharFilter()
 
@@ -29,10 +30,10 @@ class FileFilter(django_filters.FilterSet):
         fields = ["repository", "scan", "path", "mi_rank"]
 
 
-class FunctionFilter(django_filters.FilterSet):
-    file = django_filters.NumberFilter(field_name="file_id")
-    scan = django_filters.NumberFilter(field_name="file__scan_files__scan_id", help_text="Functions of this scan.")
-    repository = django_filters.NumberFilter(field_name="file__repository_id")
+class FunctionFilter(PortalFilterSet):
+    file = IdFilter(field_name="file_id")
+    scan = IdFilter(field_name="file__scan_files__scan_id", help_text="Functions of this scan.")
+    repository = IdFilter(field_name="file__repository_id")
     kind = django_filters.ChoiceFilter(choices=FunctionMetrics.Kind.choices)
     rank = django_filters.CharFilter()
     min_complexity = django_filters.NumberFilter(field_name="complexity", lookup_expr="gte")
@@ -43,8 +44,8 @@ class FunctionFilter(django_filters.FilterSet):
         fields = ["file", "scan", "repository", "kind", "rank", "min_complexity", "min_cognitive"]
 
 
-class DebtFilter(django_filters.FilterSet):
-    repository = django_filters.NumberFilter(field_name="repository_id")
+class DebtFilter(PortalFilterSet):
+    repository = IdFilter(field_name="repository_id")
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
     kind = django_filters.MultipleChoiceFilter(choices=DebtKind.choices)
     status = django_filters.ChoiceFilter(choices=DebtItem.Status.choices)

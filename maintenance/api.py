@@ -5,6 +5,7 @@ from django.utils import timezone
 from rest_framework import serializers, viewsets
 
 from maintenance.models import MaintenanceTask
+from portal.api.filters import BoundedDateTimeFilter, PortalFilterSet
 from portal.api.router import router
 
 
@@ -28,12 +29,12 @@ class MaintenanceTaskSerializer(serializers.ModelSerializer):
         return super().update(instance, {**validated_data, "updated_at": now})
 
 
-class MaintenanceTaskFilter(django_filters.FilterSet):
+class MaintenanceTaskFilter(PortalFilterSet):
     kind = django_filters.ChoiceFilter(choices=MaintenanceTask.Kind.choices)
     status = django_filters.ChoiceFilter(choices=MaintenanceTask.Status.choices)
     priority = django_filters.ChoiceFilter(choices=MaintenanceTask.Priority.choices)
     source = django_filters.CharFilter()
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_before = BoundedDateTimeFilter(field_name="due_at", lookup_expr="lt")
 
     class Meta:
         model = MaintenanceTask

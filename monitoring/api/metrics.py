@@ -19,12 +19,14 @@ from monitoring.ingest import IngestInvalid, ItemError, metrics_ingest
 from monitoring.metrics import counter
 from monitoring.models import Metric, MetricKind
 from monitoring.query import AGGREGATIONS, series_list, series_query
+from portal.api.filters import BoundedDateTimeField
 from portal.api.permissions import is_service, service_for_key
 from portal.api.router import router
 from portal.lib.bodies import BodyTooLarge, body_read
 from portal.models import Service
 
 MAX_POINTS = 2000
+MAX_STEP = 366 * 86400  # a year: `since + step` stays a date whatever the bounded `since`
 
 
 class IngestJSONParser(BaseParser):
@@ -112,9 +114,11 @@ class QuerySerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     service = serializers.SlugField(required=False)
     agg = serializers.ChoiceField(choices=AGGREGATIONS, default="avg")
-    step = serializers.IntegerField(min_value=60, default=60, help_text="Seconds; a multiple of 60.")
-    since = serializers.DateTimeField(required=False, help_text="Default: one hour before `until`.")
-    until = serializers.DateTimeField(required=False, help_text="Default: now.")
+    step = serializers.IntegerField(
+        min_value=60, max_value=MAX_STEP, default=60, help_text="Seconds; a multiple of 60, at most a year."
+    )
+    since = BoundedDateTimeField(required=False, help_text="Default: one hour before `until`.")
+    until = BoundedDateTimeField(required=False, help_text="Default: now.")
     label = serializers.ListField(
         child=serializers.RegexField(r"^[a-zA-Z_][a-zA-Z0-9_]*=.*$"),
         required=False,
@@ -138,8 +142,8 @@ class QuerySerializer(serializers.Serializer):
 class SeriesListQuerySerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     service = serializers.SlugField(required=False)
-    since = serializers.DateTimeField(required=False, help_text="Default: 24 hours before `until`.")
-    until = serializers.DateTimeField(required=False, help_text="Default: now.")
+    since = BoundedDateTimeField(required=False, help_text="Default: 24 hours before `until`.")
+    until = BoundedDateTimeField(required=False, help_text="Default: now.")
 
 
 class SeriesLabelsSerializer(serializers.Serializer):

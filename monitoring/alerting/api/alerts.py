@@ -2,10 +2,8 @@
 transition (each calls the same service function as the pages, admin and email links)."""
 
 import django_filters
-from django import forms
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -20,6 +18,7 @@ from monitoring.alerting.lifecycle import (
     alert_unacknowledge,
 )
 from monitoring.alerting.models import Alert, AlertEvent, AlertStatus, Delivery, RuleState
+from portal.api.filters import BoundedDateTimeFilter, IdFilter, PortalFilterBackend, PortalFilterSet
 from portal.api.pagination import TimeCursorPagination
 from portal.api.router import router
 
@@ -70,37 +69,26 @@ class ActionSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class IdFilter(django_filters.NumberFilter):
-    """A whole, in-range id: `?rule=1.5` or a 20-digit number is a 400 naming the field, not a
-    silent round-down or an OverflowError (SQLite) turned into a 500."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
-
-
-class AlertFilter(django_filters.FilterSet):
+class AlertFilter(PortalFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices)
     severity = django_filters.CharFilter()
     rule = IdFilter(field_name="rule_id")
     service = django_filters.CharFilter(field_name="service__slug")
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = BoundedDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = BoundedDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Alert
         fields = ["status", "severity", "rule", "service", "since", "until"]
 
 
-class AlertEventFilter(django_filters.FilterSet):
+class AlertEventFilter(PortalFilterSet):
     alert = IdFilter(field_name="alert_id")
     kind = django_filters.CharFilter()
     rule = IdFilter(field_name="alert__rule_id")
     service = django_filters.CharFilter(field_name="alert__service__slug")
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = BoundedDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = BoundedDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AlertEvent
@@ -115,7 +103,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filterset_class = AlertFilter
     pagination_class = TimeCursorPagination
     ordering_fields = None  # cursor pagination owns the ordering
-    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filter_backends = [PortalFilterBackend]
     action_roles = {
         "acknowledge": "operator",
         "unacknowledge": "operator",
@@ -179,7 +167,7 @@ class AlertEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     serializer_class = AlertEventSerializer
     filterset_class = AlertEventFilter
     pagination_class = TimeCursorPagination
-    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filter_backends = [PortalFilterBackend]
 
 
 class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -187,7 +175,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     serializer_class = DeliverySerializer
     filterset_fields = {"alert": ["exact"], "channel": ["exact"], "status": ["exact"], "event": ["exact"]}
     pagination_class = TimeCursorPagination
-    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filter_backends = [PortalFilterBackend]
 
 
 class RuleStateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
