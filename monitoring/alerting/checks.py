@@ -3,6 +3,15 @@
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
+# Past these a failed notification is retried so late (or so long) that it is lost in practice,
+# and `now + delay` can overflow a date in the delivery sweep.
+MAXIMA = {
+    "ALERTING_DELIVERY_MAX_ATTEMPTS": (100, "a broken channel would be retried for days"),
+    "ALERTING_DELIVERY_BACKOFF_SECONDS": (86_400, "the first retry would come more than a day late"),
+    "ALERTING_DELIVERY_BACKOFF_MAX_SECONDS": (7 * 86_400, "retries would come more than a week apart"),
+    "ALERTING_HTTP_TIMEOUT_SECONDS": (60, "a dead Slack or webhook endpoint would hold a worker for minutes"),
+}
+
 
 @register(Tags.compatibility)
 def delivery_settings(app_configs, **kwargs):
@@ -20,6 +29,12 @@ def delivery_settings(app_configs, **kwargs):
                 Error(
                     f"{name} is {value}: {consequence}.", hint=f"Set {name} to a positive number.", id="alerting.E001"
                 )
+            )
+    for name, (most, consequence) in MAXIMA.items():
+        value = getattr(settings, name, 0)
+        if value > most:
+            errors.append(
+                Error(f"{name} is {value}: {consequence}.", hint=f"Set {name} to at most {most:,}.", id="alerting.E003")
             )
     cap = getattr(settings, "ALERTING_DELIVERY_BACKOFF_MAX_SECONDS", 3600)
     base = getattr(settings, "ALERTING_DELIVERY_BACKOFF_SECONDS", 60)

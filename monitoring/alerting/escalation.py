@@ -10,12 +10,19 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring.alerting.events import event_record
+from monitoring.alerting.events import event_record, sweep_failure_record
 from monitoring.alerting.models import Alert, AlertStatus, DeliveryEvent, EscalationStep, EventKind
+from monitoring.alerting.models.escalation import MAX_WAIT_MINUTES
 from monitoring.alerting.notify import notifications_queue
 from monitoring.alerting.suppression import hold_apply, suppression_for
 
 ESCALATION_FIELDS = ["escalation_step", "escalation_cycle", "next_escalation_at"]
+
+
+def _wait(minutes: int | None) -> timedelta:
+    """A stored wait, clamped to the model's bounds: a row written around validation (a wait of
+    2**40 minutes) overflowed `now + wait` and stopped the sweep; clamped it still escalates."""
+    return timedelta(minutes=min(max(minutes or 0, 0), MAX_WAIT_MINUTES))
 
 
 def _steps(alert: Alert) -> list[EscalationStep]:
@@ -32,7 +39,7 @@ def escalation_start(*, alert: Alert, now: datetime) -> None:
         return  # no policy and nothing to reset: spare the write
     alert.escalation_step = 0
     alert.escalation_cycle = 0
-    alert.next_escalation_at = now + timedelta(minutes=steps[0].wait_minutes) if steps else None
+    alert.next_escalation_at = now + _wait(steps[0].wait_minutes) if steps else None
     alert.save(update_fields=ESCALATION_FIELDS)
     if steps:
         _run_due(alert, steps, now=now)
@@ -70,11 +77,11 @@ def _run_due(alert: Alert, steps: list[EscalationStep], *, now: datetime) -> Non
         # down for an hour does not fire every step at once when it comes back.
         if index + 1 < len(steps):
             alert.escalation_step = index + 1
-            alert.next_escalation_at = now + timedelta(minutes=steps[index + 1].wait_minutes)
+            alert.next_escalation_at = now + _wait(steps[index + 1].wait_minutes)
         elif alert.escalation_cycle < policy.repeat:
             alert.escalation_cycle += 1
             alert.escalation_step = 0
-            alert.next_escalation_at = now + timedelta(minutes=max(1, policy.repeat_after_minutes))
+            alert.next_escalation_at = now + max(_wait(policy.repeat_after_minutes), timedelta(minutes=1))
         else:
             alert.next_escalation_at = None
     alert.save(update_fields=ESCALATION_FIELDS)
@@ -111,6 +118,13 @@ def escalation_advance(*, alert_id: int, now: datetime | None = None) -> bool:
 
 
 def escalation_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Advance every due alert; one that fails is logged, marked and retried later, the others go on."""
     now = now or timezone.now()
     due = Alert.objects.filter(status=AlertStatus.FIRING, next_escalation_at__lte=now).order_by("next_escalation_at")
-    return sum(escalation_advance(alert_id=pk, now=now) for pk in due.values_list("pk", flat=True)[:limit])
+    advanced = 0
+    for pk in list(due.values_list("pk", flat=True)[:limit]):
+        try:
+            advanced += escalation_advance(alert_id=pk, now=now)
+        except Exception as exc:
+            sweep_failure_record(alert_id=pk, sweep="escalation", due_field="next_escalation_at", error=exc, now=now)
+    return advanced

@@ -70,7 +70,10 @@ def _start(bucket: Bucket) -> datetime:
     return bucket.start
 
 
-def _metric_observations(rules: list[AlertRule], *, now: datetime) -> dict[int, dict[str, Observation]]:
+def _metric_observations(
+    rules: list[AlertRule], *, now: datetime, report: EvaluationReport | None = None
+) -> dict[int, dict[str, Observation]]:
+    report = report if report is not None else EvaluationReport()
     longest: dict[str, timedelta] = {}
     for rule in rules:
         longest[rule.metric] = max(longest.get(rule.metric, rule.window), rule.window)
@@ -83,22 +86,31 @@ def _metric_observations(rules: list[AlertRule], *, now: datetime) -> dict[int, 
             series[name].append((key, buckets))
 
     merged: dict[tuple, WindowAggregate] = {}
-    found: dict[int, dict[str, Observation]] = defaultdict(dict)
+    found: dict[int, dict[str, Observation]] = {}
     for rule in rules:
-        matchers = rule.all_matchers()
-        seconds = rule.window.total_seconds()
-        for key, buckets in series.get(rule.metric, ()):
-            labels = dict(key)
-            if not matches_all(matchers, labels):
-                continue
-            cache_key = (rule.metric, key, seconds)
-            agg = merged.get(cache_key)
-            if agg is None:
-                agg = merged[cache_key] = window_aggregate(buckets, window=rule.window, now=now)
-            value = agg.value(rule.aggregation)
-            found[rule.pk][fingerprint(rule.pk, labels)] = Observation(
-                labels, value, condition_holds(value, rule.comparison, rule.threshold)
-            )
+        seen = _safely(_rule_observations, rule, series.get(rule.metric, ()), merged, now=now, report=report)
+        if seen is not None:  # a rule that failed is left out; rules_evaluate skips it
+            found[rule.pk] = seen
+    return found
+
+
+def _rule_observations(rule: AlertRule, series: list, merged: dict, *, now: datetime) -> dict[str, Observation]:
+    """One metric rule's label sets; merged aggregates are shared with rules of the same window."""
+    matchers = rule.all_matchers()
+    seconds = rule.window.total_seconds()
+    found: dict[str, Observation] = {}
+    for key, buckets in series:
+        labels = dict(key)
+        if not matches_all(matchers, labels):
+            continue
+        cache_key = (rule.metric, key, seconds)
+        agg = merged.get(cache_key)
+        if agg is None:
+            agg = merged[cache_key] = window_aggregate(buckets, window=rule.window, now=now)
+        value = agg.value(rule.aggregation)
+        found[fingerprint(rule.pk, labels)] = Observation(
+            labels, value, condition_holds(value, rule.comparison, rule.threshold)
+        )
     return found
 
 
@@ -268,8 +280,15 @@ def rules_evaluate(*, now: datetime | None = None) -> EvaluationReport:
     # A rule saved before a matcher rule tightened (RE2 syntax, pattern length) is skipped and
     # reported; its open alerts stay as they are rather than resolve for lack of data.
     rules = [rule for rule in rules if _safely(rule.all_matchers, report=report) is not None]
+    # So is one whose window or `for` lies outside the model's bounds (written around validation):
+    # `now - window` could overflow and stop the evaluation of every rule.
+    rules = [rule for rule in rules if not _out_of_bounds(rule, report)]
     metric_rules = [r for r in rules if r.source == RuleSource.METRIC and r.metric]
-    observed = _metric_observations(metric_rules, now=now)
+    observed = _metric_observations(metric_rules, now=now, report=report)
+    # A metric rule that failed there has no entry (not an empty one): skip it rather than let
+    # its firing label sets look vanished and resolve.
+    failed = {r.pk for r in metric_rules if r.pk not in observed}
+    rules = [rule for rule in rules if rule.pk not in failed]
     observed.update(_health_observations([r for r in rules if r.source == RuleSource.HEALTH_CHECK]))
     evaluator = _Evaluator(rules, now=now, report=report)
     watched: dict[int, set[str]] = defaultdict(set)  # label sets that are pending/firing now
@@ -310,6 +329,14 @@ def _close_orphans(*, now: datetime, report: EvaluationReport) -> None:
             report.resolved += int(done is not None)
     for rule in disabled.values():
         report.resolved += _safely(rule_alerts_close, rule=rule, reason="rule disabled", now=now, report=report) or 0
+
+
+def _out_of_bounds(rule: AlertRule, report: EvaluationReport) -> bool:
+    problem = rule.out_of_bounds()
+    if problem:
+        log.error("alert evaluation: rule %s skipped: %s", rule.pk, problem)
+        report.errors.append(f"rule {rule.pk} ({rule.name}) skipped: {problem}")
+    return bool(problem)
 
 
 def _safely(func, *args, report: EvaluationReport, **kwargs):

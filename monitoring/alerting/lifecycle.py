@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from monitoring.alerting.escalation import escalation_start, escalation_stop
-from monitoring.alerting.events import event_record
+from monitoring.alerting.events import event_record, sweep_failure_record
 from monitoring.alerting.models import (
     OPEN_STATUSES,
     Alert,
@@ -271,6 +271,13 @@ def alert_unsuppress(*, alert: Alert | int, now: datetime | None = None) -> bool
 
 
 def suppression_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Alerts whose hold has passed; one that fails is logged, marked and retried later, the others go on."""
     now = now or timezone.now()
     due = Alert.objects.filter(suppressed_until__lte=now).values_list("pk", flat=True)[:limit]
-    return sum(alert_unsuppress(alert=pk, now=now) for pk in due)
+    notified = 0
+    for pk in list(due):
+        try:
+            notified += alert_unsuppress(alert=pk, now=now)
+        except Exception as exc:
+            sweep_failure_record(alert_id=pk, sweep="suppression", due_field="suppressed_until", error=exc, now=now)
+    return notified

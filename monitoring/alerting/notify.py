@@ -86,7 +86,7 @@ def notified_users(alert: Alert) -> list:
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     base = getattr(settings, "ALERTING_DELIVERY_BACKOFF_SECONDS", 60)
     cap = getattr(settings, "ALERTING_DELIVERY_BACKOFF_MAX_SECONDS", 3600)
-    seconds = min(cap, base * 2 ** max(0, attempts - 1))
+    seconds = min(cap, base * 2 ** min(max(0, attempts - 1), 30))  # capped exponent: no huge ints
     if retry_after is not None:
         seconds = min(cap, max(seconds, retry_after))
     return timedelta(seconds=seconds)
@@ -251,6 +251,24 @@ def deliveries_due(*, now: datetime, limit: int = 500) -> dict[str, list[int]]:
     return groups
 
 
+def delivery_send_isolated(*, delivery_id: int, now: datetime | None = None) -> str:
+    """`delivery_send` for sweeps: an unexpected error (outside the transport, which
+    `delivery_send` already records) is logged with the delivery's id and recorded on it as a
+    failed attempt, retried with backoff like any other; the sweep goes on with the next one."""
+    now = now or timezone.now()
+    try:
+        return delivery_send(delivery_id=delivery_id, now=now) or "skipped"
+    except Exception as exc:
+        log.exception("delivery %s: could not be processed", delivery_id)
+        try:
+            delivery = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SENDING).first()
+            if delivery is not None:
+                return _retry_or_fail(delivery, f"{type(exc).__name__}: {exc}", now=now, retry_after=None)
+        except Exception:
+            log.exception("delivery %s: could not record the error", delivery_id)
+        return "error"
+
+
 def deliveries_sweep(*, now: datetime | None = None, limit: int = 500) -> dict[str, int]:
     """Send every due delivery in this process (the command and tests; the scheduled task fans out)."""
     now = now or timezone.now()
@@ -258,8 +276,8 @@ def deliveries_sweep(*, now: datetime | None = None, limit: int = 500) -> dict[s
     counts: dict[str, int] = {}
     for ids in deliveries_due(now=now, limit=limit).values():
         for pk in ids:
-            status = delivery_send(delivery_id=pk, now=now)
-            counts[status or "skipped"] = counts.get(status or "skipped", 0) + 1
+            status = delivery_send_isolated(delivery_id=pk, now=now)
+            counts[status] = counts.get(status, 0) + 1
     return counts
 
 

@@ -1,5 +1,6 @@
 """Is an alert's notification held back right now, and until when?"""
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -7,6 +8,8 @@ from django.db.models import Q
 
 from monitoring.alerting.events import event_record
 from monitoring.alerting.models import OPEN_STATUSES, Alert, EventKind, MaintenanceWindow, Silence
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ def suppression_for(alert: Alert, *, now: datetime) -> Hold | None:
     """The longest hold among active silences and maintenance windows covering the alert."""
     holds: list[Hold] = []
     for silence in Silence.objects.filter(starts_at__lte=now, ends_at__gt=now).select_related("author"):
-        if silence.covers(alert):
+        if _safely(silence.covers, alert, what=f"silence {silence.pk}"):
             holds.append(
                 Hold(
                     silence.ends_at,
@@ -32,7 +35,7 @@ def suppression_for(alert: Alert, *, now: datetime) -> Hold | None:
         Q(service__isnull=True) | Q(service_id=alert.service_id)
     )
     for window in windows.exclude(cron="", ends_at__lte=now):
-        until = window.active_until(now)
+        until = _safely(window.active_until, now, what=f"maintenance window {window.pk}")
         if until is not None:
             holds.append(Hold(until, f"maintenance window: {window.name}", {"window": window.pk, "until": _iso(until)}))
     return max(holds, key=lambda h: h.until) if holds else None
@@ -55,6 +58,16 @@ def holds_recheck(*, now: datetime) -> int:
     is not stored, so every held alert is handed to the next suppression sweep, which asks
     `suppression_for` again (still held: extended; not: notifies once if still firing)."""
     return Alert.objects.filter(status__in=OPEN_STATUSES, suppressed_until__gt=now).update(suppressed_until=now)
+
+
+def _safely(method, *args, what: str):
+    """One stored silence or window that cannot be evaluated (a date near the end of the
+    calendar, say) holds nothing and is logged; the others still hold and alerting goes on."""
+    try:
+        return method(*args)
+    except Exception:
+        log.exception("suppression: %s could not be evaluated; it holds nothing", what)
+        return None
 
 
 def _iso(moment: datetime) -> str:
