@@ -8,7 +8,6 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from portal.firstrun import first_password_save
-from portal.models import Service
 from portal.roles import ADMIN, sync_role_permissions
 from portal.schedules import schedules_sync
 
@@ -34,11 +33,10 @@ class Command(BaseCommand):
                 import_string(hook)(stdout=self.stdout, demo=demo)
         if demo:
             self.create_demo_admin()
-            service, created = Service.objects.get_or_create(
-                slug="demo-shop", defaults={"name": "Demo shop", "description": "An example service to explore."}
-            )
-            if created:
-                self.stdout.write(f"demo service '{service.name}' created")
+            # Imported here: numpy and the demo's modules are needed only with --demo.
+            from portal.demo.install import demo_install
+
+            demo_install(stdout=self.stdout)
 
     def create_demo_admin(self):
         User = get_user_model()
