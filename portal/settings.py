@@ -257,7 +257,13 @@ METRICS_PROMETHEUS_LOOKBACK_MINUTES = env.int("METRICS_PROMETHEUS_LOOKBACK_MINUT
 HEALTH_RESULT_RETENTION_DAYS = env.int("HEALTH_RESULT_RETENTION_DAYS", default=30)
 # Custom health checks the deployment allows: name=dotted.path,other=dotted.path. The API and admin
 # choose among these names only; an import path never comes from a request.
-HEALTH_CUSTOM_CHECKS = env.dict("HEALTH_CUSTOM_CHECKS", default={})
+# In development (`make run` installs the demo) the demo shop's checks are registered by default.
+DEMO_CUSTOM_CHECKS = {
+    "demo_shop_api": "portal.demo.health.shop_api",
+    "demo_payment_provider": "portal.demo.health.payment_provider",
+    "demo_search_index": "portal.demo.health.search_index",
+}
+HEALTH_CUSTOM_CHECKS = env.dict("HEALTH_CUSTOM_CHECKS", default=DEMO_CUSTOM_CHECKS if DEBUG else {})
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
         "MetricKindEnum": "monitoring.models.MetricKind",
