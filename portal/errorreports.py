@@ -46,7 +46,7 @@ class PortalExceptionReporterFilter(SafeExceptionReporterFilter):
 
     def cleanse_setting(self, key, value):
         cleansed = super().cleanse_setting(key, value)  # recurses through self for dicts and lists
-        return mask_credentials(cleansed) if isinstance(cleansed, str) else cleansed
+        return _masked_text(cleansed)
 
     def get_traceback_frame_variables(self, request, tb_frame):
         return [(name, self._scrub(value)) for name, value in super().get_traceback_frame_variables(request, tb_frame)]
@@ -54,7 +54,17 @@ class PortalExceptionReporterFilter(SafeExceptionReporterFilter):
     def _scrub(self, value):
         """Frame variables keep their names visible (debugging needs them); values are scrubbed."""
         if isinstance(value, str):
-            return mask_credentials(value)
+            return _masked_text(value)
         if isinstance(value, dict | list | tuple) and not isinstance(value, MultiValueDict):
             return self.cleanse_setting("", value)
         return value
+
+
+def _masked_text(value):
+    """Strings masked; anything else (and text with nothing to mask) returned as it was. Lazy
+    strings pass isinstance(str) but need str() for the regexes."""
+    if not isinstance(value, str):
+        return value
+    text = str(value)
+    masked = mask_credentials(text)
+    return value if masked == text else masked

@@ -2,10 +2,10 @@ from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.utils.module_loading import autodiscover_modules
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.authtoken.views import obtain_auth_token
 
 from portal.api import services  # noqa: F401  (registers the portal's own viewsets)
 from portal.api.router import router
+from portal.api.tokens import token_view
 
 # Every installed app with an `api` module registers its viewsets on the shared router.
 autodiscover_modules("api")
@@ -19,7 +19,7 @@ def not_found(request, *args, **kwargs):
 
 urlpatterns = [
     # People exchange username + password for a token for scripts: `Authorization: Token <token>`.
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", token_view, name="api-token"),
     path("", include(router.urls)),
     re_path(r"^.*$", not_found),
 ]
