@@ -9,9 +9,10 @@ from codehealth.setup import DEMO_REPOSITORY
 HISTORY_COMMITS = 8
 
 
-def codehealth_install(*, stdout, commits: int = HISTORY_COMMITS) -> None:
-    """Scan the last `commits` commits of the demo repository once (idempotent). Unchanged files
-    are analysed once for all commits, and again never: the queued scan reuses them too."""
+def codehealth_install(*, stdout, commits: int | None = None) -> None:
+    """Scan the last `commits` (default HISTORY_COMMITS) commits of the demo repository once
+    (idempotent). Unchanged files are analysed once for all commits; the queued scan reuses them."""
+    commits = commits or HISTORY_COMMITS
     repository = CodeRepository.objects.filter(name=DEMO_REPOSITORY).first()
     if repository is None:
         return
