@@ -68,10 +68,14 @@ class Param:
             else:
                 value = float(value)
             if not self.min <= value <= self.max:
-                raise ValueError(f"must be between {self.min:g} and {self.max:g}")
+                raise ValueError(f"must be between {_shown(self.min)} and {_shown(self.max)}")
         if self.choices and value not in self.choices:
             raise ValueError(f"must be one of {', '.join(map(str, self.choices))}")
         return value
+
+
+def _shown(number: float) -> str:
+    return f"{int(number):,}" if number == int(number) else f"{number:g}"
 
 
 def check_params(**spec: Param):
