@@ -1,7 +1,10 @@
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
 from portal.keys import service_key_issue, service_key_revoke
 from portal.models import Deployment, Service, ServiceKey
+from portal.roles import staff_sync
 
 admin.site.site_header = "Operations portal"
 admin.site.site_title = "Operations portal admin"
@@ -60,3 +63,19 @@ class DeploymentAdmin(admin.ModelAdmin):
     list_filter = ["service", "environment"]
     search_fields = ["version", "description"]
     date_hierarchy = "created_at"
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class PortalUserAdmin(UserAdmin):
+    """Roles are groups (viewer, operator, admin). Staff status is not set by hand: it follows
+    the admin role (superuser or the `admin` group), which is what grants the admin site."""
+
+    readonly_fields = ["is_staff", "last_login", "date_joined"]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)  # the groups are saved here
+        staff_sync(user=form.instance)

@@ -18,10 +18,12 @@ PORTAL_APPS = ("portal", "monitoring", "alerting", "codehealth", "analytics", "m
 
 
 def user_role(user) -> str | None:
-    """The highest role a user holds, or None. Staff and superusers are admins."""
+    """The highest role a user holds, or None. Admins are superusers and members of the `admin`
+    group: pages, the API and the Django admin (portal.admin_site) all ask this, and `is_staff`
+    merely follows it (portal.admin.PortalUserAdmin), so the three cannot disagree."""
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return None
-    if user.is_superuser or user.is_staff:
+    if user.is_superuser:
         return ADMIN
     cached = getattr(user, "_portal_role", False)
     if cached is not False:
@@ -30,6 +32,16 @@ def user_role(user) -> str | None:
     role = max((r for r in ROLES if r in names), key=RANK.__getitem__, default=None)
     user._portal_role = role
     return role
+
+
+def staff_sync(*, user) -> None:
+    """Make `is_staff` say what the admin rule says, for the admin's user list and any code that
+    reads the flag. Called where roles are assigned (the user admin), not from a signal."""
+    wanted = user.is_superuser or user.groups.filter(name=ADMIN).exists()
+    if user.is_staff != wanted:
+        type(user).objects.filter(pk=user.pk).update(is_staff=wanted)
+        user.is_staff = wanted
+    user.__dict__.pop("_portal_role", None)
 
 
 def has_role(user, needed: str) -> bool:

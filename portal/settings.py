@@ -49,7 +49,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=served_hosts(PORTAL_SERVED_URL
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PORTAL_BASE_URL])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.admin_apps.PortalAdminConfig",  # django.contrib.admin, asking the portal's role rule
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -234,6 +234,8 @@ LOGGING = {
         "django.server": {"level": "WARNING" if PORTAL_QUIET else "INFO"},
         # django-q2 logs through ours once the root logger has a handler (its log_level is then unused).
         "django-q": {"level": "WARNING" if PORTAL_QUIET else env.str("LOG_LEVEL", default="INFO")},
+        # django-axes logs every login at INFO; repeated failures and lockouts are WARNINGs.
+        "axes": {"level": "WARNING"},
     },
 }
 
