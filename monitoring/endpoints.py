@@ -22,6 +22,7 @@ from monitoring.models.checks import MAX_INTERVAL_SECONDS
 from monitoring.prometheus import CONTENT_TYPE, exposition
 from portal.keys import service_key_find
 from portal.lib.bodies import body_prefix
+from portal.middleware import own_body_limit
 from portal.roles import VIEWER, has_role
 
 STALE_AFTER_INTERVALS = 3
@@ -108,6 +109,7 @@ def _client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+@own_body_limit  # any body is recorded: its first PING_BODY_CHARS are kept
 @csrf_exempt
 @require_http_methods(["GET", "POST", "HEAD"])
 @never_cache

@@ -176,6 +176,7 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     ordering_fields = ["name", "created_at"]
     service_key_actions = ("create",)
     parser_classes = [IngestJSONParser]
+    own_body_limit = True  # METRICS_INGEST_MAX_BODY_BYTES, checked by ingest_body (413 above it)
 
     def _target_service(self, request, slug):
         if is_service(request):
