@@ -24,8 +24,8 @@ from monitoring.alerting.lifecycle import (
 from monitoring.alerting.models import AckLinkUse, Alert, AlertStatus, Channel, RuleState, Severity, Silence
 from monitoring.alerting.silences import SILENCE_CHOICES, silence_expire, silence_for_alert
 from portal.access import viewer_required
-from portal.templatetags.humanize_ops import when
 from portal.models import Service
+from portal.templatetags.humanize_ops import when
 
 ACK_PERMISSION = "alerting.acknowledge_alert"
 SILENCE_PERMISSION = "alerting.add_silence"
