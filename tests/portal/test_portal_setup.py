@@ -6,9 +6,17 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django_q.models import Schedule
 
+import portal.demo.codehealth
 from portal.schedules import Periodic, declared_schedules, schedules_sync
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def small_demo_code_history(settings, monkeypatch):
+    # --demo scans the last commits of BASE_DIR's repository: a sub-directory and two commits here.
+    settings.BASE_DIR = settings.BASE_DIR / "codehealth"
+    monkeypatch.setattr(portal.demo.codehealth, "HISTORY_COMMITS", 2)
 
 
 def run_setup(*args) -> str:
