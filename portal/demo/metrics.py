@@ -2,7 +2,7 @@
 
 History is stored the way the rollup job would have left it, without making it roll a week of
 raw samples: hour rollups for the whole week, minute rollups for the last day (what the 24 h
-charts read), and raw samples only after a boundary minute `B` a little under an hour ago.
+charts read), and raw samples only after a boundary minute `B` 30 to 90 minutes ago.
 `RollupState` then says "rolled up until B", so readers take rollups before B and raw samples
 after it, and the next rollup run starts at B. Each rollup row is computed from the same
 samples a real run would have seen (same count/sum/min/max/last and sketch); minute rollups
@@ -28,7 +28,6 @@ MINUTE_HISTORY = timedelta(hours=24)
 RAW_AT_LEAST = timedelta(minutes=30)  # raw samples cover the last 30-90 minutes
 RAW_AT_MOST = timedelta(hours=3)  # ... even when rollups lag far behind
 LIVE_CATCH_UP = timedelta(minutes=20)  # live samples fill a gap this long at most (workers stopped)
-BATCH = 1000
 
 
 def history_exists(service: Service) -> bool:
@@ -41,10 +40,10 @@ def history_exists(service: Service) -> bool:
 def _boundary(now: datetime) -> datetime:
     """The minute B: rollups are written before it, raw samples from it on.
 
-    B must not be after the rollup watermark (raw samples there would be read while our minute
-    rollups would be replaced by the next run). Before any run, B becomes the watermark; with
-    one, raw samples written before the watermark mark their minutes dirty (`samples_write`),
-    which moves the watermark back to them: the late-sample path of every ingest."""
+    B must not be after the rollup watermark: readers take raw samples there, and the next run
+    would replace minute rollups written there by what it rolls from raw samples. Before any run,
+    B becomes the watermark; after some, raw samples written before the watermark mark their
+    minutes dirty (`samples_write`), which moves it back to B: the late-sample path of ingest."""
     wanted = floor_hour(now - RAW_AT_LEAST)
     state, _ = RollupState.objects.select_for_update().get_or_create(key=ROLLUP_STATE_KEY)
     mark = rollup_watermark()
