@@ -149,7 +149,8 @@ def test_every_page_shows_the_demo(demo, viewer):
 
     assert "operations-portal" in client.get("/codehealth/").content.decode()
     repository = CodeRepository.objects.get(name="operations-portal")
-    assert client.get(f"/codehealth/{repository.pk}/").status_code == 200
+    overview = client.get(f"/codehealth/{repository.pk}/")
+    assert overview.status_code == 200 and "No finished scan yet" not in overview.content.decode()
     trend = client.get(f"/codehealth/{repository.pk}/chart/quality/").json()
     assert len(trend["labels"]) == 3 and any(v is not None for v in trend["datasets"][0]["data"])
 
