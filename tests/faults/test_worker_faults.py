@@ -189,9 +189,11 @@ print(json.dumps(runs))
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_two_clusters_on_postgres_and_redis_run_each_schedule_once_per_period(tmp_path):
-    require("PostgreSQL", on_postgres(), "DATABASE_URL is not a PostgreSQL URL")
-    problem = broker_problem() or ("" if settings.Q_CLUSTER.get("redis") else "REDIS_URL is not set")
-    require("Redis", not problem, problem)
+    if not (on_postgres() and settings.Q_CLUSTER.get("redis")):
+        # Not configured (the SQLite and PostgreSQL-only suites): CI runs it in the PostgreSQL + Redis suite.
+        pytest.skip("needs DATABASE_URL=postgres://... and REDIS_URL (several workers share those)")
+    problem = broker_problem()
+    require("Redis", not problem, problem)  # configured but not answering: a failure in CI
     count = 4
     with separate_database(tmp_path) as env:
         env |= {"PORTAL_WORKERS": "1"}
