@@ -10,7 +10,14 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.lib.envparse import database_config, development_secret_key, queue_config, served_hosts
+from portal.lib.envparse import (
+    database_config,
+    development_secret_key,
+    env_float,
+    env_int,
+    queue_config,
+    served_hosts,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -120,11 +127,11 @@ else:
 # per finished task drown what matters on a laptop; warnings and errors still show.
 PORTAL_QUIET = env_bool("PORTAL_QUIET", False)
 # runportal serves through gunicorn: one worker process on a laptop, several for a team install.
-PORTAL_WEB_WORKERS = env.int("PORTAL_WEB_WORKERS", default=1 if DEBUG else 4)
-PORTAL_WEB_THREADS = env.int("PORTAL_WEB_THREADS", default=4)
+PORTAL_WEB_WORKERS = env_int("PORTAL_WEB_WORKERS", 1 if DEBUG else 4, min=1, max=64)
+PORTAL_WEB_THREADS = env_int("PORTAL_WEB_THREADS", 4, min=1, max=64)
 Q_CLUSTER = queue_config(
     redis_url=REDIS_URL,
-    workers=env.int("PORTAL_WORKERS", default=2),
+    workers=env_int("PORTAL_WORKERS", 2, min=1, max=64),
     sync=env_bool("PORTAL_TASKS_SYNC", False),
 )
 
@@ -137,16 +144,15 @@ AUTH_PASSWORD_VALIDATORS = [
 # Login throttling (django-axes): failures are counted per username + client address, and a
 # locked-out pair gets a 429 until the cool-off ends. The lockout check must come first.
 AUTHENTICATION_BACKENDS = ["portal.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15.0) / 60  # axes reads a float as hours
-if AXES_FAILURE_LIMIT < 1 or not 0 < AXES_COOLOFF_TIME <= 24 * 30:
-    raise ImproperlyConfigured("AXES_FAILURE_LIMIT must be at least 1 and AXES_COOLOFF_MINUTES within 30 days")
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, min=1, max=1000)
+# axes reads a float as hours; at most 30 days.
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_MINUTES", 15.0, min=0.1, max=43_200) / 60
 # "a+b" locks the combination; a plain name locks on that alone (e.g. username: any address).
 AXES_LOCKOUT_PARAMETERS = [
     p.split("+") if "+" in p else p for p in env.list("AXES_LOCKOUT_PARAMETERS", default=["username+ip_address"])
 ]
 # Behind N reverse proxies the client address is the Nth from the right of X-Forwarded-For.
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0) or None
+AXES_IPWARE_PROXY_COUNT = env_int("AXES_IPWARE_PROXY_COUNT", 0, min=0, max=10) or None
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # only failures matter here; a row per successful login grows forever
 AXES_LOCKOUT_CALLABLE = "portal.lockout.lockout_response"
@@ -248,7 +254,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, min=0, max=2 * 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -258,26 +264,30 @@ SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$", r"^ping/"]
 
 # ---- app settings: each app reads its own block; keep them here so the environment is the only source
 # monitoring
-METRICS_RAW_RETENTION_DAYS = env.int("METRICS_RAW_RETENTION_DAYS", default=7)
-METRICS_MINUTE_RETENTION_DAYS = env.int("METRICS_MINUTE_RETENTION_DAYS", default=30)
-METRICS_HOUR_RETENTION_DAYS = env.int("METRICS_HOUR_RETENTION_DAYS", default=400)
-METRICS_ROLLUP_DELAY_SECONDS = env.int("METRICS_ROLLUP_DELAY_SECONDS", default=120)
-METRICS_ROLLUP_MAX_MINUTES = env.int("METRICS_ROLLUP_MAX_MINUTES", default=240)
-METRICS_PRUNE_BATCH = env.int("METRICS_PRUNE_BATCH", default=20000)
-METRICS_INGEST_MAX_BATCH = env.int("METRICS_INGEST_MAX_BATCH", default=5000)
+# Bounds: a retention below a day (or negative) would let the prune job delete what was just written.
+METRICS_RAW_RETENTION_DAYS = env_int("METRICS_RAW_RETENTION_DAYS", 7, min=1, max=3650)
+METRICS_MINUTE_RETENTION_DAYS = env_int("METRICS_MINUTE_RETENTION_DAYS", 30, min=1, max=3650)
+METRICS_HOUR_RETENTION_DAYS = env_int("METRICS_HOUR_RETENTION_DAYS", 400, min=1, max=3650)
+METRICS_ROLLUP_DELAY_SECONDS = env_int("METRICS_ROLLUP_DELAY_SECONDS", 120, min=0, max=3600)
+METRICS_ROLLUP_MAX_MINUTES = env_int("METRICS_ROLLUP_MAX_MINUTES", 240, min=1, max=10_080)
+METRICS_PRUNE_BATCH = env_int("METRICS_PRUNE_BATCH", 20_000, min=100, max=1_000_000)
+METRICS_INGEST_MAX_BATCH = env_int("METRICS_INGEST_MAX_BATCH", 5000, min=1, max=100_000)
 # 4 KiB per allowed sample (20 MB by default); a larger body gets 413. Not DATA_UPLOAD_MAX_MEMORY_SIZE
 # (2.5 MB), which would answer a valid batch with 400.
-METRICS_INGEST_MAX_BODY_BYTES = env.int("METRICS_INGEST_MAX_BODY_BYTES", default=4096 * METRICS_INGEST_MAX_BATCH)
+METRICS_INGEST_MAX_BODY_BYTES = env_int(
+    "METRICS_INGEST_MAX_BODY_BYTES", 4096 * METRICS_INGEST_MAX_BATCH, min=1024, max=512 * 1024 * 1024
+)
 METRICS_FLUSH_ENABLED = env_bool("METRICS_FLUSH_ENABLED", True)
-METRICS_FLUSH_INTERVAL_SECONDS = env.float("METRICS_FLUSH_INTERVAL_SECONDS", default=10.0)
-METRICS_FLUSH_SIZE = env.int("METRICS_FLUSH_SIZE", default=1000)
-METRICS_BUFFER_LIMIT = env.int("METRICS_BUFFER_LIMIT", default=100000)
+METRICS_FLUSH_INTERVAL_SECONDS = env_float("METRICS_FLUSH_INTERVAL_SECONDS", 10.0, min=0.1, max=3600)
+METRICS_FLUSH_SIZE = env_int("METRICS_FLUSH_SIZE", 1000, min=1, max=1_000_000)
+METRICS_BUFFER_LIMIT = env_int("METRICS_BUFFER_LIMIT", 100_000, min=1, max=10_000_000)
 METRICS_SERVICE = env.str("METRICS_SERVICE", default="portal")
 METRICS_HOST_SERVICE = env.str("METRICS_HOST_SERVICE", default="")
-METRICS_COLLECT_WINDOW_SECONDS = env.float("METRICS_COLLECT_WINDOW_SECONDS", default=1.0)
+# The collect job runs every minute; its sampling window must end well inside that minute.
+METRICS_COLLECT_WINDOW_SECONDS = env_float("METRICS_COLLECT_WINDOW_SECONDS", 1.0, min=0.05, max=30)
 METRICS_PROMETHEUS_REQUIRE_KEY = env_bool("METRICS_PROMETHEUS_REQUIRE_KEY", False)
-METRICS_PROMETHEUS_LOOKBACK_MINUTES = env.int("METRICS_PROMETHEUS_LOOKBACK_MINUTES", default=10)
-HEALTH_RESULT_RETENTION_DAYS = env.int("HEALTH_RESULT_RETENTION_DAYS", default=30)
+METRICS_PROMETHEUS_LOOKBACK_MINUTES = env_int("METRICS_PROMETHEUS_LOOKBACK_MINUTES", 10, min=1, max=1440)
+HEALTH_RESULT_RETENTION_DAYS = env_int("HEALTH_RESULT_RETENTION_DAYS", 30, min=1, max=3650)
 # Custom health checks the deployment allows: name=dotted.path,other=dotted.path. The API and admin
 # choose among these names only; an import path never comes from a request.
 # In development (`make run` installs the demo) the demo shop's checks are registered by default.
@@ -295,27 +305,31 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     }
 )
 # alerting
-ALERTING_ACK_LINK_MAX_AGE_HOURS = env.int("ALERTING_ACK_LINK_MAX_AGE_HOURS", default=24)
-ALERTING_DELIVERY_MAX_ATTEMPTS = env.int("ALERTING_DELIVERY_MAX_ATTEMPTS", default=6)
-ALERTING_DELIVERY_BACKOFF_SECONDS = env.int("ALERTING_DELIVERY_BACKOFF_SECONDS", default=60)
-ALERTING_DELIVERY_BACKOFF_MAX_SECONDS = env.int("ALERTING_DELIVERY_BACKOFF_MAX_SECONDS", default=3600)
-ALERTING_HTTP_TIMEOUT_SECONDS = env.float("ALERTING_HTTP_TIMEOUT_SECONDS", default=10.0)
+# Past these maxima a failed notification is retried so late (or so long) that it is lost in
+# practice, a dead endpoint holds a worker for minutes, and `now + delay` can overflow a date.
+ALERTING_ACK_LINK_MAX_AGE_HOURS = env_int("ALERTING_ACK_LINK_MAX_AGE_HOURS", 24, min=1, max=720)
+ALERTING_DELIVERY_MAX_ATTEMPTS = env_int("ALERTING_DELIVERY_MAX_ATTEMPTS", 6, min=1, max=100)
+ALERTING_DELIVERY_BACKOFF_SECONDS = env_int("ALERTING_DELIVERY_BACKOFF_SECONDS", 60, min=1, max=86_400)
+ALERTING_DELIVERY_BACKOFF_MAX_SECONDS = env_int("ALERTING_DELIVERY_BACKOFF_MAX_SECONDS", 3600, min=1, max=7 * 86_400)
+ALERTING_HTTP_TIMEOUT_SECONDS = env_float("ALERTING_HTTP_TIMEOUT_SECONDS", 10.0, min=0.5, max=60)
 # codehealth
-CODEHEALTH_WORKERS = env.int("CODEHEALTH_WORKERS", default=2)  # analysis processes per scan
+CODEHEALTH_WORKERS = env_int("CODEHEALTH_WORKERS", 2, min=1, max=64)  # analysis processes per scan
 CODEHEALTH_EXCLUDES = env.list("CODEHEALTH_EXCLUDES", default=[])  # extra globs for every repository
 # Repository paths set in the admin or API must lie under one of these (symlinks resolved).
 CODEHEALTH_ALLOWED_ROOTS = env.list("CODEHEALTH_ALLOWED_ROOTS", default=[str(BASE_DIR), str(BASE_DIR / "repos")])
-CODEHEALTH_MAX_FUNCTION_LINES = env.int("CODEHEALTH_MAX_FUNCTION_LINES", default=60)
-CODEHEALTH_MAX_CLASS_LINES = env.int("CODEHEALTH_MAX_CLASS_LINES", default=400)
-CODEHEALTH_MAX_COMPLEXITY = env.int("CODEHEALTH_MAX_COMPLEXITY", default=10)
-CODEHEALTH_MAX_COGNITIVE = env.int("CODEHEALTH_MAX_COGNITIVE", default=15)
-CODEHEALTH_MAX_NESTING = env.int("CODEHEALTH_MAX_NESTING", default=4)
-CODEHEALTH_MAX_PARAMETERS = env.int("CODEHEALTH_MAX_PARAMETERS", default=5)
-CODEHEALTH_MIN_MAINTAINABILITY = env.float("CODEHEALTH_MIN_MAINTAINABILITY", default=20.0)
-CODEHEALTH_PYLINT_TIMEOUT = env.float("CODEHEALTH_PYLINT_TIMEOUT", default=600.0)  # seconds
-CODEHEALTH_SCAN_TIMEOUT = env.int("CODEHEALTH_SCAN_TIMEOUT", default=1800)  # seconds a queued scan task may run
-CODEHEALTH_TASK_LEAD_DAYS_CRITICAL = env.int("CODEHEALTH_TASK_LEAD_DAYS_CRITICAL", default=7)
-CODEHEALTH_TASK_LEAD_DAYS_HIGH = env.int("CODEHEALTH_TASK_LEAD_DAYS_HIGH", default=30)
+CODEHEALTH_MAX_FUNCTION_LINES = env_int("CODEHEALTH_MAX_FUNCTION_LINES", 60, min=1, max=100_000)
+CODEHEALTH_MAX_CLASS_LINES = env_int("CODEHEALTH_MAX_CLASS_LINES", 400, min=1, max=100_000)
+CODEHEALTH_MAX_COMPLEXITY = env_int("CODEHEALTH_MAX_COMPLEXITY", 10, min=1, max=1000)
+CODEHEALTH_MAX_COGNITIVE = env_int("CODEHEALTH_MAX_COGNITIVE", 15, min=1, max=1000)
+CODEHEALTH_MAX_NESTING = env_int("CODEHEALTH_MAX_NESTING", 4, min=1, max=100)
+CODEHEALTH_MAX_PARAMETERS = env_int("CODEHEALTH_MAX_PARAMETERS", 5, min=1, max=100)
+CODEHEALTH_MIN_MAINTAINABILITY = env_float("CODEHEALTH_MIN_MAINTAINABILITY", 20.0, min=0, max=100)
+CODEHEALTH_PYLINT_TIMEOUT = env_float("CODEHEALTH_PYLINT_TIMEOUT", 600.0, min=1, max=1800)  # seconds
+# Seconds a queued scan task may run: below the task queue's `retry` (1900 s), after which the
+# ORM broker would hand the same scan to a second worker.
+CODEHEALTH_SCAN_TIMEOUT = env_int("CODEHEALTH_SCAN_TIMEOUT", 1800, min=60, max=1800)
+CODEHEALTH_TASK_LEAD_DAYS_CRITICAL = env_int("CODEHEALTH_TASK_LEAD_DAYS_CRITICAL", 7, min=0, max=3650)
+CODEHEALTH_TASK_LEAD_DAYS_HIGH = env_int("CODEHEALTH_TASK_LEAD_DAYS_HIGH", 30, min=0, max=3650)
 # Two apps have a "severity" field with different choices; name both so the schema is unambiguous.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {

@@ -3,9 +3,11 @@
 Kept free of Django settings access so it can be unit-tested with plain strings.
 """
 
+import math
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -55,10 +57,44 @@ def database_config(url: str, var_dir: Path) -> dict:
     return config
 
 
+def _raw(name: str, environ: Mapping[str, str] | None) -> str:
+    return (os.environ if environ is None else environ).get(name, "").strip()
+
+
+def env_int(name: str, default: int, *, min: int, max: int, environ: Mapping[str, str] | None = None) -> int:
+    """A whole number within [min, max]; unset or empty means `default`. Anything else stops the
+    portal with the variable and the allowed range named: a retention of -1 days would otherwise
+    let the prune job delete every row."""
+    raw = _raw(name, environ)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not min <= value <= max:
+        got = raw if value is None else value
+        raise ImproperlyConfigured(f"{name} must be a whole number from {min:,} to {max:,}, got {got!r}")
+    return value
+
+
+def env_float(name: str, default: float, *, min: float, max: float, environ: Mapping[str, str] | None = None) -> float:
+    """A finite number within [min, max] (durations in seconds, minutes ...), like `env_int`."""
+    raw = _raw(name, environ)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = None
+    # NaN compares false with both bounds, so it is refused by name.
+    if value is None or not math.isfinite(value) or not min <= value <= max:
+        raise ImproperlyConfigured(f"{name} must be a number from {min:,} to {max:,}, got {raw!r}")
+    return value
+
+
 def queue_config(*, redis_url: str, workers: int, sync: bool) -> dict:
     """django-q2 settings: the ORM broker by default, Redis when REDIS_URL is set."""
-    if workers < 1:
-        raise ImproperlyConfigured("PORTAL_WORKERS must be at least 1")
     config = {
         "name": "portal",
         "workers": workers,

@@ -1,10 +1,11 @@
 import os
+import re
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.lib.envparse import database_config, development_secret_key, queue_config
-from tests.support import manage
+from portal.lib.envparse import database_config, development_secret_key, env_float, env_int, queue_config
+from tests.support import ROOT, manage
 
 
 def test_empty_database_url_means_sqlite_with_wal_and_immediate_transactions(tmp_path):
@@ -109,3 +110,73 @@ def test_check_deploy_is_clean_with_production_values():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+# ---- numbers from the environment: one helper, bounded, naming the variable
+
+
+def test_env_int_reads_the_value_and_falls_back_to_the_default():
+    assert env_int("N", 3, min=1, max=10, environ={"N": " 7 "}) == 7
+    assert env_int("N", 3, min=1, max=10, environ={}) == 3
+    assert env_int("N", 3, min=1, max=10, environ={"N": ""}) == 3
+
+
+@pytest.mark.parametrize(
+    "raw, problem",
+    [("abc", "got 'abc'"), ("0", "got 0"), ("-5", "got -5"), ("11", "got 11"), ("2.5", "got '2.5'")],
+)
+def test_env_int_refuses_values_that_are_not_whole_numbers_in_range(raw, problem):
+    with pytest.raises(ImproperlyConfigured) as info:
+        env_int("PORTAL_WORKERS", 2, min=1, max=10, environ={"PORTAL_WORKERS": raw})
+    assert str(info.value).startswith("PORTAL_WORKERS must be a whole number from 1 to 10")
+    assert problem in str(info.value)
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-inf", "0", "61", "ten"])
+def test_env_float_refuses_non_finite_and_out_of_range_values(raw):
+    with pytest.raises(ImproperlyConfigured, match=r"^ALERTING_HTTP_TIMEOUT_SECONDS must be a number from 0\.5 to 60"):
+        env_float(
+            "ALERTING_HTTP_TIMEOUT_SECONDS", 10.0, min=0.5, max=60, environ={"ALERTING_HTTP_TIMEOUT_SECONDS": raw}
+        )
+
+
+def test_env_float_accepts_the_bounds_themselves():
+    assert env_float("T", 1.0, min=0.5, max=60, environ={"T": "0.5"}) == 0.5
+    assert env_float("T", 1.0, min=0.5, max=60, environ={"T": "60"}) == 60.0
+
+
+def test_every_number_in_settings_goes_through_the_bounded_helpers():
+    source = (ROOT / "portal" / "settings.py").read_text()
+    unbounded = re.findall(r"env\.(?:int|float)\(\s*\"(\w+)\"", source)
+    assert unbounded == []
+    bounded = set(re.findall(r"env_(?:int|float)\(\s*\"(\w+)\"", source))
+    assert {
+        "PORTAL_WORKERS",
+        "METRICS_HOUR_RETENTION_DAYS",
+        "AXES_COOLOFF_MINUTES",
+        "HEALTH_RESULT_RETENTION_DAYS",
+    } <= bounded
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, raw, message",
+    [
+        ("PORTAL_WORKERS", "abc", "PORTAL_WORKERS must be a whole number from 1 to 64, got 'abc'"),
+        ("PORTAL_WORKERS", "0", "PORTAL_WORKERS must be a whole number from 1 to 64, got 0"),
+        ("PORTAL_WEB_WORKERS", "65", "PORTAL_WEB_WORKERS must be a whole number from 1 to 64, got 65"),
+        ("METRICS_HOUR_RETENTION_DAYS", "-1", "METRICS_HOUR_RETENTION_DAYS must be a whole number from 1 to"),
+        ("METRICS_INGEST_MAX_BODY_BYTES", "0", "METRICS_INGEST_MAX_BODY_BYTES must be a whole number from"),
+        ("AXES_FAILURE_LIMIT", "-3", "AXES_FAILURE_LIMIT must be a whole number from 1 to"),
+        ("AXES_COOLOFF_MINUTES", "nan", "AXES_COOLOFF_MINUTES must be a number from"),
+        ("ALERTING_DELIVERY_MAX_ATTEMPTS", "1000", "ALERTING_DELIVERY_MAX_ATTEMPTS must be a whole number from 1 to"),
+        ("ALERTING_HTTP_TIMEOUT_SECONDS", "inf", "ALERTING_HTTP_TIMEOUT_SECONDS must be a number from"),
+        ("HEALTH_RESULT_RETENTION_DAYS", "0", "HEALTH_RESULT_RETENTION_DAYS must be a whole number from 1 to"),
+        ("CODEHEALTH_WORKERS", "many", "CODEHEALTH_WORKERS must be a whole number from 1 to"),
+        ("METRICS_FLUSH_INTERVAL_SECONDS", "-1", "METRICS_FLUSH_INTERVAL_SECONDS must be a number from"),
+    ],
+)
+def test_bad_number_stops_manage_py_with_the_variable_and_range_named(name, raw, message):
+    result = manage("check", env=_env(**{name: raw}))
+    assert result.returncode != 0
+    assert message in result.stderr
