@@ -13,12 +13,14 @@ Counters are stored as increments (see MetricKind), which defines the aggregatio
 - p50/p95/p99 from the merged DDSketch (relative error <= 1 %, clamped to [min, max]).
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ddsketch import DDSketch
+from django.db.models import ExpressionWrapper, F, TextField
 
 from monitoring.models import HourRollup, MetricSample, MinuteRollup, RollupState
 from monitoring.sketches import sketch_loads, sketch_merge_all, sketch_merge_packed, sketch_new, sketch_quantile
@@ -136,30 +138,45 @@ def _scope(queryset, names, service_id):
     return queryset.filter(service_id=service_id) if service_id is not None else queryset
 
 
-def _rollup_buckets(model, names, start, end, service_id, out, packed=False) -> None:
+# The labels column as stored (JSON text on SQLite and PostgreSQL alike), not decoded per row.
+RAW_LABELS = ExpressionWrapper(F("labels"), output_field=TextField())
+
+
+class LabelKeys(dict):
+    """(service slug, labels hash) -> LabelKey, decoding each series' labels once per query: a
+    week of 60 series is ~10k rollup rows carrying the same 60 label sets."""
+
+    def get_key(self, slug: str, digest: str, raw: str) -> LabelKey:
+        key = self.get((slug, digest))
+        if key is None:
+            key = self[slug, digest] = label_key(slug, json.loads(raw))
+        return key
+
+
+def _rollup_buckets(model, names, start, end, service_id, out, packed=False, keys=None) -> None:
     if start >= end:
         return
+    keys = LabelKeys() if keys is None else keys
     rows = _scope(model.objects, names, service_id).filter(start__gte=start, start__lt=end)
-    columns = ("service__slug", "name", "labels", "start", "count", "sum", "min", "max", "last", "sketch")
-    for slug, name, labels, begin, count, total, low, high, last, sketch in rows.values_list(*columns):
+    columns = ("service__slug", "name", "labels_hash", RAW_LABELS, "start", "count", "sum", "min", "max", "last")
+    columns += ("sketch",)
+    for slug, name, digest, labels, begin, count, total, low, high, last, sketch in rows.values_list(*columns):
         if packed:
             bucket = Bucket(begin, count, total, low, high, last, None, bytes(sketch))
         else:
             bucket = Bucket(begin, count, total, low, high, last, sketch_loads(bytes(sketch)))
-        out[(name, label_key(slug, labels))].append(bucket)
+        out[(name, keys.get_key(slug, digest, labels))].append(bucket)
 
 
-def _raw_buckets(names, start, end, service_id, out) -> None:
+def _raw_buckets(names, start, end, service_id, out, keys=None) -> None:
     if start >= end:
         return
+    keys = LabelKeys() if keys is None else keys
     rows = _scope(MetricSample.objects, names, service_id).filter(time__gte=start, time__lt=end)
-    keys: dict[tuple, LabelKey] = {}
     open_buckets: dict[tuple, Bucket] = {}
-    columns = ("service__slug", "name", "labels_hash", "labels", "time", "value")
+    columns = ("service__slug", "name", "labels_hash", RAW_LABELS, "time", "value")
     for slug, name, digest, labels, moment, value in rows.order_by("time", "id").values_list(*columns):
-        key = keys.get((slug, digest))
-        if key is None:
-            key = keys[(slug, digest)] = label_key(slug, labels)
+        key = keys.get_key(slug, digest, labels)
         minute = floor_minute(moment)
         bucket = open_buckets.get((name, key, minute))
         if bucket is None:
@@ -186,16 +203,17 @@ def collect_buckets(
     mark = rollup_watermark()
     rolled_end = min(until, mark) if mark else since
     minute_start = since
+    keys = LabelKeys()
     if hours and mark:
         hour_start = since if since == floor_hour(since) else floor_hour(since) + HOUR
         hour_end = max(hour_start, floor_hour(rolled_end))
-        _rollup_buckets(HourRollup, names, hour_start, hour_end, service_id, out, packed)
+        _rollup_buckets(HourRollup, names, hour_start, hour_end, service_id, out, packed, keys)
         if hour_end > hour_start:
             # Minutes before the first whole hour come from minute rollups, like those after the last.
-            _rollup_buckets(MinuteRollup, names, since, hour_start, service_id, out, packed)
+            _rollup_buckets(MinuteRollup, names, since, hour_start, service_id, out, packed, keys)
             minute_start = hour_end
-    _rollup_buckets(MinuteRollup, names, minute_start, rolled_end, service_id, out, packed)
-    _raw_buckets(names, max(since, rolled_end), until, service_id, out)
+    _rollup_buckets(MinuteRollup, names, minute_start, rolled_end, service_id, out, packed, keys)
+    _raw_buckets(names, max(since, rolled_end), until, service_id, out, keys)
     for buckets in out.values():
         buckets.sort(key=lambda b: b.start)
     return dict(out)
