@@ -28,6 +28,8 @@ class HealthCheckSerializer(serializers.ModelSerializer):
         model = HealthCheck
         fields = ["id", "uuid", *CONFIG_FIELDS, "ping_url", *STATE_FIELDS, "created_at"]
         read_only_fields = ["uuid", *STATE_FIELDS, "created_at"]
+        # Empty until the first run: the schema has to allow "" besides the statuses.
+        extra_kwargs = {"last_status": {"allow_blank": True}}
 
     def get_ping_url(self, obj) -> str | None:
         if obj.kind != "heartbeat":

@@ -95,11 +95,16 @@ class IngestResultSerializer(serializers.Serializer):
 
 
 class IngestErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+    """Invalid samples: `detail` and every bad item in `errors`. A problem with the request as a
+    whole (no `samples`, an unknown `service`, a long Idempotency-Key) names that field instead,
+    like every other endpoint: {"samples": ["This field is required."]}."""
+
+    detail = serializers.CharField(required=False)
     errors = inline_serializer(
         "IngestItemError",
         {"index": serializers.IntegerField(), "field": serializers.CharField(), "message": serializers.CharField()},
         many=True,
+        required=False,
     )
 
 
@@ -241,7 +246,7 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return service.pk
 
     @extend_schema(parameters=[SeriesListQuerySerializer], responses={200: SeriesLabelsSerializer(many=True)})
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def series(self, request):
         """The label sets a metric had in a window (default the last 24 hours), e.g. to pick
         series for a chart. Not paginated: label sets per metric are few by design."""
@@ -254,7 +259,7 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response([{"labels": dict(key)} for key in keys])
 
     @extend_schema(parameters=[QuerySerializer], responses={200: QueryResultSerializer})
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def query(self, request):
         """Aggregation `agg` of metric `name` per series at `step` seconds over [since, until);
         from hour rollups for whole-hour steps, minute rollups, and raw samples not rolled up yet."""
