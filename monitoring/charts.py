@@ -44,7 +44,8 @@ class MetricChart(PortalChartView):
         if not self.series:
             return []
         fmt = "%m-%d %H:%M" if self.step >= 3600 else "%H:%M"
-        return [t.strftime(fmt) for t, _ in self.series[0].points]
+        # Points are UTC steps; people read them in TIME_ZONE.
+        return [timezone.localtime(t).strftime(fmt) for t, _ in self.series[0].points]
 
     def get_providers(self):
         return [", ".join(f"{k}={v}" for k, v in s.labels if k != "service") or s.name for s in self.series]
@@ -63,7 +64,7 @@ class HealthLatencyChart(PortalChartView):
         return super().get(request, *args, **kwargs)
 
     def get_labels(self):
-        return [t.strftime("%m-%d %H:%M:%S") for t, _ in self.rows]
+        return [timezone.localtime(t).strftime("%m-%d %H:%M:%S") for t, _ in self.rows]
 
     def get_providers(self):
         return ["latency (ms)"]

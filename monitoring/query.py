@@ -113,10 +113,18 @@ class WindowAggregate:
 
 
 def floor_minute(moment: datetime) -> datetime:
+    """The UTC minute: a moment may come in the reader's zone (DRF hands out TIME_ZONE), and a
+    zone can be offset by seconds (historical LMT) or half hours (Asia/Kolkata)."""
+    if moment.tzinfo is not UTC:  # per raw sample when reading: the common case skips the call
+        moment = moment.astimezone(UTC)
     return moment.replace(second=0, microsecond=0)
 
 
 def floor_hour(moment: datetime) -> datetime:
+    """The UTC hour: hour rollups start on UTC hours; flooring 17:45+05:30 to 17:00+05:30 (11:30
+    UTC) read the half hour after it from both hour and minute rollups."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
     return moment.replace(minute=0, second=0, microsecond=0)
 
 

@@ -2,7 +2,7 @@
 
 import itertools
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from chartjs.views.base import ComplexEncoder
 from chartjs.views.lines import BaseLineChartView
@@ -58,7 +58,9 @@ class PortalChartView(LoginRequiredMixin, BaseLineChartView):
 
 
 def hour_buckets(now, hours: int) -> list:
-    end = now.replace(minute=0, second=0, microsecond=0)
+    """The last `hours` UTC hours: time is bucketed in UTC, only labels are in TIME_ZONE (a local
+    hour in a half-hour zone such as Asia/Kolkata would match no UTC bucket)."""
+    end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     return [end - timedelta(hours=h) for h in range(hours - 1, -1, -1)]
 
 
@@ -71,7 +73,7 @@ class TasksPerHourChart(PortalChartView):
         self.buckets = hour_buckets(timezone.now(), self.hours)
         rows = (
             Task.objects.filter(stopped__gte=self.buckets[0])
-            .annotate(hour=TruncHour("stopped"))
+            .annotate(hour=TruncHour("stopped", tzinfo=UTC))
             .values("hour")
             .annotate(ok=Count("id", filter=Q(success=True)), failed=Count("id", filter=Q(success=False)))
         )
@@ -79,7 +81,7 @@ class TasksPerHourChart(PortalChartView):
         return super().get(request, *args, **kwargs)
 
     def get_labels(self):
-        return [b.strftime("%H:00") for b in self.buckets]
+        return [timezone.localtime(b).strftime("%H:%M") for b in self.buckets]
 
     def get_providers(self):
         return ["succeeded", "failed"]

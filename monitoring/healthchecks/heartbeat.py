@@ -7,7 +7,7 @@ a `fail` ping is unhealthy until the next success. Imports nothing from Django.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
@@ -31,7 +31,8 @@ def cron_valid(expression: str) -> bool:
 
 def next_due(beat: Beat, reference: datetime) -> datetime:
     if beat.cron:
-        return croniter(beat.cron, reference).get_next(datetime)
+        # croniter reads the expression in its base's zone; cron schedules are UTC.
+        return croniter(beat.cron, reference.astimezone(UTC)).get_next(datetime)
     return reference + timedelta(seconds=beat.period_seconds or 0)
 
 

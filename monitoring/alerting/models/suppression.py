@@ -1,7 +1,7 @@
 """Silences and maintenance windows: alerts are still recorded, only notifications are held."""
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from croniter import CroniterError, croniter
 from django.conf import settings
@@ -141,8 +141,9 @@ class MaintenanceWindow(models.Model):
         if self.ends_at and now >= self.ends_at + self.duration:
             return None
         # The latest start at or before now; croniter's get_prev excludes its base, hence +1 s.
+        # croniter reads the expression in its base's zone: the base is UTC, as the help text says.
         try:
-            start = croniter(self.cron, now + timedelta(seconds=1)).get_prev(datetime)
+            start = croniter(self.cron, now.astimezone(UTC) + timedelta(seconds=1)).get_prev(datetime)
         except CroniterError:  # a stored expression that never matches must not break alerting
             return None
         if start < self.starts_at or (self.ends_at and start >= self.ends_at):
