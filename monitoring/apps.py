@@ -1,4 +1,13 @@
 from django.apps import AppConfig
+from django.conf import settings
+
+from monitoring.metrics import REGISTRY
+
+
+def _flusher_start() -> None:
+    from monitoring.flusher import flusher_start  # on the first record: see ready()
+
+    flusher_start()
 
 
 class MonitoringConfig(AppConfig):
@@ -12,9 +21,9 @@ class MonitoringConfig(AppConfig):
     setup_hook: str | None = "monitoring.setup.monitoring_setup"
 
     def ready(self):
-        # Imported here: the flusher needs models. It starts on the first record, not now.
-        from monitoring.flusher import autostart_install
-
-        autostart_install()
+        # The flusher starts on the first record, and is imported only then: it writes through
+        # the ingest and query modules (numpy, ddsketch), which short commands never need.
+        if settings.METRICS_FLUSH_ENABLED:
+            REGISTRY.on_first_record = _flusher_start
         # Imported for its side effect: registering the system checks.
         from monitoring import system_checks  # noqa: F401

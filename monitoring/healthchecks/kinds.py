@@ -9,7 +9,6 @@ import socket
 import time
 from dataclasses import dataclass
 
-import httpx
 import psutil
 from django.db import connections
 from django.utils import timezone
@@ -157,6 +156,8 @@ class HttpKind(Kind):
         return errors
 
     def run(self, check, *, timeout):
+        import httpx  # here, not at the top: short commands (the admin loads this module) never need it
+
         config = check.config
         expected = config.get("expected_status", 200)
         codes = expected if isinstance(expected, list) else [expected]

@@ -1,0 +1,47 @@
+"""`manage.py codehealth scan` in CI: a re-scan of an unchanged tree starts without what only
+other parts of the portal need (numpy and ddsketch for metric queries, httpx for health checks,
+the URL conf and every template library for the system checks)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import ROOT, manage, separate_database
+
+NOT_NEEDED = ("numpy", "ddsketch", "httpx", "drf_spectacular.views", "monitoring.flusher", "portal.urls")
+# Runs manage.py as `python manage.py ...` would, then writes the names of every module loaded.
+WRAPPER = """
+import atexit, json, runpy, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv[0] = "manage.py"
+runpy.run_path("manage.py", run_name="__main__")
+"""
+
+
+def scan_loading(path, env, modules_file) -> tuple[subprocess.CompletedProcess, set[str]]:
+    command = [sys.executable, "-c", WRAPPER, str(modules_file), "codehealth", "scan", str(path), "--repo", "proj"]
+    done = subprocess.run(
+        [*command, "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    return done, set(json.loads(modules_file.read_text()))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_an_unchanged_rescan_does_not_import_what_it_does_not_use(tmp_path):
+    src = tmp_path / "proj"
+    src.mkdir()
+    for i in range(5):
+        (src / f"m{i}.py").write_text(f"# TODO: item {i}\ndef f{i}(a):\n    return a\n")
+    with separate_database(tmp_path) as env:
+        first = manage("codehealth", "scan", str(src), "--repo", "proj", "--json", env=env)
+        assert first.returncode == 0, first.stderr
+        again, loaded = scan_loading(src, env, tmp_path / "modules.json")
+        assert again.returncode == 0, again.stderr[-2000:]
+        result = json.loads(again.stdout)
+        assert (result["files"], result["files_reused"], result["new_debt"]) == (5, 5, 0)
+        assert "codehealth.scanning" in loaded  # the wrapper sees the scan's own modules
+        assert not loaded & set(NOT_NEEDED), sorted(loaded & set(NOT_NEEDED))
