@@ -21,7 +21,7 @@ from monitoring.alerting.models import (
     Silence,
 )
 from monitoring.alerting.notify import channel_test
-from monitoring.alerting.rules import rule_alerts_close, rule_delete, rule_disable
+from monitoring.alerting.rules import rule_delete, rule_disable
 from monitoring.alerting.silences import silence_apply, silence_changed, silence_delete, silence_expire
 from monitoring.alerting.suppression import holds_recheck
 from monitoring.alerting.transports import transport_class
@@ -47,9 +47,10 @@ class AlertRuleAdmin(admin.ModelAdmin):
         self.message_user(request, f"Disabled {len(rules)} rule(s); resolved {resolved} open alert(s).")
 
     def save_model(self, request, obj, form, change):
+        # The admin's change view runs in one transaction, so the save and the disable are one.
         super().save_model(request, obj, form, change)
         if change and not obj.enabled and "enabled" in form.changed_data:
-            rule_alerts_close(rule=obj, reason="rule disabled", by=request.user, via="admin")
+            rule_disable(rule=obj, by=request.user, via="admin")
 
     def delete_model(self, request, obj):
         rule_delete(rule=obj, by=request.user, via="admin")
@@ -87,7 +88,7 @@ def _transition_action(func, verb: str, description: str):
         done, refused = 0, []
         for alert in queryset:
             try:
-                func(alert=alert, by=request.user, **({"via": "admin"} if func is not alert_reopen else {}))
+                func(alert=alert, by=request.user, via="admin")
                 done += 1
             except TransitionNotAllowed as exc:
                 refused.append(str(exc))

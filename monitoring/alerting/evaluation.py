@@ -21,9 +21,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from monitoring.alerting.conditions import SYMBOLS, condition_holds, fingerprint, matches_all, render_annotation
-from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_fire, alert_reopen, alert_resolve
+from monitoring.alerting.lifecycle import EVALUATOR, TransitionNotAllowed, alert_fire, alert_reopen, alert_resolve
 from monitoring.alerting.models import Alert, AlertRule, AlertStatus, RuleSource, RuleState
-from monitoring.alerting.rules import rule_alerts_close
+from monitoring.alerting.rules import rule_disable
 from monitoring.query import Bucket, WindowAggregate, floor_minute, minute_buckets
 from portal.models import Service
 
@@ -182,7 +182,7 @@ class _Evaluator:
                 self._touch(state, active_since=None, value=obs.value)
             if alert is not None:
                 try:
-                    alert_resolve(alert=alert, value=obs.value, now=self.now)
+                    alert_resolve(alert=alert, by=None, via=EVALUATOR, value=obs.value, now=self.now)
                     self.report.resolved += 1
                 except TransitionNotAllowed:
                     pass  # resolved meanwhile (a person, or an overlapping evaluation): nothing to do
@@ -214,11 +214,13 @@ class _Evaluator:
             try:
                 alert_reopen(
                     alert=previous,
+                    by=None,
+                    via=EVALUATOR,
+                    reason="condition still true",
                     value=obs.value,
                     summary=summary,
                     description=description,
                     now=self.now,
-                    message="condition still true",
                 )
                 self.report.reopened += 1
                 self._touch(state, value=obs.value)
@@ -316,7 +318,8 @@ def rules_evaluate(*, now: datetime | None = None) -> EvaluationReport:
 
 def _close_orphans(*, now: datetime, report: EvaluationReport) -> None:
     """Open alerts nothing evaluates any more: their rule was deleted (e.g. with its service) or
-    disabled without going through `rule_delete`/`rule_disable` (a shell, a bulk update)."""
+    disabled without going through `rule_delete`/`rule_disable` (a shell, a bulk update): the
+    latter are closed by `rule_disable`, like any other way of disabling a rule."""
     orphans = Alert.objects.open().filter(Q(rule__isnull=True) | Q(rule__enabled=False)).select_related("rule")
     disabled: dict[int, AlertRule] = {}
     for alert in orphans[:500]:
@@ -324,11 +327,11 @@ def _close_orphans(*, now: datetime, report: EvaluationReport) -> None:
             disabled[alert.rule_id] = alert.rule
         else:
             done = _safely(
-                alert_resolve, alert=alert, now=now, message="rule deleted", via="rule change", report=report
+                alert_resolve, alert=alert, by=None, via="rule change", reason="rule deleted", now=now, report=report
             )
             report.resolved += int(done is not None)
     for rule in disabled.values():
-        report.resolved += _safely(rule_alerts_close, rule=rule, reason="rule disabled", now=now, report=report) or 0
+        report.resolved += _safely(rule_disable, rule=rule, by=None, via="rule change", now=now, report=report) or 0
 
 
 def _out_of_bounds(rule: AlertRule, report: EvaluationReport) -> bool:

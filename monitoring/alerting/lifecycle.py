@@ -26,6 +26,7 @@ from monitoring.alerting.notify import notifications_queue, notified_channels, n
 from monitoring.alerting.suppression import Hold, hold_apply, suppression_for
 
 FIRING, ACKNOWLEDGED, RESOLVED = AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED
+EVALUATOR = "evaluator"  # `via` of changes the evaluator makes on its own
 
 
 class TransitionNotAllowed(Exception):
@@ -107,22 +108,43 @@ def alert_fire(
     return alert, True
 
 
-def alert_acknowledge(*, alert: Alert | int, by, now: datetime | None = None, via: str = "page") -> Alert:
+def _source(by, via: str) -> dict:
+    """Where a change came from, for the event row: a person acts through `via` (page, api,
+    admin, email link); without one, `via` names the actor (evaluator, rule change)."""
+    return {"via": via} if by else {"by": via}
+
+
+def _person(by):
+    return by if getattr(by, "pk", None) else None
+
+
+def alert_acknowledge(
+    *, alert: Alert | int, by, via: str, reason: str | None = None, now: datetime | None = None
+) -> Alert:
     now = now or timezone.now()
     with transaction.atomic():
         alert = _lock(alert)
         _require(alert, "acknowledge", (FIRING,))
         alert.status = ACKNOWLEDGED
         alert.acknowledged_at = now
-        alert.acknowledged_by = by if getattr(by, "pk", None) else None
+        alert.acknowledged_by = _person(by)
         escalation_stop(alert)
         alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "next_escalation_at"])
-        event_record(alert=alert, kind=EventKind.ACKNOWLEDGED, now=now, actor=by, details={"via": via})
+        event_record(
+            alert=alert,
+            kind=EventKind.ACKNOWLEDGED,
+            now=now,
+            actor=by,
+            message=reason or "",
+            details=_source(by, via),
+        )
         _tell_notified(alert, event=DeliveryEvent.ACKNOWLEDGE, now=now)
     return alert
 
 
-def alert_unacknowledge(*, alert: Alert | int, by, now: datetime | None = None, via: str = "page") -> Alert:
+def alert_unacknowledge(
+    *, alert: Alert | int, by, via: str, reason: str | None = None, now: datetime | None = None
+) -> Alert:
     """Hand an acknowledged alert back: it fires again and escalation starts over."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -132,7 +154,14 @@ def alert_unacknowledge(*, alert: Alert | int, by, now: datetime | None = None, 
         alert.acknowledged_at = None
         alert.acknowledged_by = None
         alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
-        event_record(alert=alert, kind=EventKind.UNACKNOWLEDGED, now=now, actor=by, details={"via": via})
+        event_record(
+            alert=alert,
+            kind=EventKind.UNACKNOWLEDGED,
+            now=now,
+            actor=by,
+            message=reason or "",
+            details=_source(by, via),
+        )
         if alert.suppressed_until is None or alert.suppressed_until <= now:
             escalation_start(alert=alert, now=now)
     return alert
@@ -141,21 +170,21 @@ def alert_unacknowledge(*, alert: Alert | int, by, now: datetime | None = None, 
 def alert_resolve(
     *,
     alert: Alert | int,
-    by=None,
+    by,
+    via: str,
+    reason: str | None = None,
     now: datetime | None = None,
     value: float | None = None,
-    message: str = "",
-    via: str = "page",
 ) -> Alert:
-    """Close an alert: by a person, or by the evaluator (`by=None`) when the condition cleared.
-    Other callers without a person name themselves in `via` (e.g. "rule change")."""
+    """Close an alert: by a person, or by the evaluator (`by=None, via="evaluator"`) when the
+    condition cleared, or by a rule change."""
     now = now or timezone.now()
     with transaction.atomic():
         alert = _lock(alert)
         _require(alert, "resolve", OPEN_STATUSES)
         alert.status = RESOLVED
         alert.resolved_at = now
-        alert.resolved_by = by if getattr(by, "pk", None) else None
+        alert.resolved_by = _person(by)
         alert.suppressed_until = None
         escalation_stop(alert)
         fields = ["status", "resolved_at", "resolved_by", "suppressed_until", "next_escalation_at"]
@@ -163,15 +192,15 @@ def alert_resolve(
             alert.value = value
             fields.append("value")
         alert.save(update_fields=fields)
-        if by:
-            details = {"via": via}
-        elif via == "page":  # no person and no other source named: the evaluator saw it clear
-            details = {"by": "evaluator", "auto": True}
-        else:
-            details = {"by": via}
-        message = message or ("" if by else "condition cleared")
+        message = reason or ("condition cleared" if via == EVALUATOR else "")
         event_record(
-            alert=alert, kind=EventKind.RESOLVED, now=now, actor=by, value=value, message=message, details=details
+            alert=alert,
+            kind=EventKind.RESOLVED,
+            now=now,
+            actor=by,
+            value=value,
+            message=message,
+            details=_source(by, via),
         )
         _tell_notified(alert, event=DeliveryEvent.RESOLVE, now=now)
     return alert
@@ -180,12 +209,13 @@ def alert_resolve(
 def alert_reopen(
     *,
     alert: Alert | int,
-    by=None,
+    by,
+    via: str,
+    reason: str | None = None,
     now: datetime | None = None,
     value: float | None = None,
     summary: str = "",
     description: str | None = None,
-    message: str = "",
 ) -> Alert:
     """A resolved alert fires again (a person says it is not fixed, or the evaluator sees the
     condition still true after a manual resolve). Escalation starts over. The evaluator passes
@@ -216,15 +246,20 @@ def alert_reopen(
             raise TransitionNotAllowed(
                 alert, "reopen", f"Cannot reopen alert #{alert.pk}: a newer alert for the same rule and labels is open."
             ) from None
-        details = {} if by else {"by": "evaluator"}
         event_record(
-            alert=alert, kind=EventKind.REOPENED, now=now, actor=by, value=value, message=message, details=details
+            alert=alert,
+            kind=EventKind.REOPENED,
+            now=now,
+            actor=by,
+            value=value,
+            message=reason or "",
+            details=_source(by, via),
         )
         _announce(alert, now=now, hold=suppression_for(alert, now=now))
     return alert
 
 
-def alert_comment(*, alert: Alert | int, by, text: str, now: datetime | None = None) -> AlertEvent:
+def alert_comment(*, alert: Alert | int, by, via: str, text: str, now: datetime | None = None) -> AlertEvent:
     """Comments are allowed in every state: the post-mortem happens after resolution."""
     now = now or timezone.now()
     text = (text or "").strip()
@@ -232,7 +267,9 @@ def alert_comment(*, alert: Alert | int, by, text: str, now: datetime | None = N
         raise ValueError("text: a comment cannot be empty.")
     with transaction.atomic():
         alert = _lock(alert)
-        return event_record(alert=alert, kind=EventKind.COMMENTED, now=now, actor=by, message=text[:5000])
+        return event_record(
+            alert=alert, kind=EventKind.COMMENTED, now=now, actor=by, message=text[:5000], details=_source(by, via)
+        )
 
 
 def alert_suppress(*, alert: Alert | int, hold: Hold, now: datetime | None = None) -> Alert:

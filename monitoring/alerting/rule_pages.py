@@ -1,7 +1,7 @@
 """The rule builder (admins): list, create and edit metric rules with a live preview.
 
 Saving is the plain ModelForm save the admin does, with the admin's side effect: unticking
-`enabled` resolves the rule's open alerts through `rule_alerts_close`.
+`enabled` resolves the rule's open alerts through `rule_disable`.
 """
 
 from datetime import timedelta
@@ -18,7 +18,7 @@ from monitoring.alerting.models import AlertRule, RuleSource
 from monitoring.alerting.models.alerts import OPEN_STATUSES
 from monitoring.alerting.preview import MAX_CHART_SERIES, duration_text, rule_preview
 from monitoring.alerting.rule_forms import AlertRuleForm, RuleConditionForm
-from monitoring.alerting.rules import rule_alerts_close
+from monitoring.alerting.rules import rule_disable
 from monitoring.models import Metric
 from monitoring.query import series_list
 from portal.access import role_required
@@ -91,7 +91,7 @@ def rule_edit(request, pk: int):
         with transaction.atomic():
             rule = form.save()
             if was_enabled and not rule.enabled:
-                resolved = rule_alerts_close(rule=rule, reason="rule disabled", by=request.user, via="rule builder")
+                resolved = rule_disable(rule=rule, by=request.user, via="rule builder")
                 messages.info(request, f"Rule disabled: {resolved} open alert(s) resolved.")
         messages.success(request, f"Rule {rule.name!r} saved.")
         return redirect("alerting:rules")

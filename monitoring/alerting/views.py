@@ -116,7 +116,7 @@ def alert_transition(request, pk: int, action: str):
     _require_perm(request, ACK_PERMISSION)
     alert = get_object_or_404(Alert, pk=pk)
     try:
-        TRANSITIONS[action](alert=alert, by=request.user)
+        TRANSITIONS[action](alert=alert, by=request.user, via="page")
         messages.success(request, f"Alert #{alert.pk} {DONE[action]}.")
     except TransitionNotAllowed as exc:
         messages.error(request, str(exc))
@@ -129,7 +129,7 @@ def alert_comment_view(request, pk: int):
     _require_perm(request, ACK_PERMISSION)
     alert = get_object_or_404(Alert, pk=pk)
     try:
-        alert_comment(alert=alert, by=request.user, text=request.POST.get("text", ""))
+        alert_comment(alert=alert, by=request.user, via="page", text=request.POST.get("text", ""))
         messages.success(request, "Comment added.")
     except ValueError as exc:
         messages.error(request, str(exc).split(": ", 1)[-1])

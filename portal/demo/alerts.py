@@ -196,11 +196,11 @@ def _tell(story: Story, rule: AlertRule, service: Service, people: dict, now: da
         _escalate_until(alert, moment)
         person = people.get(who)
         if action == "ack":
-            alert_acknowledge(alert=alert.pk, by=person, now=moment, via=text or "page")
+            alert_acknowledge(alert=alert.pk, by=person, via=text or "page", now=moment)
         elif action == "comment":
-            alert_comment(alert=alert.pk, by=person, text=text, now=moment)
+            alert_comment(alert=alert.pk, by=person, via="page", text=text, now=moment)
         else:
-            alert_resolve(alert=alert.pk, by=person, now=moment, value=value, message=text)
+            alert_resolve(alert=alert.pk, by=person, via="page", reason=text, now=moment, value=value)
     _escalate_until(alert, now)
     alert.refresh_from_db()
     if alert.is_open:

@@ -123,7 +123,7 @@ def test_link_to_a_deleted_alert_is_404(link):
 
 def test_link_on_an_already_acknowledged_alert_says_so_and_stays_unused(link, users):
     alert, token = link
-    alert_acknowledge(alert=alert, by=users["admin"])
+    alert_acknowledge(alert=alert, by=users["admin"], via="page")
     response = Client().post(url(alert.pk, token))
     assert b"Cannot acknowledge" in response.content
     assert AlertEvent.objects.filter(alert=alert, kind="acknowledged").count() == 1
@@ -197,7 +197,7 @@ def test_the_address_on_the_channel_loses_the_power_when_taken_off(make_alert):
 
 def test_opening_a_link_of_an_alert_someone_else_acknowledged_offers_no_button(link, users):
     alert, token = link
-    alert_acknowledge(alert=alert, by=users["admin"])
+    alert_acknowledge(alert=alert, by=users["admin"], via="page")
     response = Client().get(url(alert.pk, token))
     html = response.content.decode()
     assert response.status_code == 200

@@ -306,7 +306,7 @@ def test_maintenance_window_validation_names_the_field(api_client):
 def test_alert_history_filters(api_client, make_alert, clock, other_service, users):
     rule_a, rule_b = AlertRuleFactory(name="a"), AlertRuleFactory(name="b")
     first = make_alert(rule=rule_a)
-    alert_resolve(alert=first, by=users["operator"])
+    alert_resolve(alert=first, by=users["operator"], via="page")
     clock.move_to(T0 + timedelta(hours=2))
     second = make_alert(rule=rule_b, on=other_service, service="billing")
     client = api_client("viewer")
@@ -342,7 +342,7 @@ def test_alerts_use_cursor_pagination(api_client, make_alert):
 def test_event_stream_filters_by_alert_kind_and_time(api_client, make_alert, users):
     alert = make_alert()
     other = make_alert()
-    alert_comment(alert=alert, by=users["operator"], text="hello")
+    alert_comment(alert=alert, by=users["operator"], via="page", text="hello")
     client = api_client("viewer")
     events = client.get(f"/api/v1/alert-events/?alert={alert.pk}").json()["results"]
     assert [e["kind"] for e in events] == ["commented", "triggered"]

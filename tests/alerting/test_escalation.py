@@ -68,7 +68,7 @@ def test_repeat_runs_the_sequence_again_then_stops(clock, make_alert, escalating
 def test_acknowledging_stops_escalation(clock, make_alert, escalating_rule, users):
     alert = make_alert(rule=escalating_rule)
     clock.move_to(T0 + 5 * MIN)
-    alert_acknowledge(alert=alert, by=users["operator"])
+    alert_acknowledge(alert=alert, by=users["operator"], via="page")
     clock.move_to(T0 + 60 * MIN)
     assert escalation_sweep() == 0
     assert sent() == ["primary"]
@@ -76,7 +76,7 @@ def test_acknowledging_stops_escalation(clock, make_alert, escalating_rule, user
 
 def test_resolving_stops_escalation(clock, make_alert, escalating_rule, users):
     alert = make_alert(rule=escalating_rule)
-    alert_resolve(alert=alert, by=users["operator"])
+    alert_resolve(alert=alert, by=users["operator"], via="page")
     alert.refresh_from_db()
     assert alert.next_escalation_at is None  # the due time is gone, not just skipped by the sweep
     clock.move_to(T0 + 60 * MIN)
@@ -86,21 +86,21 @@ def test_resolving_stops_escalation(clock, make_alert, escalating_rule, users):
 
 def test_reopen_and_unacknowledge_start_escalation_again(clock, make_alert, escalating_rule, users):
     alert = make_alert(rule=escalating_rule)
-    alert_resolve(alert=alert, by=users["operator"])
+    alert_resolve(alert=alert, by=users["operator"], via="page")
     clock.move_to(T0 + 20 * MIN)
-    alert_reopen(alert=alert, by=users["operator"])
+    alert_reopen(alert=alert, by=users["operator"], via="page")
     assert sent(step=0) == ["primary", "primary"]
     alert.refresh_from_db()
     assert alert.next_escalation_at == T0 + 30 * MIN
-    alert_acknowledge(alert=alert, by=users["operator"])
-    alert_unacknowledge(alert=alert, by=users["operator"])
+    alert_acknowledge(alert=alert, by=users["operator"], via="page")
+    alert_unacknowledge(alert=alert, by=users["operator"], via="page")
     assert sent(step=0) == ["primary", "primary", "primary"]
 
 
 def test_a_stale_sweep_does_nothing_when_the_alert_moved_on(clock, make_alert, escalating_rule, users):
     alert = make_alert(rule=escalating_rule)
     clock.move_to(T0 + 10 * MIN)
-    alert_acknowledge(alert=alert, by=users["operator"])  # between the sweeper's SELECT and its lock
+    alert_acknowledge(alert=alert, by=users["operator"], via="page")  # between the sweeper's SELECT and its lock
     assert escalation_advance(alert_id=alert.pk) is False
     assert sent() == ["primary"]
 
@@ -119,9 +119,9 @@ def test_people_paged_by_escalation_hear_the_resolution_but_not_the_acknowledgem
     alert = make_alert(rule=escalating_rule)
     clock.move_to(T0 + 10 * MIN)
     escalation_sweep()  # step 2 pages the admin directly
-    alert_acknowledge(alert=alert, by=users["operator"])
+    alert_acknowledge(alert=alert, by=users["operator"], via="page")
     assert not Delivery.objects.filter(user=users["admin"], event="acknowledge").exists()
-    alert_resolve(alert=alert, by=users["operator"])
+    alert_resolve(alert=alert, by=users["operator"], via="page")
     assert Delivery.objects.filter(user=users["admin"], event="resolve").count() == 1
     assert {d.channel.name for d in Delivery.objects.filter(event="resolve", channel__isnull=False)} == {
         "primary",

@@ -78,7 +78,7 @@ def test_acknowledged_alerts_also_auto_resolve(clock, sample, service, users):
     feed(sample, service, 250, start=T0, minutes=2)
     clock.move_to(T0 + MIN)
     rules_evaluate()
-    alert_acknowledge(alert=Alert.objects.get(), by=users["operator"])
+    alert_acknowledge(alert=Alert.objects.get(), by=users["operator"], via="page")
     clock.move_to(T0 + 5 * MIN)  # no data any more: the series vanished
     assert rules_evaluate().resolved == 1
     assert Alert.objects.get().status == "resolved"
@@ -111,7 +111,7 @@ def test_manual_resolve_while_still_broken_reopens_the_same_alert(clock, sample,
     feed(sample, service, 250, start=T0, minutes=5)
     clock.move_to(T0 + MIN)
     rules_evaluate()
-    alert_resolve(alert=Alert.objects.get(), by=users["operator"])
+    alert_resolve(alert=Alert.objects.get(), by=users["operator"], via="page")
     clock.move_to(T0 + 2 * MIN)
     assert rules_evaluate().reopened == 1
     alert = Alert.objects.get()
@@ -231,7 +231,7 @@ def test_an_alert_resolved_by_someone_during_evaluation_is_not_an_error(clock, s
 
     def load_then_race(self, *args, **kwargs):
         real(self, *args, **kwargs)
-        alert_resolve(alert=Alert.objects.get(), by=users["operator"])  # after the evaluator loaded it
+        alert_resolve(alert=Alert.objects.get(), by=users["operator"], via="page")  # after the evaluator loaded it
 
     monkeypatch.setattr(evaluation._Evaluator, "__init__", load_then_race)
     clock.move_to(T0 + 5 * MIN)

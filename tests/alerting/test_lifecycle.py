@@ -35,7 +35,7 @@ def test_every_transition_from_every_state(make_alert, users, action, state):
     alert = make_alert(status=state)
     events_before = AlertEvent.objects.filter(alert=alert).count()
     if state in allowed:
-        func(alert=alert, by=users["operator"], now=T0 + timedelta(minutes=1))
+        func(alert=alert, by=users["operator"], via="page", now=T0 + timedelta(minutes=1))
         alert.refresh_from_db()
         assert alert.status == result
         event = AlertEvent.objects.filter(alert=alert).latest("id")
@@ -43,7 +43,7 @@ def test_every_transition_from_every_state(make_alert, users, action, state):
         assert event.actor == users["operator"]
     else:
         with pytest.raises(TransitionNotAllowed, match=f"Cannot {action}"):
-            func(alert=alert, by=users["operator"])
+            func(alert=alert, by=users["operator"], via="page")
         alert.refresh_from_db()
         assert alert.status == state
         assert AlertEvent.objects.filter(alert=alert).count() == events_before
@@ -52,20 +52,20 @@ def test_every_transition_from_every_state(make_alert, users, action, state):
 @pytest.mark.parametrize("state", STATES)
 def test_comments_are_allowed_in_every_state(make_alert, users, state):
     alert = make_alert(status=state)
-    event = alert_comment(alert=alert, by=users["operator"], text="  looking into it  ")
+    event = alert_comment(alert=alert, by=users["operator"], via="page", text="  looking into it  ")
     assert (event.kind, event.message, event.actor) == ("commented", "looking into it", users["operator"])
 
 
 def test_it_refuses_an_empty_comment(make_alert, users):
     alert = make_alert()
     with pytest.raises(ValueError, match="text"):
-        alert_comment(alert=alert, by=users["operator"], text="   ")
+        alert_comment(alert=alert, by=users["operator"], via="page", text="   ")
 
 
 def test_acknowledge_records_who_and_when_and_stops_escalation(make_alert, users):
     alert = make_alert()
     Alert.objects.filter(pk=alert.pk).update(next_escalation_at=T0 + timedelta(minutes=5))
-    alert_acknowledge(alert=alert, by=users["operator"], now=T0 + timedelta(minutes=2))
+    alert_acknowledge(alert=alert, by=users["operator"], via="page", now=T0 + timedelta(minutes=2))
     alert.refresh_from_db()
     assert alert.acknowledged_by == users["operator"]
     assert alert.acknowledged_at == T0 + timedelta(minutes=2)
@@ -75,24 +75,24 @@ def test_acknowledge_records_who_and_when_and_stops_escalation(make_alert, users
 def test_it_refuses_ack_of_resolved_alert(make_alert, users):
     alert = make_alert(status="resolved")
     with pytest.raises(TransitionNotAllowed, match="it is resolved"):
-        alert_acknowledge(alert=alert, by=users["operator"])
+        alert_acknowledge(alert=alert, by=users["operator"], via="page")
 
 
 def test_auto_resolve_has_no_actor_and_says_so(make_alert):
     alert = make_alert()
-    alert_resolve(alert=alert, value=12.5, now=T0 + timedelta(minutes=3))
+    alert_resolve(alert=alert, by=None, via="evaluator", value=12.5, now=T0 + timedelta(minutes=3))
     alert.refresh_from_db()
     assert alert.resolved_by is None and alert.value == 12.5
     event = alert.events.latest("id")
-    assert event.details == {"by": "evaluator", "auto": True}
+    assert event.details == {"by": "evaluator"}
     assert event.actor_name == "evaluator"
 
 
 def test_reopen_clears_who_and_when(make_alert, users):
     alert = make_alert()
-    alert_acknowledge(alert=alert, by=users["operator"])
-    alert_resolve(alert=alert, by=users["operator"])
-    alert_reopen(alert=alert, by=users["admin"])
+    alert_acknowledge(alert=alert, by=users["operator"], via="page")
+    alert_resolve(alert=alert, by=users["operator"], via="page")
+    alert_reopen(alert=alert, by=users["admin"], via="page")
     alert.refresh_from_db()
     assert alert.status == "firing"
     assert (alert.acknowledged_by, alert.resolved_by, alert.resolved_at) == (None, None, None)
@@ -112,10 +112,10 @@ def test_reopen_is_refused_while_a_newer_alert_for_the_same_labels_is_open(rule,
     labels = {"service": service.slug}
     fp = fingerprint(rule.pk, labels)
     old, _ = alert_fire(rule=rule, fingerprint=fp, labels=labels, value=1.0, summary="x")
-    alert_resolve(alert=old, by=users["operator"])
+    alert_resolve(alert=old, by=users["operator"], via="page")
     alert_fire(rule=rule, fingerprint=fp, labels=labels, value=1.0, summary="x")
     with pytest.raises(TransitionNotAllowed, match="newer alert"):
-        alert_reopen(alert=old, by=users["operator"])
+        alert_reopen(alert=old, by=users["operator"], via="page")
     old.refresh_from_db()
     assert old.status == "resolved"
 
@@ -125,8 +125,8 @@ def test_firing_notifies_rule_channels_and_resolution_tells_the_same_channels(ru
     labels = {"service": service.slug}
     alert, _ = alert_fire(rule=rule, fingerprint=fingerprint(rule.pk, labels), labels=labels, value=1.0, summary="x")
     assert list(Delivery.objects.values_list("event", "channel__name")) == [("trigger", "ops webhook")]
-    alert_acknowledge(alert=alert, by=users["operator"])
-    alert_resolve(alert=alert, by=users["operator"])
+    alert_acknowledge(alert=alert, by=users["operator"], via="page")
+    alert_resolve(alert=alert, by=users["operator"], via="page")
     events = sorted(Delivery.objects.values_list("event", flat=True))
     assert events == ["acknowledge", "resolve", "trigger"]
 
@@ -135,5 +135,5 @@ def test_email_channels_are_not_told_about_acknowledgements(rule, service, users
     rule.channels.set([ChannelFactory(kind="email", addresses=["oncall@example.com"])])
     labels = {"service": service.slug}
     alert, _ = alert_fire(rule=rule, fingerprint=fingerprint(rule.pk, labels), labels=labels, value=1.0, summary="x")
-    alert_acknowledge(alert=alert, by=users["operator"])
+    alert_acknowledge(alert=alert, by=users["operator"], via="page")
     assert list(Delivery.objects.values_list("event", flat=True)) == ["trigger"]

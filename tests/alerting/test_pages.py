@@ -121,7 +121,7 @@ def test_csrf_is_enforced_on_actions(users, make_alert, path):
 def test_list_filters_by_status_severity_and_service(page_client, make_alert, service, other_service):
     firing = make_alert()
     resolved = make_alert()
-    alert_resolve(alert=resolved)
+    alert_resolve(alert=resolved, by=None, via="evaluator")
     warning = make_alert(rule=AlertRuleFactory(severity="warning"))
     billing = make_alert(on=other_service, service="billing", n="x")
     client = page_client("viewer")
@@ -147,7 +147,7 @@ def test_list_shows_newest_first(page_client, make_alert, clock):
 
 def test_list_and_detail_do_not_query_per_alert(page_client, make_alert, django_assert_max_num_queries, users):
     for _ in range(30):
-        alert_acknowledge(alert=make_alert(), by=users["operator"])
+        alert_acknowledge(alert=make_alert(), by=users["operator"], via="page")
     client = page_client("viewer")
     with django_assert_max_num_queries(12):
         assert client.get("/alerts/?status=all").status_code == 200

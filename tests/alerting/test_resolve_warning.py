@@ -88,7 +88,7 @@ def test_a_reopened_alert_has_the_current_value_summary_and_email_subject(clock,
     assert alert.summary == "Checkout p95 is 250 ms"
     assert mail.outbox[-1].subject == "[FIRING] Checkout p95 is 250 ms"
 
-    alert_resolve(alert=alert, by=users["operator"])
+    alert_resolve(alert=alert, by=users["operator"], via="page")
     deliveries_sweep()
     clock.move_to(T0 + 3 * MIN)  # still broken, and worse
     assert rules_evaluate().reopened == 1

@@ -51,14 +51,14 @@ def test_disabling_a_rule_resolves_its_open_alerts_and_says_why(firing, users):
 
 def test_without_a_person_the_event_names_the_rule_change(firing):
     rule, alert = firing
-    rule_disable(rule=rule)
+    rule_disable(rule=rule, by=None, via="rule change")
     event = Alert.objects.get(pk=alert.pk).events.latest("id")
     assert event.details == {"by": "rule change"} and event.actor_name == "rule change"
 
 
 def test_a_re_enabled_rule_waits_for_its_full_for_duration_again(firing, clock, users):
     rule, alert = firing
-    rule_disable(rule=rule, by=users["admin"])
+    rule_disable(rule=rule, by=users["admin"], via="admin")
     clock.move_to(T0 + 10 * MIN)
     AlertRule.objects.filter(pk=rule.pk).update(enabled=True)
     report = rules_evaluate()

@@ -71,7 +71,7 @@ def test_silence_expires_by_itself_and_a_still_firing_alert_notifies_once(clock,
 def test_acknowledged_alert_is_not_paged_when_the_silence_ends(clock, make_alert, loud_rule, users):
     silence_create(reason="deploy", rule=loud_rule, ends_at=T0 + HOUR)
     alert = make_alert(rule=loud_rule)
-    alert_acknowledge(alert=alert, by=users["operator"])
+    alert_acknowledge(alert=alert, by=users["operator"], via="page")
     clock.move_to(T0 + HOUR)
     suppression_sweep()
     assert triggers() == 0
@@ -125,7 +125,7 @@ def test_maintenance_of_another_service_does_not_hold(clock, make_alert, loud_ru
 def test_alert_resolved_during_the_window_never_notifies(clock, make_alert, loud_rule, service):
     MaintenanceWindow.objects.create(name="x", service=service, starts_at=T0 - MIN, ends_at=T0 + HOUR)
     alert = make_alert(rule=loud_rule)
-    alert_resolve(alert=alert)
+    alert_resolve(alert=alert, by=None, via="evaluator")
     clock.move_to(T0 + 2 * HOUR)
     suppression_sweep()
     assert Delivery.objects.count() == 0
@@ -172,11 +172,11 @@ def test_resolution_during_maintenance_is_not_notified(clock, make_alert, loud_r
     assert triggers() == 1
     MaintenanceWindow.objects.create(name="x", service=service, starts_at=T0, ends_at=T0 + HOUR)
     clock.move_to(T0 + 10 * MIN)
-    alert_resolve(alert=alert)
+    alert_resolve(alert=alert, by=None, via="evaluator")
     assert not Delivery.objects.filter(event="resolve").exists()
     clock.move_to(T0 + 2 * HOUR)
     alert2 = make_alert(rule=loud_rule)
-    alert_resolve(alert=alert2)
+    alert_resolve(alert=alert2, by=None, via="evaluator")
     assert Delivery.objects.filter(event="resolve").count() == 1
 
 

@@ -116,13 +116,8 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         alert = self.get_object()
         body = ActionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        kwargs = {"alert": alert, "by": request.user}
-        if func in (alert_resolve, alert_reopen):
-            kwargs["message"] = body.validated_data.get("message", "")
-        if func in (alert_acknowledge, alert_unacknowledge, alert_resolve):
-            kwargs["via"] = "api"
         try:
-            alert = func(**kwargs)
+            alert = func(alert=alert, by=request.user, via="api", reason=body.validated_data.get("message"))
         except TransitionNotAllowed as exc:
             return Response({"detail": str(exc), "status": exc.alert.status}, status=status.HTTP_409_CONFLICT)
         return Response(AlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
@@ -154,7 +149,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body = CommentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            event = alert_comment(alert=alert, by=request.user, text=body.validated_data["text"])
+            event = alert_comment(alert=alert, by=request.user, via="api", text=body.validated_data["text"])
         except ValueError as exc:
             return Response({"text": [str(exc).split(": ", 1)[-1]]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(AlertEventSerializer(event).data, status=status.HTTP_201_CREATED)

@@ -22,7 +22,7 @@ from monitoring.alerting.models import (
     Silence,
 )
 from monitoring.alerting.notify import channel_test
-from monitoring.alerting.rules import rule_alerts_close, rule_delete
+from monitoring.alerting.rules import rule_delete, rule_disable
 from monitoring.alerting.silences import silence_changed, silence_create, silence_delete, silence_expire
 from monitoring.alerting.suppression import holds_recheck
 from monitoring.alerting.transports import transport_class
@@ -231,9 +231,10 @@ class AlertRuleViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         was_enabled = serializer.instance.enabled
-        rule = serializer.save()
-        if was_enabled and not rule.enabled:
-            rule_alerts_close(rule=rule, reason="rule disabled", by=self.request.user, via="api")
+        with transaction.atomic():
+            rule = serializer.save()
+            if was_enabled and not rule.enabled:
+                rule_disable(rule=rule, by=self.request.user, via="api")
 
     def perform_destroy(self, instance):
         rule_delete(rule=instance, by=self.request.user, via="api")
