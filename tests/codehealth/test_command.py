@@ -103,7 +103,7 @@ def test_real_subprocess_exit_codes(tmp_path):
 
 def test_command_help_lists_both_actions():
     out = subprocess.run(
-        [".venv/bin/python", "manage.py", "codehealth", "--help"], capture_output=True, text=True, check=False
+        [sys.executable, str(ROOT / "manage.py"), "codehealth", "--help"], capture_output=True, text=True, check=False
     )
     assert "scan" in out.stdout and "history" in out.stdout
 

@@ -47,7 +47,8 @@ def read_until(proc, marker: str, seconds: float = 60) -> str:
 def test_runportal_serves_through_gunicorn_and_stops_both_processes_on_sigterm(tmp_path):
     port = free_port()
     with separate_database(tmp_path) as env, manage_process("runportal", f"127.0.0.1:{port}", env=env) as proc:
-        status, body = wait_for(f"http://127.0.0.1:{port}/health/live", proc)
+        banner = read_until(proc, "Stop      Ctrl-C")  # printed once the server answers
+        status, body = get_json(f"http://127.0.0.1:{port}/health/live")
         assert (status, body) == (200, {"status": "ok"})
         children = psutil.Process(proc.pid).children(recursive=True)
         commands = [" ".join(child.cmdline()) for child in children]
@@ -55,7 +56,7 @@ def test_runportal_serves_through_gunicorn_and_stops_both_processes_on_sigterm(t
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=40) == 0
         output = proc.stdout.read()
-    assert f"http://127.0.0.1:{port}/" in output
+    assert f"URL       http://127.0.0.1:{port}/" in banner
     assert "Portal stopped." in output
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, [p.cmdline() for p in alive]
