@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from monitoring.heartbeats import PING_BODY_CHARS, heartbeat_ping
 from monitoring.models import CheckKind, HealthCheck, HealthStatus, PingKind
 from monitoring.models.checks import MAX_INTERVAL_SECONDS
-from monitoring.prometheus import CONTENT_TYPE, exposition
+from monitoring.prometheus import exposition
 from portal.keys import service_key_find
 from portal.lib.bodies import body_prefix
 from portal.middleware import own_body_limit
@@ -38,12 +38,16 @@ def _bearer_ok(request) -> bool:
 @require_GET
 @never_cache
 def metrics(request):
-    """Prometheus scrape. With METRICS_PROMETHEUS_REQUIRE_KEY, needs a service key or a viewer."""
+    """Prometheus scrape: OpenMetrics when the Accept header asks for it, else the text format
+    0.0.4. With METRICS_PROMETHEUS_REQUIRE_KEY, needs a service key or a viewer."""
     if settings.METRICS_PROMETHEUS_REQUIRE_KEY and not (has_role(request.user, VIEWER) or _bearer_ok(request)):
         response = HttpResponse("a service key is required: Authorization: Bearer pk_...\n", status=401)
         response["WWW-Authenticate"] = "Bearer"
         return response
-    return HttpResponse(exposition(now=timezone.now()), content_type=CONTENT_TYPE)
+    body, content_type = exposition(now=timezone.now(), accept=request.headers.get("Accept", ""))
+    response = HttpResponse(body, content_type=content_type)
+    response["Vary"] = "Accept"
+    return response
 
 
 @require_safe  # load balancers probe with GET or HEAD

@@ -4,8 +4,9 @@
 `claimed_until` so sample writes for those minutes mark them dirty from then on), reads the raw
 samples of the window outside any lock, then, in one short transaction holding the RollupState
 row, replaces the minute rollups of that window, recomputes the hour rollups of the hours it
-touches from minute rollups, and advances the watermark. Replacing (delete + insert) makes a rerun
-of a window produce the same rows.
+touches from minute rollups, folds the new minutes into the running totals (`monitoring.totals`)
+and advances the watermark. Replacing (delete + insert) makes a rerun of a window produce the same
+rows, and the totals take off what a rerun replaces.
 """
 
 import itertools
@@ -24,7 +25,6 @@ from monitoring.models import (
     HourRollup,
     IngestBatch,
     MetricSample,
-    MetricTotal,
     MinuteRollup,
     RollupState,
 )
@@ -38,6 +38,7 @@ from monitoring.query import (
     rollup_watermark,
 )
 from monitoring.sketches import sketch_dumps, sketch_from_values, sketch_loads, sketch_merge_all
+from monitoring.totals import folded_rows, totals_fold
 from portal.lib.finite import finite_sum
 
 logger = logging.getLogger(__name__)
@@ -226,15 +227,21 @@ def _rollup_claimed(pk: int, start: datetime, end: datetime, now: datetime) -> d
             if current.claimed_at == now:  # still ours: let the next run start at once
                 RollupState.objects.filter(pk=pk).update(claimed_at=None)
             return {"minutes": 0, "rows": 0, "raced": True}  # another worker took over this window
+        folded = current.totals_until
+        # Minutes of this window already in the totals (a redo after late samples) come off them.
+        replaced = folded_rows(start, min(end, folded)) if folded else []
         MinuteRollup.objects.filter(start__gte=start, start__lt=end).delete()
         MinuteRollup.objects.bulk_create([row for row, _ in minute_rows], batch_size=500)
         first_hour, end_hour = floor_hour(start), floor_hour(end - MINUTE) + HOUR
         HourRollup.objects.filter(start__gte=first_hour, start__lt=end_hour).delete()
         HourRollup.objects.bulk_create(_hour_rows(first_hour, start, end, end_hour, minute_rows), batch_size=500)
+        # A redo ends before `folded`; the minutes between stay in the totals as they were.
+        folded = max(folded or end, end)
+        totals_fold(added=[row for row, _ in minute_rows], removed=replaced, until=folded)
         # dirty_since keeps what samples written during the scan marked. Minutes after `end`
         # rolled by an earlier run are redone too (rolled_until = end): a late sample there could
         # not mark them while dirty_since was before it.
-        RollupState.objects.filter(pk=pk).update(rolled_until=end, claimed_at=None, updated_at=now)
+        RollupState.objects.filter(pk=pk).update(rolled_until=end, totals_until=folded, claimed_at=None, updated_at=now)
     return {"minutes": int((end - start) / MINUTE), "rows": len(minute_rows), "start": start, "end": end}
 
 
@@ -251,66 +258,27 @@ def _delete_batches(queryset, batch: int, max_batches: int = 20) -> int:
     return deleted
 
 
-def _fold_hours_into_totals(cutoff: datetime, batch: int) -> int:
-    """Prune hour rollups older than cutoff, adding their count/sum to MetricTotal first, so
-    cumulative counters in /metrics never go down when old data goes."""
-    ids = list(HourRollup.objects.filter(start__lt=cutoff).order_by("start").values_list("pk", flat=True)[:batch])
-    if not ids:
-        return 0
-    with transaction.atomic():
-        # Lock the rows before summing them: a concurrent prune (a manual monitoring_run beside
-        # the scheduled one) waits here and then finds them gone, instead of adding them twice.
-        ids = list(HourRollup.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
-        chunk = HourRollup.objects.filter(pk__in=ids)
-        # Summed here, not with SQL SUM: PostgreSQL raises on a float overflow (possible with rows
-        # stored before values were bounded), and the prune would stop for good.
-        counts: dict[tuple, int] = {}
-        parts: dict[tuple, list[float]] = {}
-        labels: dict[tuple, dict] = {}
-        rows = chunk.values_list("service_id", "name", "labels_hash", "labels", "count", "sum")
-        for service_id, name, digest, row_labels, count, part in rows.iterator(2000):
-            key = (service_id, name, digest)
-            labels.setdefault(key, row_labels)
-            counts[key] = counts.get(key, 0) + count
-            parts.setdefault(key, []).append(part)
-        for key, count in counts.items():
-            total, _ = MetricTotal.objects.select_for_update().get_or_create(
-                service_id=key[0], name=key[1], labels_hash=key[2], defaults={"labels": labels[key], "until": cutoff}
-            )
-            total.count += count
-            total.sum = finite_sum([total.sum, *parts[key]])
-            total.until = max(total.until, cutoff)
-            total.save(update_fields=["count", "sum", "until"])
-        return chunk.delete()[0]
-
-
-def _fold_all(cutoff: datetime, batch: int, max_batches: int = 20) -> int:
-    deleted = 0
-    for _ in range(max_batches):
-        done = _fold_hours_into_totals(cutoff, batch)
-        deleted += done
-        if done < batch:
-            break
-    return deleted
-
-
 def prune_run(*, now: datetime | None = None) -> dict:
     """Delete expired raw samples, rollups, results, pings and idempotency keys, in batches.
 
     Raw samples not yet rolled up and minute rollups not yet in an hour rollup are kept even when
-    expired, so a stuck rollup job never loses data."""
+    expired, so a stuck rollup job never loses data. Running totals are never pruned."""
     now = now or timezone.now()
     batch = settings.METRICS_PRUNE_BATCH
     # Before the first rollup run nothing is rolled up: keep everything (the epoch is "no cut").
     mark = rollup_watermark() or datetime.min.replace(tzinfo=UTC)
     raw_cut = min(now - timedelta(days=settings.METRICS_RAW_RETENTION_DAYS), mark)
-    minute_cut = min(now - timedelta(days=settings.METRICS_MINUTE_RETENTION_DAYS), floor_hour(mark))
+    # Minute rollups live at least as long as raw samples may still arrive for their minute: a
+    # late one makes /metrics take its folded minute off the totals again (monitoring.totals).
+    minute_days = max(settings.METRICS_MINUTE_RETENTION_DAYS, settings.METRICS_RAW_RETENTION_DAYS)
+    minute_cut = min(now - timedelta(days=minute_days), floor_hour(mark))
     hour_cut = now - timedelta(days=settings.METRICS_HOUR_RETENTION_DAYS)
     results_cut = now - timedelta(days=settings.HEALTH_RESULT_RETENTION_DAYS)
     done = {
         "raw": _delete_batches(MetricSample.objects.filter(time__lt=raw_cut), batch),
         "minute": _delete_batches(MinuteRollup.objects.filter(start__lt=minute_cut), batch),
-        "hour": _fold_all(hour_cut, batch),
+        # Every rolled-up minute is in the running totals already: counters lose nothing.
+        "hour": _delete_batches(HourRollup.objects.filter(start__lt=hour_cut), batch),
         "results": _delete_batches(HealthCheckResult.objects.filter(created_at__lt=results_cut), batch),
         "pings": _delete_batches(HeartbeatPing.objects.filter(created_at__lt=results_cut), batch),
         "ingest_keys": _delete_batches(IngestBatch.objects.filter(created_at__lt=now - timedelta(days=1)), batch),

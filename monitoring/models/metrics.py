@@ -110,6 +110,7 @@ class RollupState(models.Model):
     marks `dirty_since`, because its minute's rollup may be computed without it. Writers compare
     with this, not `rolled_until`, so a sample committing while its minute is scanned is not lost.
     `claimed_at` is the running job's lease and token (None when no run holds the claim).
+    `totals_until`: MetricTotal holds every minute rollup before it (`monitoring.totals`).
     """
 
     key = models.CharField(max_length=20, unique=True)
@@ -117,6 +118,7 @@ class RollupState(models.Model):
     dirty_since = models.DateTimeField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    totals_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
@@ -124,9 +126,11 @@ class RollupState(models.Model):
 
 
 class MetricTotal(models.Model):
-    """Count and sum of every sample of a series whose hour rollups were pruned.
+    """Count and sum of every minute rollup of a series before `RollupState.totals_until`.
 
-    Prometheus counters must never go down; pruning folds hour rollups in here first.
+    Kept by the rollup job, in the transaction that writes those rollups, for every series that is
+    not a gauge (`monitoring.totals`): /metrics reads these plus a short tail instead of every
+    hour rollup, and pruning deletes rollups without touching them, so counters never go down.
     """
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
@@ -135,7 +139,7 @@ class MetricTotal(models.Model):
     labels_hash = models.CharField(max_length=16)
     count = models.FloatField(default=0)
     sum = models.FloatField(default=0)
-    until = models.DateTimeField(help_text="The totals cover every sample before this time.")
+    until = models.DateTimeField(help_text="When the totals last changed, they covered every minute before this.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["service", "name", "labels_hash"], name="mon_total_series")]

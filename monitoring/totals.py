@@ -1,0 +1,161 @@
+"""Running totals of cumulative series (counters, histograms, timers) for /metrics.
+
+MetricTotal holds, per series that is not a gauge, the count and sum of every minute rollup before
+`RollupState.totals_until` (F), including minutes pruned since. The rollup job keeps it so in the
+transaction that replaces minute rollups, under the RollupState row lock: it adds the minutes it
+wrote, takes off those it replaced below F (a redo after a late sample), and moves F to the end of
+its window. Pruning deletes rollups and never touches totals.
+
+Reading, with the watermark W = min(rolled_until, dirty_since) <= F:
+
+    total = MetricTotal - minute rollups in [W, F) + raw samples from W on
+
+Normally W == F: the totals plus the few minutes of raw samples not rolled up yet. A late sample
+moves W back below F until the next run redoes its minute: from W on raw samples are the truth,
+and the folded rollups of those minutes are taken off again. This needs the minute rollups of
+[W, F) to exist exactly when their raw samples do: samples older than the raw retention are
+refused, and pruning keeps minute rollups at least that long.
+
+One SQL statement reads all of it, the boundaries included, so it sees one snapshot: a rollup or a
+prune committing meanwhile cannot make a counter count twice or go down.
+"""
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from django.db import DataError, connection, transaction
+
+from monitoring.models import Metric, MetricKind, MetricSample, MetricTotal, MinuteRollup, RollupState
+from monitoring.query import ROLLUP_STATE_KEY, LabelKey, label_key
+from portal.lib.finite import finite_sum
+from portal.models import Service
+
+# (service_id, name, labels_hash) of a stored series
+SeriesId = tuple[int, str, str]
+CUMULATIVE = (MetricKind.COUNTER, MetricKind.HISTOGRAM, MetricKind.TIMER)
+
+
+def folded_rows(start: datetime, end: datetime) -> list[tuple]:
+    """(service_id, name, labels_hash, labels, count, sum) of the stored minute rollups in
+    [start, end): read before a rollup run replaces them, to take them off the totals."""
+    if start >= end:
+        return []
+    rows = MinuteRollup.objects.filter(start__gte=start, start__lt=end)
+    return list(rows.values_list("service_id", "name", "labels_hash", "labels", "count", "sum"))
+
+
+def totals_fold(*, added: list, removed: list[tuple], until: datetime) -> int:
+    """Add the minute rollups `added` (model instances) to the running totals and take `removed`
+    (`folded_rows` tuples) off; gauges are left out. Call it in the transaction that writes those
+    rollups, holding the RollupState row. Returns the number of totals written."""
+    changes: dict[SeriesId, list] = {}  # -> [labels, count, sum parts]
+    for row in added:
+        entry = changes.setdefault((row.service_id, row.name, row.labels_hash), [row.labels, 0, []])
+        entry[1] += row.count
+        entry[2].append(row.sum)
+    for service_id, name, digest, labels, count, part in removed:
+        entry = changes.setdefault((service_id, name, digest), [labels, 0, []])
+        entry[1] -= count
+        entry[2].append(-part)
+    names = {key[1] for key in changes}
+    if not names:
+        return 0
+    # A name's kind never changes once stored; a name not registered (yet) is folded all the same.
+    gauges = set(Metric.objects.filter(name__in=names, kind=MetricKind.GAUGE).values_list("name", flat=True))
+    current = {
+        (service_id, name, digest): (count, total)
+        for service_id, name, digest, count, total in MetricTotal.objects.filter(name__in=names - gauges).values_list(
+            "service_id", "name", "labels_hash", "count", "sum"
+        )
+    }
+    rows = []
+    for key, (labels, count, parts) in changes.items():
+        if key[1] in gauges:
+            continue
+        old_count, old_sum = current.get(key, (0, 0.0))
+        # Summed here rather than by SQL: PostgreSQL raises on a float overflow (possible with rows
+        # stored before values were bounded) and the rollup would stop for good.
+        rows.append(
+            MetricTotal(
+                service_id=key[0],
+                name=key[1],
+                labels_hash=key[2],
+                labels=labels,
+                count=old_count + count,
+                sum=finite_sum([old_sum, *parts]),
+                until=until,
+            )
+        )
+    MetricTotal.objects.bulk_create(
+        rows,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["service", "name", "labels_hash"],
+        update_fields=["count", "sum", "until"],
+    )
+    return len(rows)
+
+
+def _totals_sql(numeric: bool) -> str:
+    quote = connection.ops.quote_name
+    postgres = connection.vendor == "postgresql"
+    labels = "labels::text" if postgres else "labels"
+    # Exact on PostgreSQL when the float sum overflowed (rows stored before values were bounded).
+    value = "{}::numeric" if numeric else "{}"
+    total, sample, minute = (
+        quote(model._meta.db_table) for model in (MetricTotal, MetricSample, MinuteRollup)
+    )  # fmt: skip
+    state, metric, service = (quote(model._meta.db_table) for model in (RollupState, Metric, Service))
+    count, summed, start, time = (quote(c) for c in ("count", "sum", "start", "time"))
+    columns = f"service_id, name, labels_hash, {labels} AS labels"
+    return f"""
+        WITH bounds AS (
+            SELECT CASE WHEN dirty_since < rolled_until THEN dirty_since ELSE rolled_until END AS mark,
+                   totals_until AS folded
+            FROM {state} WHERE {quote("key")} = %s
+        ), wanted AS (
+            SELECT name FROM {metric} WHERE kind IN (%s, %s, %s)
+        )
+        SELECT svc.slug, g.name, g.labels, g.c, g.s FROM (
+            SELECT service_id, name, labels_hash, MIN(labels) AS labels, SUM(c) AS c, SUM(s) AS s FROM (
+                SELECT {columns}, {count} AS c, {value.format(summed)} AS s FROM {total}
+                WHERE name IN (SELECT name FROM wanted)
+                UNION ALL
+                SELECT {columns}, -{count}, -{value.format(summed)} FROM {minute}
+                WHERE name IN (SELECT name FROM wanted)
+                  AND {start} >= (SELECT mark FROM bounds) AND {start} < (SELECT folded FROM bounds)
+                UNION ALL
+                SELECT {columns}, 1, {value.format("value")} FROM {sample}
+                WHERE name IN (SELECT name FROM wanted) AND {time} >= COALESCE((SELECT mark FROM bounds), %s)
+            ) parts GROUP BY service_id, name, labels_hash
+        ) g JOIN {service} svc ON svc.id = g.service_id
+    """  # noqa: S608 (table and column names are ours; values are parameters)
+
+
+def cumulative_totals() -> dict[str, list[tuple[LabelKey, float, float]]]:
+    """name -> [(labels, count, sum)] over all time, for every counter, histogram and timer series.
+
+    One statement (one snapshot, see the module docstring), O(series + raw samples after the
+    watermark): no hour rollup is read."""
+    params = [
+        ROLLUP_STATE_KEY,
+        *CUMULATIVE,
+        connection.ops.adapt_datetimefield_value(datetime.min.replace(tzinfo=UTC)),
+    ]
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(_totals_sql(numeric=False), params)
+            rows = cursor.fetchall()  # SQLite's SUM gives inf where PostgreSQL's raises
+        else:
+            try:
+                with transaction.atomic():  # its own (sub)transaction: the error must not break an outer one
+                    cursor.execute(_totals_sql(numeric=False), params)
+                    rows = cursor.fetchall()
+            except DataError:
+                cursor.execute(_totals_sql(numeric=True), params)
+                rows = cursor.fetchall()
+    out: dict[str, list] = defaultdict(list)
+    for slug, name, labels, count, total in rows:
+        out[name].append((label_key(slug, json.loads(labels) if labels else {}), float(count), float(total)))
+    return out
