@@ -2,8 +2,6 @@ from types import SimpleNamespace
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.paginator import Paginator
-from django.utils.functional import cached_property
 
 from monitoring.healthchecks.kinds import KINDS
 from monitoring.healthchecks.masking import config_masked, config_unmasked
@@ -21,24 +19,11 @@ from monitoring.models import (
     RollupState,
 )
 from monitoring.models.checks import CONFIG_FIELDS
+from portal.admin_lists import BigTableAdmin
 
 
-class CappedPaginator(Paginator):
-    """Counts at most CAP rows: an exact COUNT(*) over millions of samples on every page view
-    would take seconds. Past the cap the admin shows CAP rows' worth of pages."""
-
-    CAP = 10_000
-
-    @cached_property
-    def count(self):
-        return self.object_list.order_by()[: self.CAP].count()
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(BigTableAdmin):
     """Stored measurements are written by the pipeline, never edited by hand."""
-
-    show_full_result_count = False
-    paginator = CappedPaginator
 
     def has_add_permission(self, request):
         return False
@@ -67,7 +52,7 @@ class RollupAdmin(ReadOnlyAdmin):
     list_display = ["name", "service", "labels", "start", "count", "sum", "min", "max", "last"]
     list_select_related = ["service"]
     search_fields = ["=name"]
-    date_hierarchy = "start"
+    list_filter = [("start", admin.DateFieldListFilter)]
     exclude = ["sketch"]
     ordering = ["-start"]
 
@@ -202,9 +187,8 @@ class HealthCheckAdmin(admin.ModelAdmin):
 @admin.register(HealthCheckResult)
 class HealthCheckResultAdmin(ReadOnlyAdmin):
     list_display = ["health_check", "status", "latency_ms", "message", "created_at"]
-    list_filter = ["status"]
+    list_filter = ["status", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["health_check", "health_check__service"]
-    date_hierarchy = "created_at"
 
 
 @admin.register(HeartbeatPing)

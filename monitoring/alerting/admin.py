@@ -25,6 +25,7 @@ from monitoring.alerting.rules import rule_delete, rule_disable
 from monitoring.alerting.silences import silence_apply, silence_changed, silence_delete, silence_expire
 from monitoring.alerting.suppression import holds_recheck
 from monitoring.alerting.transports import transport_class
+from portal.admin_lists import BigTableAdmin
 
 
 @admin.register(AlertRule)
@@ -101,11 +102,10 @@ def _transition_action(func, verb: str, description: str):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(BigTableAdmin):
     list_display = ["id", "summary", "status", "severity", "service", "rule", "created_at", "acknowledged_by"]
-    list_filter = ["status", "severity", "service", "rule"]
+    list_filter = ["status", "severity", "service", "rule", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["summary", "fingerprint"]
-    date_hierarchy = "created_at"
     inlines = [AlertEventInline]
     list_select_related = ["service", "rule", "acknowledged_by"]
     actions = [
@@ -123,16 +123,13 @@ class AlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(AlertEvent)
-class AlertEventAdmin(admin.ModelAdmin):
+class AlertEventAdmin(BigTableAdmin):
     list_display = ["created_at", "alert", "kind", "actor", "message"]
-    list_filter = [
-        "kind",
-        ("alert__rule", admin.RelatedOnlyFieldListFilter),
-        ("alert__service", admin.RelatedOnlyFieldListFilter),
-    ]
-    date_hierarchy = "created_at"
+    # Every rule and service is offered: "only those with events" is a DISTINCT over every event.
+    list_filter = ["kind", "alert__rule", "alert__service", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["message"]
     list_select_related = ["alert", "actor"]
+    ordering = ["-created_at", "-id"]
 
     def has_add_permission(self, request):
         return False
@@ -219,9 +216,9 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(BigTableAdmin):
     list_display = ["created_at", "alert", "event", "target_name", "status", "attempts", "next_attempt_at"]
-    list_filter = ["status", "event", "channel"]
+    list_filter = ["status", "event", "channel", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["alert", "channel", "user"]
 
     def has_add_permission(self, request):

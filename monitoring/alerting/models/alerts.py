@@ -65,6 +65,8 @@ class Alert(models.Model):
             )
         ]
         indexes = [
+            # Lists and the API read newest first, whole or filtered by status.
+            models.Index(fields=["-created_at", "-id"], name="alert_newest"),
             models.Index(fields=["status", "-created_at"]),
             models.Index(
                 fields=["next_escalation_at"],
@@ -111,7 +113,10 @@ class AlertEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["alert", "created_at"]), models.Index(fields=["-created_at"])]
+        indexes = [
+            models.Index(fields=["alert", "created_at"]),
+            models.Index(fields=["-created_at", "-id"], name="alert_event_newest"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.alert_id} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -130,7 +130,8 @@ class Delivery(models.Model):
         indexes = [
             models.Index(
                 fields=["next_attempt_at"], condition=Q(status__in=["pending", "sending"]), name="delivery_due"
-            )
+            ),
+            models.Index(fields=["-created_at", "-id"], name="delivery_newest"),
         ]
         constraints = [
             models.CheckConstraint(
