@@ -241,20 +241,20 @@ class SilenceAdmin(admin.ModelAdmin):
         # The admin wraps the request in a transaction; matching every open alert inside it would
         # hold SQLite's write lock meanwhile, so it runs once the silence is committed.
         if change:
-            transaction.on_commit(lambda: silence_changed(silence=obj))
+            transaction.on_commit(lambda: silence_changed(silence=obj, by=request.user, via="admin"))
         else:
             transaction.on_commit(lambda: silence_apply(silence=obj, now=timezone.now()))
 
     def delete_model(self, request, obj):
-        silence_delete(silence=obj)
+        silence_delete(silence=obj, by=request.user, via="admin")
 
     def delete_queryset(self, request, queryset):
         for silence in queryset:
-            silence_delete(silence=silence)
+            silence_delete(silence=silence, by=request.user, via="admin")
 
     @admin.action(description="End selected silences now")
     def expire(self, request, queryset):
-        ended = sum(silence_expire(silence=s) for s in queryset)
+        ended = sum(silence_expire(silence=s, by=request.user, via="admin") for s in queryset)
         self.message_user(request, f"Ended {ended} silence(s).")
 
 

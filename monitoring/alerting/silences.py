@@ -1,5 +1,6 @@
 """Creating and ending silences; open alerts they cover are held at once."""
 
+import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -9,6 +10,7 @@ from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_suppress
 from monitoring.alerting.models import Alert, AlertRule, Silence
 from monitoring.alerting.suppression import Hold, holds_recheck
 
+log = logging.getLogger(__name__)
 SILENCE_CHOICES = {
     "1h": timedelta(hours=1),
     "4h": timedelta(hours=4),
@@ -95,28 +97,40 @@ def silence_for_alert(
     )
 
 
-def silence_expire(*, silence: Silence, now: datetime | None = None) -> bool:
+def _said(silence: Silence, what: str, *, by, via: str, reason: str | None) -> None:
+    who = by.get_username() if getattr(by, "pk", None) else "system"
+    log.info("silence #%s %s by %s via %s%s", silence.pk, what, who, via, f": {reason}" if reason else "")
+
+
+def silence_expire(*, silence: Silence, by, via: str, reason: str | None = None, now: datetime | None = None) -> bool:
     """End a silence now. Alerts it held are re-checked by the next suppression sweep."""
     now = now or timezone.now()
     with transaction.atomic():
         ended = Silence.objects.filter(pk=silence.pk, ends_at__gt=now).update(ends_at=max(now, silence.starts_at))
         if ended:
             holds_recheck(now=now)
+    if ended:
+        _said(silence, "ended", by=by, via=via, reason=reason)
     return bool(ended)
 
 
-def silence_changed(*, silence: Silence, now: datetime | None = None) -> int:
+def silence_changed(*, silence: Silence, by, via: str, reason: str | None = None, now: datetime | None = None) -> int:
     """After an edit: a shorter or narrower silence may hold less (re-checked by the next sweep),
     a longer or wider one holds the alerts it now covers at once."""
     now = now or timezone.now()
     covered = silence_covered(silence=silence, now=now)
     with transaction.atomic():
         holds_recheck(now=now)
-        return _hold(silence, covered, now=now)
+        held = _hold(silence, covered, now=now)
+    _said(silence, "changed", by=by, via=via, reason=reason)
+    return held
 
 
-def silence_delete(*, silence: Silence, now: datetime | None = None) -> None:
+def silence_delete(*, silence: Silence, by, via: str, reason: str | None = None, now: datetime | None = None) -> None:
     """Gone, not just ended: the alerts it held notify on the next sweep if still firing."""
+    pk = silence.pk
     with transaction.atomic():
         silence.delete()
         holds_recheck(now=now or timezone.now())
+    silence.pk = pk
+    _said(silence, "deleted", by=by, via=via, reason=reason)

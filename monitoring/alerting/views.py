@@ -171,7 +171,7 @@ def silence_list(request):
 def silence_expire_view(request, pk: int):
     _require_perm(request, SILENCE_PERMISSION)
     silence = get_object_or_404(Silence, pk=pk)
-    if silence_expire(silence=silence):
+    if silence_expire(silence=silence, by=request.user, via="page"):
         messages.success(request, "Silence ended; held alerts notify on the next sweep if still firing.")
     else:
         messages.info(request, "That silence had already ended.")

@@ -88,7 +88,7 @@ def test_silencing_from_the_alert_holds_escalation_and_ending_it_early_releases(
         {"label": "service", "op": "=", "value": "checkout"},
     ]
     clock.move_to(T0 + 10 * MIN)
-    assert silence_expire(silence=silence) is True
+    assert silence_expire(silence=silence, by=None, via="page") is True
     assert suppression_sweep() == 1
     assert triggers() == 2
 

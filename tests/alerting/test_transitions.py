@@ -5,8 +5,9 @@ import inspect
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from monitoring.alerting import lifecycle, rules
+from monitoring.alerting import lifecycle, rules, silences
 from monitoring.alerting.evaluation import rules_evaluate
 from monitoring.alerting.models import Alert, AlertRule
 from tests.alerting.factories import AlertRuleFactory
@@ -21,6 +22,7 @@ TRANSITIONS = {
         lifecycle.alert_reopen,
     ],
     "rule": [rules.rule_disable, rules.rule_delete],
+    "silence": [silences.silence_expire, silences.silence_changed, silences.silence_delete],
 }
 
 
@@ -147,3 +149,12 @@ def test_a_failed_disable_through_the_api_leaves_the_rule_enabled(monkeypatch, a
     rule.refresh_from_db()
     assert rule.enabled is True
     assert Alert.objects.get(pk=alert.pk).status == "firing"
+
+
+def test_ending_a_silence_says_who_and_how(api_client, users, caplog):
+    silence = silences.silence_create(
+        reason="deploy", ends_at=timezone.now() + timedelta(hours=1), author=users["admin"], rule=AlertRuleFactory()
+    )
+    caplog.set_level("INFO", logger="monitoring.alerting.silences")
+    assert api_client("operator").post(f"/api/v1/silences/{silence.pk}/expire/").status_code == 200
+    assert f"silence #{silence.pk} ended by operator via api" in caplog.text

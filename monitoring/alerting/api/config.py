@@ -267,16 +267,16 @@ class SilenceViewSet(viewsets.ModelViewSet):
     action_roles = {"create": "operator", "expire": "operator"}
 
     def perform_update(self, serializer):
-        silence_changed(silence=serializer.save())
+        silence_changed(silence=serializer.save(), by=self.request.user, via="api")
 
     def perform_destroy(self, instance):
-        silence_delete(silence=instance)
+        silence_delete(silence=instance, by=self.request.user, via="api")
 
     @extend_schema(request=None, responses={200: SilenceSerializer})
     @action(detail=True, methods=["post"])
     def expire(self, request, pk=None):
         silence = self.get_object()
-        silence_expire(silence=silence)
+        silence_expire(silence=silence, by=request.user, via="api")
         silence.refresh_from_db()
         return Response(SilenceSerializer(silence, context=self.get_serializer_context()).data)
 
