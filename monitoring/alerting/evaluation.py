@@ -21,10 +21,18 @@ from django.db.models import Q
 from django.utils import timezone
 
 from monitoring.alerting.conditions import SYMBOLS, condition_holds, fingerprint, matches_all, render_annotation
-from monitoring.alerting.lifecycle import EVALUATOR, TransitionNotAllowed, alert_fire, alert_reopen, alert_resolve
+from monitoring.alerting.lifecycle import (
+    EVALUATOR,
+    Firing,
+    TransitionNotAllowed,
+    alert_reopen,
+    alert_resolve,
+    alerts_fire,
+)
 from monitoring.alerting.models import Alert, AlertRule, AlertStatus, RuleSource, RuleState
 from monitoring.alerting.rules import rule_disable
 from monitoring.query import Bucket, WindowAggregate, floor_minute, minute_buckets
+from portal.lib.bulk import chunks, full_batches
 from portal.models import Service
 
 log = logging.getLogger(__name__)
@@ -163,6 +171,7 @@ class _Evaluator:
         self.states = {(s.rule_id, s.fingerprint): s for s in states if s.rule_id in ids}
         self.open = {a.fingerprint: a for a in Alert.objects.open().filter(rule__enabled=True) if a.rule_id in ids}
         self.created: list[RuleState] = []
+        self.opening: list[tuple[AlertRule, str, Observation, RuleState]] = []
         self.changed: dict[int, RuleState] = {}
         self.forgotten: list[int] = []
         self._services: dict[str, Service] | None = None
@@ -199,47 +208,71 @@ class _Evaluator:
         if self.now - state.active_since < rule.for_duration:
             self.report.pending += 1
             return
-        self._open(rule, fp, obs, state)
+        self.opening.append((rule, fp, obs, state))
 
-    def _open(self, rule: AlertRule, fp: str, obs: Observation, state: RuleState) -> None:
-        # Resolved by a person while the condition never cleared: the same incident, reopened.
-        previous = (
-            Alert.objects.filter(fingerprint=fp, status=AlertStatus.RESOLVED, resolved_by__isnull=False)
-            .filter(resolved_at__gte=state.active_since)
-            .order_by("-resolved_at")
-            .first()
-        )
-        summary, description = _texts(rule, obs)
-        if previous is not None:
-            try:
-                alert_reopen(
-                    alert=previous,
-                    by=None,
-                    via=EVALUATOR,
-                    reason="condition still true",
-                    value=obs.value,
-                    summary=summary,
-                    description=description,
-                    now=self.now,
-                )
-                self.report.reopened += 1
+    def open_all(self) -> None:
+        """Open the label sets that started firing, all at once: a storm of new alerts is a few
+        bulk writes (`alerts_fire`), not a transaction per alert."""
+        opening, self.opening = self.opening, []
+        if not opening:
+            return
+        previous = self._resolved_by_people(opening)
+        firings, states = [], []
+        for rule, fp, obs, state in opening:
+            summary, description = _texts(rule, obs)
+            alert = previous.get(fp)
+            # Resolved by a person while the condition never cleared: the same incident, reopened.
+            if alert is not None and alert.resolved_at >= state.active_since:
+                reopened = _safely(self._reopen, alert, obs, summary, description, report=self.report)
+                if reopened:
+                    self._touch(state, value=obs.value)
+                    continue
+                if reopened is None:  # failed (logged and reported): leave this label set for the next minute
+                    continue
+            labels = {**(rule.labels or {}), **obs.labels}
+            service = self.service_for(rule, obs.labels)
+            firings.append(Firing(rule, fp, labels, obs.value, summary, description, service))
+            states.append((state, obs))
+        try:
+            results = alerts_fire(firings=firings, now=self.now)
+        except Exception:
+            # One broken label set must not keep the others from firing: one at a time, each isolated.
+            log.warning("alert evaluation: firing %s alerts at once failed; one at a time", len(firings), exc_info=True)
+            results = [_safely(alerts_fire, firings=[firing], now=self.now, report=self.report) for firing in firings]
+            results = [result[0] if result else None for result in results]
+        for (state, obs), result in zip(states, results, strict=True):
+            if result is not None:
+                self.report.fired += int(result[1])
                 self._touch(state, value=obs.value)
-                return
-            except TransitionNotAllowed:
-                pass
-        labels = {**(rule.labels or {}), **obs.labels}
-        _, created = alert_fire(
-            rule=rule,
-            fingerprint=fp,
-            labels=labels,
-            value=obs.value,
-            summary=summary,
-            description=description,
-            service=self.service_for(rule, obs.labels),
-            now=self.now,
-        )
-        self.report.fired += int(created)
-        self._touch(state, value=obs.value)
+
+    def _reopen(self, alert: Alert, obs: Observation, summary: str, description: str) -> bool:
+        try:
+            alert_reopen(
+                alert=alert,
+                by=None,
+                via=EVALUATOR,
+                reason="condition still true",
+                value=obs.value,
+                summary=summary,
+                description=description,
+                now=self.now,
+            )
+        except TransitionNotAllowed:
+            return False  # reopened meanwhile, or a newer alert is open: fire as usual
+        self.report.reopened += 1
+        return True
+
+    def _resolved_by_people(self, opening: list) -> dict[str, Alert]:
+        """By fingerprint, the latest alert a person resolved since its label set became active."""
+        since = min(state.active_since for *_, state in opening)
+        found: dict[str, Alert] = {}
+        for fps in chunks([fp for _, fp, _, _ in opening]):
+            resolved = Alert.objects.filter(
+                fingerprint__in=fps, status=AlertStatus.RESOLVED, resolved_by__isnull=False, resolved_at__gte=since
+            )
+            for alert in resolved.order_by("resolved_at", "id"):
+                found[alert.fingerprint] = alert  # the latest wins
+        return found
 
     def _touch(self, state: RuleState, *, value, **changes) -> None:
         for name, new in changes.items():
@@ -250,10 +283,11 @@ class _Evaluator:
             self.changed[state.pk] = state
 
     def save(self) -> None:
-        if self.created:
-            RuleState.objects.bulk_create(self.created, ignore_conflicts=True)
-        if self.changed:
-            RuleState.objects.bulk_update(list(self.changed.values()), ["active_since", "value", "changed_at"])
+        with full_batches():
+            if self.created:
+                RuleState.objects.bulk_create(self.created, ignore_conflicts=True)
+            if self.changed:
+                RuleState.objects.bulk_update(list(self.changed.values()), ["active_since", "value", "changed_at"])
         for start in range(0, len(self.forgotten), 500):
             RuleState.objects.filter(pk__in=self.forgotten[start : start + 500], active_since__isnull=True).delete()
 
@@ -309,6 +343,7 @@ def rules_evaluate(*, now: datetime | None = None) -> EvaluationReport:
             state = evaluator.states.get((rule.pk, fp))
             labels = state.labels if state else evaluator.open[fp].labels
             _safely(evaluator.step, rule, fp, Observation(labels, None, False), report=report)
+    evaluator.open_all()
     evaluator.forget_vanished(observed)
     evaluator.save()
     _close_orphans(now=now, report=report)

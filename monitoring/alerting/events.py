@@ -22,7 +22,23 @@ def event_record(
     message: str = "",
     details: dict | None = None,
 ) -> AlertEvent:
-    return AlertEvent.objects.create(
+    event = event_build(alert=alert, kind=kind, now=now, actor=actor, value=value, message=message, details=details)
+    event.save(force_insert=True)
+    return event
+
+
+def event_build(
+    *,
+    alert: Alert,
+    kind: str,
+    now: datetime,
+    actor=None,
+    value: float | None = None,
+    message: str = "",
+    details: dict | None = None,
+) -> AlertEvent:
+    """An unsaved event row, for writers that insert many at once (`AlertEvent.objects.bulk_create`)."""
+    return AlertEvent(
         alert=alert,
         kind=kind,
         created_at=now,

@@ -6,24 +6,35 @@ the same transaction (they are sent after commit). Pages, API, admin, email link
 evaluator all call these.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from monitoring.alerting.escalation import escalation_start, escalation_stop
-from monitoring.alerting.events import event_record, sweep_failure_record
+from monitoring.alerting.escalation import escalation_start, escalation_stop, escalations_start
+from monitoring.alerting.events import event_build, event_record, sweep_failure_record
 from monitoring.alerting.models import (
     OPEN_STATUSES,
     Alert,
     AlertEvent,
     AlertRule,
     AlertStatus,
+    Channel,
+    Delivery,
     DeliveryEvent,
     EventKind,
 )
-from monitoring.alerting.notify import notifications_queue, notified_channels, notified_users
-from monitoring.alerting.suppression import Hold, hold_apply, suppression_for
+from monitoring.alerting.notify import (
+    deliveries_build,
+    deliveries_queue,
+    notifications_queue,
+    notified_channels,
+    notified_users,
+)
+from monitoring.alerting.suppression import Hold, hold_apply, hold_event, suppression_for, suppressions_for
+from portal.lib.bulk import chunks, full_batches
+from portal.models import Service
 
 FIRING, ACKNOWLEDGED, RESOLVED = AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED
 EVALUATOR = "evaluator"  # `via` of changes the evaluator makes on its own
@@ -69,6 +80,19 @@ def _tell_notified(alert: Alert, *, event: str, now: datetime) -> None:
         notifications_queue(alert=alert, event=event, channels=channels, users=users, now=now)
 
 
+@dataclass(frozen=True)
+class Firing:
+    """One label set whose condition holds: what `alerts_fire` opens an alert for."""
+
+    rule: AlertRule
+    fingerprint: str
+    labels: dict
+    value: float | None
+    summary: str
+    description: str = ""
+    service: Service | None = None
+
+
 def alert_fire(
     *,
     rule: AlertRule,
@@ -77,35 +101,123 @@ def alert_fire(
     value: float | None,
     summary: str,
     description: str = "",
-    service=None,
+    service: Service | None = None,
     now: datetime | None = None,
 ) -> tuple[Alert, bool]:
     """Open an alert; returns (alert, created). An alert already open for the same fingerprint
     is returned as is: the partial unique constraint is the dedup, even between two evaluators."""
+    firing = Firing(rule, fingerprint, labels, value, summary, description, service)
+    return alerts_fire(firings=[firing], now=now)[0]
+
+
+def alerts_fire(*, firings: list[Firing], now: datetime | None = None) -> list[tuple[Alert, bool]]:
+    """Open an alert per firing: `alert_fire` for many (the same rows: alert, `triggered` event,
+    hold or trigger deliveries and escalation), in a number of queries that follows the rules and
+    policies involved, not the alerts. Returns (alert, created) in the order of `firings`."""
     now = now or timezone.now()
-    # Silences are matched before the write transaction (on SQLite it holds the write lock from
-    # BEGIN); the alert's rule, labels, severity and service are all the match needs.
-    hold = suppression_for(Alert(rule=rule, labels=labels, severity=rule.severity, service=service), now=now)
+    alerts = [
+        Alert(
+            rule=f.rule,
+            fingerprint=f.fingerprint,
+            labels=f.labels,
+            service=f.service,
+            severity=f.rule.severity,
+            summary=f.summary[:300],
+            description=f.description,
+            value=f.value,
+            created_at=now,
+        )
+        for f in firings
+    ]
+    first: dict[str, tuple[Alert, Firing]] = {}
+    for alert, firing in zip(alerts, firings, strict=True):
+        first.setdefault(alert.fingerprint, (alert, firing))
+    # Sorted: two writers inserting overlapping storms take the unique index in the same order.
+    new = [first[fp] for fp in sorted(first)]
+    # Everything is read and decided before the write transaction (on SQLite it holds the write
+    # lock from BEGIN): silences match on the alert's rule, labels, severity and service.
+    events, deliveries = _announce_new(new, now=now)
     with transaction.atomic():
+        taken = _insert([alert for alert, _ in new])
+        if taken:
+            events = [row for row in events if row.alert.fingerprint not in taken]
+            deliveries = [row for row in deliveries if row.alert.fingerprint not in taken]
+        with full_batches():
+            AlertEvent.objects.bulk_create(events)
+        deliveries_queue(deliveries)
+    results = []
+    for alert in alerts:
+        written = first[alert.fingerprint][0]
+        if alert.fingerprint in taken:
+            results.append((taken[alert.fingerprint], False))
+        else:  # a fingerprint twice in `firings` is one alert, created once
+            results.append((written, alert is written))
+    return results
+
+
+def _announce_new(new: list[tuple[Alert, Firing]], *, now: datetime) -> tuple[list[AlertEvent], list[Delivery]]:
+    """`triggered`, then `_announce` for alerts not written yet: held ones get their hold, the
+    others their rule's channels and escalation. Fields are set in memory; the rows are returned."""
+    events: list[AlertEvent] = []
+    deliveries: list[Delivery] = []
+    holds = suppressions_for([alert for alert, _ in new], now=now)
+    channels = _rule_channels({alert.rule_id for alert, _ in new})
+    announced = []
+    for (alert, firing), hold in zip(new, holds, strict=True):
+        events.append(
+            event_build(alert=alert, kind=EventKind.TRIGGERED, now=now, value=firing.value, message=firing.summary)
+        )
+        if hold is not None:
+            alert.suppressed_until = hold.until
+            events.append(hold_event(alert=alert, hold=hold, now=now))
+            continue
+        deliveries += deliveries_build(
+            alert=alert, event=DeliveryEvent.TRIGGER, channels=channels.get(alert.rule_id, ()), now=now
+        )
+        announced.append(alert)
+    more_deliveries, more_events = escalations_start(alerts=announced, now=now)
+    # Rows of one alert keep the order one alert_fire writes: triggered, then escalated.
+    events += more_events
+    deliveries += more_deliveries
+    return events, deliveries
+
+
+def _rule_channels(rule_ids: set[int]) -> dict[int, list[Channel]]:
+    through = AlertRule.channels.through
+    found: dict[int, list[Channel]] = {}
+    for ids in chunks(sorted(rule_ids)):
+        links = through.objects.filter(alertrule_id__in=ids).select_related("channel")
+        for link in links.order_by("channel__name", "channel_id"):  # as `rule.channels.all()` lists them
+            found.setdefault(link.alertrule_id, []).append(link.channel)
+    return found
+
+
+def _insert(alerts: list[Alert]) -> dict[str, Alert]:
+    """Write new alerts in bulk. Returns, by fingerprint, the open alerts another writer opened
+    first (the one-open-alert constraint refused ours; those are left out and the rest retried)."""
+    taken: dict[str, Alert] = {}
+    todo = alerts
+    while todo:
         try:
-            with transaction.atomic():
-                alert = Alert.objects.create(
-                    rule=rule,
-                    fingerprint=fingerprint,
-                    labels=labels,
-                    service=service,
-                    severity=rule.severity,
-                    summary=summary[:300],
-                    description=description,
-                    value=value,
-                    created_at=now,
-                )
+            with transaction.atomic(), full_batches():
+                Alert.objects.bulk_create(todo)
+            return taken
         except IntegrityError:
-            return Alert.objects.open().get(fingerprint=fingerprint), False
-        alert.rule = rule
-        event_record(alert=alert, kind=EventKind.TRIGGERED, now=now, value=value, message=summary)
-        _announce(alert, now=now, hold=hold)
-    return alert, True
+            for alert in todo:  # an earlier statement of the batch may have set ids before the rollback
+                alert.pk, alert._state.adding = None, True
+            found = _open_by_fingerprint([alert.fingerprint for alert in todo])
+            if not found:
+                raise  # not the dedup constraint: a real error
+            taken.update(found)
+            todo = [alert for alert in todo if alert.fingerprint not in found]
+    return taken
+
+
+def _open_by_fingerprint(fingerprints: list[str]) -> dict[str, Alert]:
+    found: dict[str, Alert] = {}
+    for chunk in chunks(fingerprints):
+        found.update((alert.fingerprint, alert) for alert in Alert.objects.open().filter(fingerprint__in=chunk))
+    return found
 
 
 def _source(by, via: str) -> dict:

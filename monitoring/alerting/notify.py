@@ -30,12 +30,16 @@ from monitoring.alerting.models import (
     EventKind,
 )
 from monitoring.alerting.transports import Notification, PermanentError, TransportError, transport_class
+from portal.lib.bulk import full_batches
 
 log = logging.getLogger(__name__)
 
 # A claim older than this belongs to a worker that died mid-send; the row is handed out again
 # (at-least-once in that rare case, rather than never).
 STALE_CLAIM = timedelta(minutes=10)
+# Deliveries one send task takes: 25 sends that each run into the 10 s HTTP timeout still end
+# inside a task's 300 s limit. A storm's deliveries go out in several tasks.
+TASK_DELIVERIES = 25
 EVENT_STATUS = {
     DeliveryEvent.TRIGGER: AlertStatus.FIRING,
     DeliveryEvent.ESCALATION: AlertStatus.FIRING,
@@ -48,6 +52,15 @@ def notifications_queue(
     *, alert: Alert | None, event: str, channels: Iterable[Channel], users: Iterable = (), step=None, now: datetime
 ) -> list[Delivery]:
     """Create one pending delivery per enabled channel that cares about `event`, plus one per user."""
+    return deliveries_queue(
+        deliveries_build(alert=alert, event=event, channels=channels, users=users, step=step, now=now)
+    )
+
+
+def deliveries_build(
+    *, alert: Alert | None, event: str, channels: Iterable[Channel], users: Iterable = (), step=None, now: datetime
+) -> list[Delivery]:
+    """The unsaved rows `notifications_queue` writes, for writers that queue many alerts at once."""
     rows = [
         Delivery(alert=alert, channel=channel, event=event, step=step, next_attempt_at=now, created_at=now)
         for channel in channels
@@ -59,12 +72,28 @@ def notifications_queue(
             for user in users
             if user.is_active and user.email
         ]
+    return rows
+
+
+def deliveries_queue(rows: list[Delivery]) -> list[Delivery]:
+    """Write deliveries (in the caller's transaction) and send them after commit: one task per
+    target and per TASK_DELIVERIES, as the sweep does, so a storm's slow webhook holds up neither
+    email nor a task's time limit."""
     if not rows:
         return []
-    created = Delivery.objects.bulk_create(rows)
-    ids = [d.pk for d in created]
-    transaction.on_commit(lambda: async_task("monitoring.alerting.tasks.deliveries_send", ids))
+    with full_batches():
+        created = Delivery.objects.bulk_create(rows)
+    groups: dict[tuple, list[int]] = {}
+    for delivery in created:
+        groups.setdefault((delivery.channel_id, delivery.user_id), []).append(delivery.pk)
+    batches = [ids[i : i + TASK_DELIVERIES] for ids in groups.values() for i in range(0, len(ids), TASK_DELIVERIES)]
+    transaction.on_commit(lambda: _send_later(batches))
     return created
+
+
+def _send_later(batches: list[list[int]]) -> None:
+    for ids in batches:
+        async_task("monitoring.alerting.tasks.deliveries_send", ids)
 
 
 def notified_channels(alert: Alert) -> list[Channel]:

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from monitoring.alerting.events import event_record
-from monitoring.alerting.models import OPEN_STATUSES, Alert, EventKind, MaintenanceWindow, Silence
+from monitoring.alerting.events import event_build
+from monitoring.alerting.models import OPEN_STATUSES, Alert, AlertEvent, EventKind, MaintenanceWindow, Silence
 
 log = logging.getLogger(__name__)
 
@@ -21,24 +21,40 @@ class Hold:
 
 def suppression_for(alert: Alert, *, now: datetime) -> Hold | None:
     """The longest hold among active silences and maintenance windows covering the alert."""
-    holds: list[Hold] = []
-    for silence in Silence.objects.filter(starts_at__lte=now, ends_at__gt=now).select_related("author"):
-        if _safely(silence.covers, alert, what=f"silence {silence.pk}"):
-            holds.append(
-                Hold(
-                    silence.ends_at,
-                    f"silenced: {silence.reason}",
-                    {"silence": silence.pk, "until": _iso(silence.ends_at)},
-                )
-            )
+    return suppressions_for([alert], now=now)[0]
+
+
+def suppressions_for(alerts: list[Alert], *, now: datetime) -> list[Hold | None]:
+    """`suppression_for` of each alert, with the active silences and windows read once."""
+    silences = list(Silence.objects.filter(starts_at__lte=now, ends_at__gt=now).select_related("author"))
+    services = {alert.service_id for alert in alerts}
     windows = MaintenanceWindow.objects.filter(starts_at__lte=now).filter(
-        Q(service__isnull=True) | Q(service_id=alert.service_id)
+        Q(service__isnull=True) | Q(service_id__in=services - {None})
     )
+    open_windows = []
     for window in windows.exclude(cron="", ends_at__lte=now):
         until = _safely(window.active_until, now, what=f"maintenance window {window.pk}")
         if until is not None:
-            holds.append(Hold(until, f"maintenance window: {window.name}", {"window": window.pk, "until": _iso(until)}))
-    return max(holds, key=lambda h: h.until) if holds else None
+            open_windows.append((window, until))
+    found: list[Hold | None] = []
+    for alert in alerts:
+        holds: list[Hold] = []
+        for silence in silences:
+            if _safely(silence.covers, alert, what=f"silence {silence.pk}"):
+                holds.append(
+                    Hold(
+                        silence.ends_at,
+                        f"silenced: {silence.reason}",
+                        {"silence": silence.pk, "until": _iso(silence.ends_at)},
+                    )
+                )
+        for window, until in open_windows:
+            if window.covers_service(alert.service_id):
+                holds.append(
+                    Hold(until, f"maintenance window: {window.name}", {"window": window.pk, "until": _iso(until)})
+                )
+        found.append(max(holds, key=lambda h: h.until) if holds else None)
+    return found
 
 
 def hold_apply(*, alert: Alert, hold: Hold, now: datetime) -> None:
@@ -50,7 +66,12 @@ def hold_apply(*, alert: Alert, hold: Hold, now: datetime) -> None:
     alert.next_escalation_at = None
     alert.save(update_fields=["suppressed_until", "next_escalation_at"])
     if not already:
-        event_record(alert=alert, kind=EventKind.SUPPRESSED, now=now, message=hold.reason, details=hold.details)
+        hold_event(alert=alert, hold=hold, now=now).save(force_insert=True)
+
+
+def hold_event(*, alert: Alert, hold: Hold, now: datetime) -> AlertEvent:
+    """The `suppressed` event a hold writes, unsaved (a storm writes many at once)."""
+    return event_build(alert=alert, kind=EventKind.SUPPRESSED, now=now, message=hold.reason, details=hold.details)
 
 
 def holds_recheck(*, now: datetime) -> int:

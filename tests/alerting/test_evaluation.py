@@ -206,16 +206,14 @@ def test_one_broken_rule_does_not_stop_the_others(clock, sample, service, monkey
     AlertRuleFactory(name="a", window=timedelta(minutes=1))
     AlertRuleFactory(name="b", window=timedelta(minutes=1))
     feed(sample, service, 250, start=T0, minutes=2)
-    real = evaluation.alert_fire
-    calls = []
+    real = evaluation.alerts_fire
 
-    def flaky(**kwargs):
-        calls.append(kwargs["rule"].name)
-        if kwargs["rule"].name == "a":
+    def flaky(*, firings, now):
+        if any(firing.rule.name == "a" for firing in firings):
             raise RuntimeError("boom")
-        return real(**kwargs)
+        return real(firings=firings, now=now)
 
-    monkeypatch.setattr(evaluation, "alert_fire", flaky)
+    monkeypatch.setattr(evaluation, "alerts_fire", flaky)
     clock.move_to(T0 + MIN)
     report = rules_evaluate()
     assert report.errors == ["RuntimeError: boom"]

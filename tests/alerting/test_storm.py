@@ -1,0 +1,206 @@
+"""Alert storms: many label sets firing in one evaluation are written in bulk, and the result is
+exactly what firing them one by one writes (same alerts, events, deliveries, holds, escalation)."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from monitoring.alerting import evaluation
+from monitoring.alerting.conditions import fingerprint
+from monitoring.alerting.evaluation import rules_evaluate
+from monitoring.alerting.lifecycle import Firing, alert_fire, alerts_fire
+from monitoring.alerting.models import Alert, AlertEvent, Delivery, MaintenanceWindow, RuleState
+from monitoring.alerting.silences import silence_create
+from tests.alerting.conftest import T0
+from tests.alerting.factories import AlertRuleFactory, ChannelFactory, EscalationPolicyFactory, EscalationStepFactory
+
+MIN = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def world(db, users, service, other_service):
+    """Rules with channels (one disabled, one email), escalation with an immediate step and a
+    later one, a rule whose first step waits, a silence on some label sets and a maintenance
+    window on one service: everything firing decides per alert."""
+    primary, pager = ChannelFactory(name="primary"), ChannelFactory(name="pager")
+    mail = ChannelFactory(name="mail", kind="email", url="", secret="", addresses=["oncall@example.com"])
+    off = ChannelFactory(name="off", enabled=False)
+    now_policy = EscalationPolicyFactory(name="on-call", repeat=1, repeat_after_minutes=30)
+    EscalationStepFactory(policy=now_policy, order=0, wait_minutes=0, channels=[primary]).users.set([users["admin"]])
+    EscalationStepFactory(policy=now_policy, order=1, wait_minutes=10, channels=[pager])
+    later_policy = EscalationPolicyFactory(name="business hours")
+    EscalationStepFactory(policy=later_policy, order=0, wait_minutes=5, channels=[primary])
+    paging = AlertRuleFactory(name="paging", escalation_policy=now_policy)
+    paging.channels.set([pager, mail, off])
+    later = AlertRuleFactory(name="later", escalation_policy=later_policy, severity="warning")
+    later.channels.set([pager])
+    plain = AlertRuleFactory(name="plain", labels={"team": "web"})
+    plain.channels.set([primary, pager])
+    bare = AlertRuleFactory(name="bare")
+    eu = [{"label": "zone", "op": "=~", "value": "eu-.*"}]
+    silence_create(reason="eu maintenance", matchers=eu, ends_at=T0 + HOUR)
+    MaintenanceWindow.objects.create(
+        name="billing upgrade", service=other_service, starts_at=T0 - HOUR, ends_at=T0 + 2 * HOUR
+    )
+    return {"rules": [paging, later, plain, bare], "services": [service, other_service, None]}
+
+
+def firings(world, count: int, *, start: int = 0) -> list[Firing]:
+    made = []
+    for i in range(start, start + count):
+        rule = world["rules"][i % 4]
+        service = world["services"][i % 3]
+        labels = {"n": str(i), "zone": "eu-1" if i % 5 == 0 else "us-1"}
+        if service is not None:
+            labels["service"] = service.slug
+        made.append(
+            Firing(
+                rule=rule,
+                fingerprint=fingerprint(rule.pk, labels),
+                labels={**rule.labels, **labels},
+                value=float(i),
+                summary=f"{rule.name} {i}",
+                description=f"label set {i}",
+                service=service,
+            )
+        )
+    return made
+
+
+def snapshot() -> dict:
+    """Everything a firing writes, keyed by what does not depend on row ids."""
+    found = {}
+    for alert in Alert.objects.select_related("service"):
+        events = alert.events.order_by("id")
+        deliveries = alert.deliveries.select_related("channel", "user").order_by("id")
+        columns = ("status", "labels", "severity", "summary", "description", "value", "created_at")
+        columns += ("suppressed_until", "next_escalation_at", "escalation_step", "escalation_cycle")
+        found[alert.fingerprint] = {
+            "alert": [alert.rule.name, alert.service.slug if alert.service else None]
+            + [getattr(alert, name) for name in columns],
+            "events": [(e.kind, e.message, e.value, e.details, e.actor_id, e.created_at) for e in events],
+            "deliveries": [
+                (d.event, d.target_name, d.step, d.status, d.next_attempt_at, d.created_at) for d in deliveries
+            ],
+        }
+    return found
+
+
+def test_a_storm_writes_exactly_what_firing_one_by_one_writes(clock, world):
+    storm = firings(world, 300)
+    already = storm[7]
+    alert_fire(**vars(already), now=T0 - MIN)  # open before the storm: returned, not duplicated
+    results = alerts_fire(firings=[*storm, storm[3]], now=T0)  # a fingerprint twice in one batch
+    assert len(results) == 301
+    assert [created for _, created in results].count(True) == 299
+    assert results[7][0].fingerprint == already.fingerprint and results[7][1] is False
+    assert results[300][0].pk == results[3][0].pk and results[300][1] is False
+    batch = snapshot()
+
+    Alert.objects.all().delete()
+    alert_fire(**vars(already), now=T0 - MIN)
+    for firing in [*storm, storm[3]]:
+        alert_fire(**vars(firing), now=T0)
+    assert snapshot() == batch
+
+    # The world really decided per alert: some held (silence, maintenance), some escalated at
+    # once, some waiting for their first step, deliveries only to enabled channels.
+    alerts = Alert.objects.all()
+    assert alerts.count() == 300
+    held = alerts.filter(suppressed_until__isnull=False)
+    eu = [alert for alert in alerts if alert.labels["zone"] == "eu-1"]
+    assert len(eu) == 60 and all(alert.suppressed_until for alert in eu)  # the silence
+    assert held.filter(suppressed_until=T0 + 2 * HOUR).count() == 100  # billing: the window, longer
+    assert not Delivery.objects.filter(alert__in=held).exists()
+    assert not Delivery.objects.filter(channel__name="off").exists()
+    assert alerts.filter(rule__name="paging", next_escalation_at=T0 + 10 * MIN, escalation_step=1).exists()
+    assert alerts.filter(rule__name="later", next_escalation_at=T0 + 5 * MIN, escalation_step=0).exists()
+    assert Delivery.objects.filter(event="escalation", step=0, user__username="admin").exists()
+    assert AlertEvent.objects.filter(kind="suppressed").count() == held.count()
+
+
+def test_a_storm_costs_the_same_queries_for_50_and_500_alerts(clock, world, django_assert_max_num_queries):
+    with django_assert_max_num_queries(40) as small:
+        assert sum(created for _, created in alerts_fire(firings=firings(world, 50), now=T0)) == 50
+    with django_assert_max_num_queries(40) as large:
+        assert sum(created for _, created in alerts_fire(firings=firings(world, 500, start=50), now=T0)) == 500
+    assert len(large.captured_queries) == len(small.captured_queries)
+    assert Delivery.objects.filter(alert__created_at=T0).count() > 500
+
+
+def feed_series(sample, service, count: int, *, start: int = 0) -> None:
+    for i in range(start, start + count):
+        sample(service, "queue_depth", 250, T0 + timedelta(seconds=10), host=f"h{i}")
+
+
+def test_an_evaluation_storm_costs_the_same_queries_for_50_and_500_label_sets(
+    clock, sample, service, world, django_assert_max_num_queries
+):
+    policy = world["rules"][0].escalation_policy
+    rule = AlertRuleFactory(name="queue", metric="queue_depth", window=MIN, escalation_policy=policy)
+    rule.channels.set(world["rules"][0].channels.all())
+    feed_series(sample, service, 50)
+    clock.move_to(T0 + MIN)
+    with django_assert_max_num_queries(60) as small:
+        assert rules_evaluate().fired == 50
+    Alert.objects.all().delete()
+    RuleState.objects.all().delete()
+    feed_series(sample, service, 450, start=50)
+    with django_assert_max_num_queries(60) as large:
+        assert rules_evaluate().fired == 500
+    assert len(large.captured_queries) == len(small.captured_queries)
+    assert RuleState.objects.filter(rule=rule, active_since=T0 + MIN).count() == 500
+    assert Delivery.objects.filter(alert__rule=rule, event="trigger").count() == 1000  # pager and mail
+
+
+def test_an_alert_opened_by_another_writer_during_a_storm_is_not_duplicated(clock, sample, service, monkeypatch):
+    AlertRuleFactory(metric="queue_depth", window=MIN)
+    feed_series(sample, service, 20)
+    real = evaluation._Evaluator.__init__
+
+    def load_then_race(self, *args, **kwargs):
+        real(self, *args, **kwargs)  # the evaluator has loaded the open alerts: none
+        labels = {"host": "h3", "service": "checkout"}  # a series' labels carry its service
+        rule = args[0][0]
+        alert_fire(rule=rule, fingerprint=fingerprint(rule.pk, labels), labels=labels, value=1.0, summary="other")
+
+    monkeypatch.setattr(evaluation._Evaluator, "__init__", load_then_race)
+    clock.move_to(T0 + MIN)
+    report = rules_evaluate()
+    assert report.errors == [] and report.fired == 19
+    assert Alert.objects.count() == 20 and Alert.objects.filter(summary="other").count() == 1
+    assert AlertEvent.objects.filter(kind="triggered").count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_storms_at_once_open_each_alert_once(clock, world):
+    if connection.vendor != "postgresql":
+        pytest.skip("two writers at once need PostgreSQL (SQLite serialises writers anyway)")
+    storm = firings(world, 200)
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def evaluator():
+        try:
+            barrier.wait()
+            results.append(alerts_fire(firings=storm, now=T0))
+        except Exception as exc:  # reported below: a thread's exception would otherwise vanish
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=evaluator) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Alert.objects.count() == 200
+    assert AlertEvent.objects.filter(kind="triggered").count() == 200
+    created = [created for result in results for _, created in result]
+    assert created.count(True) == 200
+    pks = [{alert.pk for alert, _ in result} for result in results]
+    assert pks[0] == pks[1]
