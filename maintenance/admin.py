@@ -16,7 +16,7 @@ class MaintenanceTaskAdmin(admin.ModelAdmin):
         now = timezone.now()
         if not change:
             obj.created_at = now
-        if "status" in form.changed_data:
-            obj.closed_at = None if obj.status == MaintenanceTask.Status.OPEN else now
         obj.updated_at = now
+        if "status" in form.changed_data:
+            obj.status_set(obj.status, now=now)
         super().save_model(request, obj, form, change)

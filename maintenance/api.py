@@ -24,9 +24,10 @@ class MaintenanceTaskSerializer(serializers.ModelSerializer):
 
     def update(self, instance, validated_data):
         now = timezone.now()
+        validated_data["updated_at"] = now
         if "status" in validated_data and validated_data["status"] != instance.status:
-            validated_data["closed_at"] = None if validated_data["status"] == MaintenanceTask.Status.OPEN else now
-        return super().update(instance, {**validated_data, "updated_at": now})
+            validated_data.update(MaintenanceTask.status_fields(validated_data["status"], now=now))
+        return super().update(instance, validated_data)
 
 
 class MaintenanceTaskFilter(PortalFilterSet):

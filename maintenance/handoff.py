@@ -79,12 +79,13 @@ def tasks_open_for_debt(*, items: list[DebtTask], now: datetime | None = None) -
                 priority,
             ):
                 task.title, task.description, task.priority = item.title[:200], item.description, priority
+                task.updated_at = now
                 if reopen:
-                    task.status, task.closed_at, task.due_at = MaintenanceTask.Status.OPEN, None, item.due_at
+                    task.status_set(MaintenanceTask.Status.OPEN, now=now)
+                    task.due_at = item.due_at
                     counts["reopened"] += 1
                 else:
                     counts["updated"] += 1
-                task.updated_at = now
                 changed.append(task)
         MaintenanceTask.objects.bulk_create(new, batch_size=BATCH)
         MaintenanceTask.objects.bulk_update(
@@ -107,7 +108,7 @@ def tasks_close_for_debt(*, fingerprints: list[str], now: datetime | None = None
             source=SOURCE_CODEHEALTH,
             source_ref__in=fingerprints[start : start + BATCH],
             status=MaintenanceTask.Status.OPEN,
-        ).update(status=MaintenanceTask.Status.DONE, closed_at=now, updated_at=now)
+        ).update(**MaintenanceTask.status_fields(MaintenanceTask.Status.DONE, now=now))
     return closed
 
 
