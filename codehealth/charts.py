@@ -3,6 +3,7 @@
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from codehealth.models import CodeRepository, CodeScan
 from portal.charts import PortalChartView
@@ -42,7 +43,10 @@ class TrendChart(PortalChartView):
         return super().get(request, *args, **kwargs)
 
     def get_labels(self):
-        return [f"{s.at:%Y-%m-%d %H:%M}" + (f" {s.commit[:7]}" if s.commit else "") for s in self.scans]
+        # Stored in UTC; people read TIME_ZONE.
+        return [
+            f"{timezone.localtime(s.at):%Y-%m-%d %H:%M}" + (f" {s.commit[:7]}" if s.commit else "") for s in self.scans
+        ]
 
     def get_providers(self):
         return [label for label, _ in self.lines]

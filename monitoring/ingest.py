@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from monitoring.labels import MetricError, check_name, check_value, labels_checked_key
 from monitoring.models import IngestBatch, Metric, MetricKind, MetricSample, RollupState
-from monitoring.query import ROLLUP_LOCK_KEY, ROLLUP_STATE_KEY
+from monitoring.query import ROLLUP_LOCK_KEY, ROLLUP_STATE_KEY, floor_minute
 from portal.models import Service
 
 MAX_FUTURE = timedelta(minutes=5)
@@ -179,7 +179,7 @@ def samples_write(rows: list[Row]) -> int:
     if not rows:
         return 0
     # Rollups are per whole minute: the minute of the earliest sample is the one to redo.
-    earliest = min(row[5] for row in rows).replace(second=0, microsecond=0)
+    earliest = floor_minute(min(row[5] for row in rows))
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY is PostgreSQL's bulk path (about twice executemany's rate here).

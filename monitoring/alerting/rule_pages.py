@@ -134,7 +134,7 @@ class RulePreviewChart(PortalChartView):
         return super().get(request, *args, **kwargs)
 
     def get_labels(self):
-        return [t.strftime("%H:%M") for t in self.preview.times]
+        return [timezone.localtime(t).strftime("%H:%M") for t in self.preview.times]  # UTC steps, read locally
 
     def get_providers(self):
         names = [", ".join(f"{k}={v}" for k, v in sorted(s.labels.items())) or self.rule.metric for s in self.shown]

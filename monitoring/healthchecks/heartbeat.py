@@ -37,7 +37,7 @@ def next_due(beat: Beat, reference: datetime) -> datetime:
 
 
 def _at(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def heartbeat_status(beat: Beat, *, now: datetime) -> tuple[str, str]:

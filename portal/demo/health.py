@@ -11,7 +11,7 @@ through `heartbeat_ping` by the live task, as the jobs themselves would.
 
 import math
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.utils import timezone
@@ -100,8 +100,8 @@ def _ticks(since: datetime, until: datetime, step: timedelta = INTERVAL) -> list
 
 def _nightly_pings(since: datetime, until: datetime, rng: np.random.Generator) -> list[Ping]:
     pings = []
-    day = since.replace(hour=2, minute=30, second=0, microsecond=0)
-    failed_night = (until - timedelta(days=4)).date()
+    day = since.astimezone(UTC).replace(hour=2, minute=30, second=0, microsecond=0)  # the cron is UTC
+    failed_night = (until - timedelta(days=4)).astimezone(UTC).date()
     while day < until:
         if day >= since:
             started = day + timedelta(seconds=int(rng.integers(1, 20)))

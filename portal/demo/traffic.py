@@ -103,7 +103,7 @@ class Scenario:
     @classmethod
     def around(cls, now: datetime) -> "Scenario":
         # A busy afternoon (14:20 UTC) two to three days before `now`.
-        day = (now - timedelta(days=2, hours=12)).date()
+        day = (now - timedelta(days=2, hours=12)).astimezone(UTC).date()
         start = datetime(day.year, day.month, day.day, 14, 20, tzinfo=UTC)
         if start > now - timedelta(days=2):
             start -= timedelta(days=1)

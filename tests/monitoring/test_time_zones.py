@@ -5,19 +5,24 @@ Europe/Berlin has the daylight-saving changes. CI runs these (and the rest of th
 alerting tests) once more with TIME_ZONE=Asia/Kolkata.
 """
 
+import os
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 import time_machine
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Task
 
 from monitoring.alerting.models import MaintenanceWindow
-from monitoring.healthchecks.heartbeat import Beat, next_due
+from monitoring.healthchecks.heartbeat import Beat, heartbeat_status, next_due
 from monitoring.query import floor_hour, floor_minute, series_query, window_aggregates
 from monitoring.rollups import rollup_run
+from portal.demo.health import _nightly_pings
+from portal.demo.traffic import Scenario
 from tests.monitoring.conftest import T0
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
@@ -155,3 +160,27 @@ def test_metric_chart_buckets_in_utc_and_labels_in_the_viewers_zone(kolkata, put
         data = page_client("viewer").get(url, {"range": "7d", "agg": "count"}).json()
     assert data["datasets"][0]["data"][-4:] == [None, 60, 60, 15]
     assert data["labels"][-3:] == ["03-01 17:30", "03-01 18:30", "03-01 19:30"]  # 12:00 to 14:00 UTC
+
+
+def test_heartbeat_messages_say_utc_times_for_local_moments():
+    ping = datetime(2026, 3, 1, 12, 10, tzinfo=UTC)
+    beat = Beat(T0, ping.astimezone(KOLKATA), None, None, 3600, "", 60)
+    _, message = heartbeat_status(beat, now=ping.astimezone(KOLKATA))
+    assert message == "last ping 2026-03-01 12:10:00 UTC, next due by 2026-03-01 13:10:00 UTC"
+
+
+def test_demo_days_are_utc_days_for_a_local_now():
+    now = datetime(2026, 3, 2, 20, tzinfo=UTC)  # already 3 March in Kolkata
+    assert Scenario.around(now.astimezone(KOLKATA)) == Scenario.around(now)
+    pings = _nightly_pings(now.astimezone(KOLKATA) - timedelta(days=3), now, np.random.default_rng(1))
+    assert {(p.at.astimezone(UTC).hour, p.at.astimezone(UTC).minute) for p in pings if p.kind == "start"} == {(2, 30)}
+
+
+def test_the_environment_chooses_the_zone_of_the_test_run():
+    """CI's second pass sets TIME_ZONE=Asia/Kolkata: it must reach the settings, or that pass
+    would only repeat the UTC one."""
+    wanted = os.environ.get("TIME_ZONE")
+    if not wanted:
+        pytest.skip("TIME_ZONE is not set for this run")
+    assert wanted == settings.TIME_ZONE
+    assert timezone.get_current_timezone_name() == wanted
