@@ -60,7 +60,9 @@ def health(request):
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:
-        return JsonResponse({"status": "unhealthy", "database": {"ok": False, "error": type(exc).__name__}}, status=503)
+        return JsonResponse(
+            {"status": HealthStatus.UNHEALTHY, "database": {"ok": False, "error": type(exc).__name__}}, status=503
+        )
     latency = round((time.perf_counter() - start) * 1000, 3)
     return JsonResponse({"status": "ok", "database": {"ok": True, "latency_ms": latency}})
 
@@ -105,7 +107,7 @@ def ready(request):
                 "checked_at": check.last_checked_at.isoformat() if check.last_checked_at else None,
             }
         )
-    status = "unhealthy" if failing else "degraded" if degraded else "ok"
+    status = HealthStatus.UNHEALTHY if failing else HealthStatus.DEGRADED if degraded else "ok"
     return JsonResponse({"status": status, "checks": items}, status=503 if failing else 200)
 
 

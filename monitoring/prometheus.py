@@ -22,11 +22,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.core import Metric as Family
 from prometheus_client.exposition import choose_encoder
 
+from monitoring.healthchecks import status as health
 from monitoring.models import HealthCheck, Metric, MetricKind
 from monitoring.query import QUANTILES, WindowAggregate, collect_buckets, rollup_watermark
 from monitoring.totals import cumulative_totals
 
-STATUS_VALUE = {"healthy": 0, "degraded": 1, "unhealthy": 2}
+STATUS_VALUE = health.RANK
 NAN = math.nan
 logger = logging.getLogger(__name__)
 

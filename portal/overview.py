@@ -9,18 +9,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count
+from django.db.models import Case, Count, Value, When
 from django_q.models import Schedule, Success
 
 from monitoring.alerting.models import Alert, AlertStatus, Severity
+from monitoring.healthchecks import status as health
 from monitoring.models import HealthCheck, HealthStatus
 from portal.models import Service
 
 NEWEST_ALERTS = 5
 PROBLEM_CHECKS = 10
-# Worst last. "unknown": no enabled check has a result and no alert is open.
-STATUSES = ("unknown", HealthStatus.HEALTHY, HealthStatus.DEGRADED, HealthStatus.UNHEALTHY)
-RANK = {status: rank for rank, status in enumerate(STATUSES)}
+# Unknown (no enabled check has a result and no alert is open) ranks below every status.
+UNKNOWN = "unknown"
+RANK = {UNKNOWN: -1, **health.RANK}
 # An open alert colours its service like a check would: critical = unhealthy, warning = degraded.
 ALERT_STATUS = {Severity.CRITICAL: HealthStatus.UNHEALTHY, Severity.WARNING: HealthStatus.DEGRADED}
 SEVERITIES = (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
@@ -28,10 +29,15 @@ SEVERITIES = (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
 WORKERS_QUIET_AFTER = timedelta(minutes=2)
 
 
+def _status_rank() -> Case:
+    """A check's status as its rank, for ordering in SQL: the failing checks first."""
+    return Case(*(When(last_status=s, then=Value(r)) for s, r in health.RANK.items()), default=Value(-1))
+
+
 @dataclass
 class ServiceState:
     service: Service
-    status: str = "unknown"
+    status: str = UNKNOWN
     firing: int = 0
     acknowledged: int = 0
     checks: dict[str, int] = field(default_factory=dict)  # last_status -> count of enabled checks
@@ -92,8 +98,7 @@ def overview_build() -> Overview:
         newest_alerts=list(
             Alert.objects.open().select_related("service").order_by("-created_at", "-id")[:NEWEST_ALERTS]
         ),
-        # "unhealthy" sorts after "degraded": descending puts the failing checks first.
-        problem_checks=list(problems.order_by("-last_status", "service__name", "name")[:PROBLEM_CHECKS]),
+        problem_checks=list(problems.order_by(_status_rank().desc(), "service__name", "name")[:PROBLEM_CHECKS]),
         checks_unhealthy=totals[HealthStatus.UNHEALTHY],
         checks_degraded=totals[HealthStatus.DEGRADED],
         services=sorted(states.values(), key=lambda s: (-RANK[s.status], s.service.name)),

@@ -31,12 +31,12 @@ from monitoring.alerting.lifecycle import (
 )
 from monitoring.alerting.models import Alert, AlertRule, AlertStatus, RuleSource, RuleState
 from monitoring.alerting.rules import rule_disable
+from monitoring.healthchecks.status import UNHEALTHY
 from monitoring.query import Bucket, WindowAggregate, floor_minute, minute_buckets
 from portal.lib.bulk import chunks, full_batches
 from portal.models import Service
 
 log = logging.getLogger(__name__)
-UNHEALTHY = "unhealthy"
 FORGET_AFTER = timedelta(days=1)
 
 

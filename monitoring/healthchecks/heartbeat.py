@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
-HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
+from monitoring.healthchecks.status import DEGRADED, HEALTHY, UNHEALTHY
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from monitoring.healthchecks.custom import CustomCheckError, custom_check_prepare
 from monitoring.healthchecks.heartbeat import Beat, cron_valid, heartbeat_status
+from monitoring.healthchecks.status import DEGRADED, HEALTHY, RANK, UNHEALTHY, worst
 from monitoring.models.checks import MAX_DEGRADED_MS
 
-HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
-RANK = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
+__all__ = ["DEGRADED", "HEALTHY", "KINDS", "UNHEALTHY", "Outcome", "worst"]
 MAX_BODY = 1_000_000  # bytes of an HTTP answer searched for body_contains
 
 
@@ -27,10 +27,6 @@ class Outcome:
     status: str
     message: str = ""
     latency_ms: float | None = None
-
-
-def worst(*statuses: str) -> str:
-    return max(statuses, key=RANK.__getitem__, default=HEALTHY)
 
 
 def _ms(start: float) -> float:

@@ -10,13 +10,14 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from monitoring.healthchecks import status as health
 from portal.models import Service
 
 
 class HealthStatus(models.TextChoices):
-    HEALTHY = "healthy", "Healthy"
-    DEGRADED = "degraded", "Degraded"
-    UNHEALTHY = "unhealthy", "Unhealthy"
+    HEALTHY = health.HEALTHY, "Healthy"
+    DEGRADED = health.DEGRADED, "Degraded"
+    UNHEALTHY = health.UNHEALTHY, "Unhealthy"
 
 
 class CheckKind(models.TextChoices):
@@ -43,7 +44,7 @@ MIN_TIMEOUT_SECONDS = 0.1
 MAX_TIMEOUT_SECONDS = 60  # a check runs in a worker thread; longer holds a worker for nothing
 MAX_PERIOD_SECONDS = 366 * 86_400  # a heartbeat of a yearly job
 MAX_GRACE_SECONDS = 31 * 86_400
-MAX_DEGRADED_MS = MAX_TIMEOUT_SECONDS * 1000  # slower than the timeout is a failure, not "degraded"
+MAX_DEGRADED_MS = MAX_TIMEOUT_SECONDS * 1000  # slower than the timeout is a failure, not a degradation
 BOUNDED_FIELDS = ("interval_seconds", "timeout_seconds", "period_seconds", "grace_seconds")
 
 
