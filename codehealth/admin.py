@@ -27,9 +27,9 @@ class CodeRepositoryAdmin(admin.ModelAdmin):
     @admin.action(description="Scan now (queued for the workers)")
     def scan_now(self, request, queryset):
         with transaction.atomic():
-            for repository in queryset:
-                scan_queue(repository=repository, trigger=CodeScan.Trigger.ADMIN)
-        self.message_user(request, f"{queryset.count()} scan(s) queued.", messages.SUCCESS)
+            created = [scan_queue(repository=repository, trigger=CodeScan.Trigger.ADMIN)[1] for repository in queryset]
+        busy = f", {created.count(False)} already queued or running" if False in created else ""
+        self.message_user(request, f"{created.count(True)} scan(s) queued{busy}.", messages.SUCCESS)
 
 
 @admin.register(CodeScan)

@@ -116,12 +116,17 @@ class RepositoryViewSet(viewsets.ModelViewSet):
     serializer_class = RepositorySerializer
     action_roles = {"scan": OPERATOR}
 
-    @extend_schema(request=None, responses={202: ScanSerializer}, summary="Queue a scan of this repository now")
+    @extend_schema(
+        request=None,
+        responses={202: ScanSerializer},
+        summary="Queue a scan of this repository now",
+        description="While a scan of the repository is queued or running, that scan is returned instead.",
+    )
     @action(detail=True, methods=["post"])
     def scan(self, request, pk=None):
         repository = self.get_object()
         with transaction.atomic():
-            scan = scan_queue(repository=repository, trigger=CodeScan.Trigger.API)
+            scan, _ = scan_queue(repository=repository, trigger=CodeScan.Trigger.API)
         return Response(ScanSerializer(scan).data, status=status.HTTP_202_ACCEPTED)
 
 

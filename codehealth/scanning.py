@@ -30,6 +30,7 @@ STALE_AFTER = timedelta(hours=6)
 TASK_GRACE = timedelta(minutes=1)
 # Scans run by django-q2 tasks (see tasks.scan_queue), which have a time limit.
 QUEUED_TRIGGERS = (CodeScan.Trigger.API, CodeScan.Trigger.ADMIN, CodeScan.Trigger.SCHEDULE)
+IN_PROGRESS = (CodeScan.Status.QUEUED, CodeScan.Status.RUNNING)
 _BLOCK_FIELDS = (
     "file",
     "qualname",
@@ -69,21 +70,33 @@ def scan_create(
     )
 
 
+def scans_abandoned_fail(*, repository_id: int, now: datetime, starting: int | None = None) -> None:
+    """Fail the repository's scans no worker will finish, so they do not hold it for ever (the
+    scan `starting` is being claimed: late, but not lost). Call with the repository row locked."""
+    scans = CodeScan.objects.filter(repository_id=repository_id).exclude(pk=starting)
+    running = scans.filter(status=CodeScan.Status.RUNNING)
+    # A worker killed mid-scan leaves its scan "running" forever.
+    # A queued scan's task is killed at CODEHEALTH_SCAN_TIMEOUT; a command line scan has no limit.
+    running.filter(started_at__lt=now - STALE_AFTER).update(
+        status=CodeScan.Status.FAILED, error="abandoned: no result after 6 hours", finished_at=now
+    )
+    task_limit = timedelta(seconds=settings.CODEHEALTH_SCAN_TIMEOUT) + TASK_GRACE
+    running.filter(trigger__in=QUEUED_TRIGGERS, started_at__lt=now - task_limit).update(
+        status=CodeScan.Status.FAILED, error="abandoned: its task ran out of time", finished_at=now
+    )
+    # A task lost with its broker (or queued while no worker ever ran) would be reused for ever.
+    scans.filter(status=CodeScan.Status.QUEUED, queued_at__lt=now - STALE_AFTER).update(
+        status=CodeScan.Status.FAILED, error="abandoned: not started within 6 hours", finished_at=now
+    )
+
+
 def _claim(scan: CodeScan, now: datetime) -> bool:
     """queued -> running, unless another scan of the repository is running (its file versions
     and debt items would race with ours)."""
     with transaction.atomic():
         CodeRepository.objects.select_for_update().filter(pk=scan.repository_id).first()
+        scans_abandoned_fail(repository_id=scan.repository_id, now=now, starting=scan.pk)
         running = CodeScan.objects.filter(repository_id=scan.repository_id, status=CodeScan.Status.RUNNING)
-        # A worker killed mid-scan leaves its scan "running" forever; do not let it block the repository.
-        # A queued scan's task is killed at CODEHEALTH_SCAN_TIMEOUT; a command line scan has no limit.
-        running.filter(started_at__lt=now - STALE_AFTER).update(
-            status=CodeScan.Status.FAILED, error="abandoned: no result after 6 hours", finished_at=now
-        )
-        task_limit = timedelta(seconds=settings.CODEHEALTH_SCAN_TIMEOUT) + TASK_GRACE
-        running.filter(trigger__in=QUEUED_TRIGGERS, started_at__lt=now - task_limit).update(
-            status=CodeScan.Status.FAILED, error="abandoned: its task ran out of time", finished_at=now
-        )
         busy = running.exists()
         if busy:
             CodeScan.objects.filter(pk=scan.pk, status=CodeScan.Status.QUEUED).update(

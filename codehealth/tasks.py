@@ -8,7 +8,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from codehealth.models import CodeRepository, CodeScan
-from codehealth.scanning import scan_create, scan_run
+from codehealth.scanning import IN_PROGRESS, scan_create, scan_run, scans_abandoned_fail
 
 
 def scan_repository(scan_id: int) -> str:
@@ -19,22 +19,38 @@ def scan_repository(scan_id: int) -> str:
     return scan_run(scan=scan).status
 
 
-def scan_queue(*, repository: CodeRepository, trigger: str, now: datetime | None = None) -> CodeScan:
-    """Create a queued scan and hand it to the workers once the row is committed."""
-    scan = scan_create(repository=repository, trigger=trigger, now=now)
-    # A scan (pylint alone may take CODEHEALTH_PYLINT_TIMEOUT) outlasts the cluster's task timeout;
-    # killed there, it would stay "running" and block its repository until found abandoned.
-    transaction.on_commit(
-        lambda: async_task(
-            "codehealth.tasks.scan_repository", scan.pk, q_options={"timeout": settings.CODEHEALTH_SCAN_TIMEOUT}
+def scan_queue(*, repository: CodeRepository, trigger: str, now: datetime | None = None) -> tuple[CodeScan, bool]:
+    """The repository's scan in progress (queued or running), or else a new queued scan handed to
+    the workers once the row is committed; `created` says which. A second scan would only fail
+    ("another scan of this repository is running") or repeat the first."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Two "scan now"s at once: the row lock makes the second see the first one's scan.
+        CodeRepository.objects.select_for_update().filter(pk=repository.pk).first()
+        scans_abandoned_fail(repository_id=repository.pk, now=now)
+        current = (
+            CodeScan.objects.filter(repository=repository, status__in=IN_PROGRESS)
+            .select_related("repository")
+            .order_by("-id")  # the one the overview page shows
+            .first()
         )
-    )
-    return scan
+        if current is not None:
+            return current, False
+        scan = scan_create(repository=repository, trigger=trigger, now=now)
+        # A scan (pylint alone may take CODEHEALTH_PYLINT_TIMEOUT) outlasts the cluster's task timeout;
+        # killed there, it would stay "running" and block its repository until found abandoned.
+        transaction.on_commit(
+            lambda: async_task(
+                "codehealth.tasks.scan_repository", scan.pk, q_options={"timeout": settings.CODEHEALTH_SCAN_TIMEOUT}
+            )
+        )
+        return scan, True
 
 
 def scan_due(now: datetime | None = None) -> int:
-    """Queue a scan for each repository whose next_scan_at has come. The conditional UPDATE
-    is the claim: two workers sweeping at once queue each repository once."""
+    """Queue a scan for each repository whose next_scan_at has come (unless one is still queued
+    or running); returns how many were queued. The conditional UPDATE is the claim: two workers
+    sweeping at once queue each repository once."""
     now = now or timezone.now()
     queued = 0
     due = CodeRepository.objects.filter(next_scan_at__lte=now, scan_every_hours__isnull=False)
@@ -43,7 +59,6 @@ def scan_due(now: datetime | None = None) -> int:
             next_scan_at=now + timedelta(hours=repo.scan_every_hours)
         )
         if claimed:
-            with transaction.atomic():
-                scan_queue(repository=repo, trigger=CodeScan.Trigger.SCHEDULE, now=now)
-            queued += 1
+            _, created = scan_queue(repository=repo, trigger=CodeScan.Trigger.SCHEDULE, now=now)
+            queued += created
     return queued

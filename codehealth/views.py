@@ -25,13 +25,13 @@ from codehealth.models import (
     FunctionMetrics,
     Severity,
 )
+from codehealth.scanning import IN_PROGRESS
 from codehealth.tasks import scan_queue
 from portal.access import viewer_required
 
 SCAN_PERMISSION = "codehealth.scan_coderepository"
 PAGE_SIZE = 50
 SEVERITIES = sorted(Severity.values, key=lambda s: -SEVERITY_RANK[s])
-IN_PROGRESS = (CodeScan.Status.QUEUED, CodeScan.Status.RUNNING)
 
 
 def latest_scan(repository) -> CodeScan | None:
@@ -105,8 +105,9 @@ def scan_now(request, pk: int):
         raise PermissionDenied("Your role does not allow this.")
     repository = get_object_or_404(CodeRepository, pk=pk)
     with transaction.atomic():
-        scan = scan_queue(repository=repository, trigger=CodeScan.Trigger.ADMIN)
-    messages.success(request, f"Scan #{scan.pk} queued; this page updates when it has finished.")
+        scan, created = scan_queue(repository=repository, trigger=CodeScan.Trigger.ADMIN)
+    state = "queued" if created else f"is already {scan.status}"
+    messages.success(request, f"Scan #{scan.pk} {state}; this page updates when it has finished.")
     return redirect("codehealth:repository", pk=repository.pk)
 
 

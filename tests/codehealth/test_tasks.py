@@ -42,7 +42,10 @@ def test_sweep_queues_due_repositories_once(db, task_queue, django_capture_on_co
     assert due.next_scan_at == NOW + timedelta(hours=6, minutes=1)
     assert CodeScan.objects.get().trigger == CodeScan.Trigger.SCHEDULE
     assert task_queue.queue_size() == 1
-    assert scan_due(now=NOW + timedelta(hours=6, minutes=1)) == 1
+    # due again while the first is still queued: that one is this period's too (no second scan)
+    assert scan_due(now=NOW + timedelta(hours=6, minutes=1)) == 0
+    CodeScan.objects.update(status=CodeScan.Status.SUCCEEDED)
+    assert scan_due(now=NOW + timedelta(hours=12, minutes=1)) == 1
 
 
 def test_schedule_and_setup_hook(db):
@@ -79,7 +82,7 @@ def test_demo_repository_is_not_queued_again_by_the_sweep(db, task_queue, django
 def test_queued_scan_gets_its_own_task_time_limit(repository, task_queue, django_capture_on_commit_callbacks, settings):
     settings.CODEHEALTH_SCAN_TIMEOUT = 1234
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        scan = scan_queue(repository=repository, trigger=CodeScan.Trigger.API)
+        scan, _ = scan_queue(repository=repository, trigger=CodeScan.Trigger.API)
     [(_, payload)] = task_queue.dequeue()
     task = SignedPackage.loads(payload)
     assert (task["func"], task["args"], task["timeout"]) == ("codehealth.tasks.scan_repository", (scan.pk,), 1234)
