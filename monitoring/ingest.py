@@ -4,7 +4,6 @@ Samples are validated with plain code and inserted with one `executemany` of raw
 instances and no serializer per sample (bench/metrics_ingest.py measures why).
 """
 
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,9 +24,6 @@ KINDS = frozenset(MetricKind.values)
 
 # A row as written: (service_id, name, canonical labels JSON, labels hash, value, aware UTC time).
 Row = tuple[int, str, str, str, float, datetime]
-
-_kind_cache: dict[str, str] = {}
-_kind_lock = threading.Lock()
 
 
 @dataclass
@@ -103,23 +99,22 @@ def sample_row(item, *, service_id: int, now: datetime, bounds=None) -> tuple[Ro
 def metric_kinds(declared: dict[str, str | None], helps: dict[str, str] | None = None) -> dict[str, str]:
     """The stored kind of each name, registering new names with their declared kind (or gauge).
 
-    Cached per process: a name's kind never changes once stored, so hot batches cost no query."""
-    missing = [name for name in declared if name not in _kind_cache]
-    if missing:
-        found = dict(Metric.objects.filter(name__in=missing).values_list("name", "kind"))
-        helps = helps or {}
-        new = [
-            Metric(name=n, kind=declared[n] or MetricKind.GAUGE, help=helps.get(n, "")[:300])
-            for n in missing
-            if n not in found
-        ]
-        if new:
-            Metric.objects.bulk_create(new, ignore_conflicts=True)
-            # Another process may have registered some of these first: read back who won.
-            found.update(Metric.objects.filter(name__in=[m.name for m in new]).values_list("name", "kind"))
-        with _kind_lock:
-            _kind_cache.update(found)
-    return {name: _kind_cache[name] for name in declared}
+    Read for every batch, not cached per process: a metric deleted or re-kinded in the admin (of
+    another process) counts from the next batch on. One indexed query per batch, what checking a
+    cache's version stamp would cost too (bench/metrics_ingest.py)."""
+    found = dict(Metric.objects.filter(name__in=list(declared)).values_list("name", "kind"))
+    helps = helps or {}
+    new = [
+        Metric(name=n, kind=declared[n] or MetricKind.GAUGE, help=helps.get(n, "")[:300])
+        for n in declared
+        if n not in found
+    ]
+    if new:
+        Metric.objects.bulk_create(new, ignore_conflicts=True)
+        # Another process may have registered some of these first: read back who won.
+        found.update(Metric.objects.filter(name__in=[m.name for m in new]).values_list("name", "kind"))
+    # A name deleted again between the insert and the read-back keeps its declared kind.
+    return {name: found.get(name) or declared[name] or MetricKind.GAUGE for name in declared}
 
 
 def rows_validate(items, *, service_id: int, now: datetime) -> list[Row]:

@@ -24,14 +24,6 @@ def put(db):
     return write
 
 
-@pytest.fixture(autouse=True)
-def fresh_kind_cache():
-    # The kind cache is per process; a test database starts empty every test.
-    ingest._kind_cache.clear()
-    yield
-    ingest._kind_cache.clear()
-
-
 @pytest.fixture
 def custom_checks(settings):
     """The test callables, registered as a deployment would in HEALTH_CUSTOM_CHECKS."""
