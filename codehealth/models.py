@@ -5,26 +5,31 @@ scans share unchanged versions through `ScanFile` instead of copying them, which
 a re-scan cheap. `DebtItem` is one piece of debt tracked across live scans by its fingerprint.
 """
 
+import hashlib
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from codehealth.analyzer import debt
+from codehealth.analyzer.debt import SEVERITY_RANK as SEVERITY_RANK  # filters, views, debt tracking rank by it
 from codehealth.analyzer.debt import Thresholds
 from codehealth.analyzer.gate import GateRules
 from codehealth.roots import validate_repository_path
 
 
 class Severity(models.TextChoices):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
+    LOW = debt.LOW
+    MEDIUM = debt.MEDIUM
+    HIGH = debt.HIGH
+    CRITICAL = debt.CRITICAL
 
 
+# Linux's limit for a path handed to the kernel, in bytes (so at most as many characters).
+PATH_MAX = 4096
 # next_scan_at = now + interval: a huge interval would overflow the date and stop the sweep.
 MAX_SCAN_EVERY_HOURS = 24 * 366
-SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
 
 
 class DebtKind(models.TextChoices):
@@ -42,6 +47,10 @@ class DebtKind(models.TextChoices):
     TOO_MANY_PARAMETERS = "too_many_parameters", "Too many parameters"
     LOW_MAINTAINABILITY = "low_maintainability", "Low maintainability index"
     PYLINT = "pylint", "pylint message"
+
+
+def path_digest(path: str) -> str:
+    return hashlib.sha1(path.encode(errors="surrogateescape"), usedforsecurity=False).hexdigest()
 
 
 class QualityGate(models.Model):
@@ -77,7 +86,7 @@ class QualityGate(models.Model):
 class CodeRepository(models.Model):
     name = models.CharField(max_length=100, unique=True)
     path = models.CharField(
-        max_length=500,
+        max_length=PATH_MAX,
         validators=[validate_repository_path],
         help_text="Directory on the portal's machine, inside CODEHEALTH_ALLOWED_ROOTS.",
     )
@@ -201,7 +210,10 @@ class CodeScan(models.Model):
 
 class FileMetrics(models.Model):
     repository = models.ForeignKey(CodeRepository, on_delete=models.CASCADE, related_name="file_versions")
-    path = models.CharField(max_length=500)
+    # Relative paths have no length limit worth setting (git trees have none); uniqueness goes
+    # through path_hash, since PostgreSQL cannot index a value over ~2,700 bytes.
+    path = models.TextField()
+    path_hash = models.CharField(max_length=40, editable=False)
     content_hash = models.CharField(max_length=40)
     # Hash of the thresholds and analyzer version the findings were computed with.
     analysis_key = models.CharField(max_length=16)
@@ -236,13 +248,17 @@ class FileMetrics(models.Model):
         verbose_name_plural = "file metrics"
         constraints = [
             models.UniqueConstraint(
-                fields=["repository", "path", "content_hash", "analysis_key"], name="codehealth_file_version"
+                fields=["repository", "path_hash", "content_hash", "analysis_key"], name="codehealth_file_version_hash"
             )
         ]
         indexes = [models.Index(fields=["repository", "content_hash"], name="codehealth_file_hash")]
 
     def __str__(self):
         return self.path
+
+    def save(self, *args, **kwargs):
+        self.path_hash = path_digest(self.path)
+        super().save(*args, **kwargs)
 
     @property
     def average_complexity(self):
@@ -300,7 +316,7 @@ class DebtItem(models.Model):
     rule = models.CharField(max_length=20, blank=True, help_text="Marker word or pylint message id.")
     severity = models.CharField(max_length=10, choices=Severity.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    path = models.CharField(max_length=500)
+    path = models.TextField()
     line = models.PositiveIntegerField()
     symbol = models.CharField(max_length=300, blank=True)
     message = models.TextField()

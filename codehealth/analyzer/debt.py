@@ -19,8 +19,11 @@ from dataclasses import asdict, dataclass
 
 from codehealth.analyzer.source import FileReport
 
+# Mildest first, said once: the model's choices, quality gates, debt escalation and the API's
+# worst-first ordering all read this order.
 LOW, MEDIUM, HIGH, CRITICAL = "low", "medium", "high", "critical"
-SEVERITY_ORDER = {LOW: 1, MEDIUM: 2, HIGH: 3, CRITICAL: 4}
+SEVERITIES = (LOW, MEDIUM, HIGH, CRITICAL)
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES, start=1)}
 
 # word -> (severity, remediation minutes)
 MARKERS = {

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from codehealth.analyzer.debt import SEVERITY_ORDER
+from codehealth.analyzer.debt import SEVERITY_RANK
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ def gate_evaluate(rules: GateRules, facts: GateInput) -> tuple[bool, list[str]]:
     reasons: list[str] = []
     failed = False
     if rules.max_new_debt is not None:
-        floor = SEVERITY_ORDER[rules.new_debt_severity]
-        new = sum(n for sev, n in facts.new_debt_by_severity.items() if SEVERITY_ORDER[sev] >= floor)
+        floor = SEVERITY_RANK[rules.new_debt_severity]
+        new = sum(n for sev, n in facts.new_debt_by_severity.items() if SEVERITY_RANK[sev] >= floor)
         if facts.baseline:
             reasons.append("baseline scan: new-debt condition not applied")
         elif new > rules.max_new_debt:
