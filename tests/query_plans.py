@@ -17,3 +17,17 @@ def whole_table_sorts(queries: list[dict], table: str) -> list[str]:
             steps = [row[-1] for row in cursor.fetchall()]
             found += [f"{step}: {sql}" for step in steps if "TEMP B-TREE" in step]
     return found
+
+
+def whole_table_scans(queries: list[dict], table: str) -> list[str]:
+    """The captured queries that walk all of `table` or all of one of its indexes ("SCAN", where a
+    bounded lookup says "SEARCH"): fine under a small LIMIT, not for a query that returns few rows."""
+    found = []
+    with connection.cursor() as cursor:
+        for query in queries:
+            sql = query["sql"]
+            if not sql.startswith("SELECT") or f'FROM "{table}"' not in sql:
+                continue
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+            found += [f"{row[-1]}: {sql}" for row in cursor.fetchall() if row[-1].startswith(f"SCAN {table}")]
+    return found

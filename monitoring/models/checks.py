@@ -155,7 +155,10 @@ class HeartbeatPing(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["health_check", "-created_at"], name="mon_ping_check_time")]
+        indexes = [
+            models.Index(fields=["health_check", "-created_at"], name="mon_ping_check_time"),
+            models.Index(fields=["-created_at", "-id"], name="mon_ping_newest"),  # the admin's list
+        ]
 
     def __str__(self) -> str:
         return f"{self.health_check_id} {self.kind} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
