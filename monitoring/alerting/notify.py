@@ -37,9 +37,9 @@ log = logging.getLogger(__name__)
 # A claim older than this belongs to a worker that died mid-send; the row is handed out again
 # (at-least-once in that rare case, rather than never).
 STALE_CLAIM = timedelta(minutes=10)
-# Deliveries one send task takes: 25 sends that each run into the 10 s HTTP timeout still end
-# inside a task's 300 s limit. A storm's deliveries go out in several tasks.
-TASK_DELIVERIES = 25
+# Deliveries one send task takes, as many as the sweep hands out at once: a task stopped at its
+# time limit (a target timing out on every send) leaves the rest pending for the next sweep.
+TASK_DELIVERIES = 500
 EVENT_STATUS = {
     DeliveryEvent.TRIGGER: AlertStatus.FIRING,
     DeliveryEvent.ESCALATION: AlertStatus.FIRING,
@@ -77,8 +77,8 @@ def deliveries_build(
 
 def deliveries_queue(rows: list[Delivery]) -> list[Delivery]:
     """Write deliveries (in the caller's transaction) and send them after commit: one task per
-    target and per TASK_DELIVERIES, as the sweep does, so a storm's slow webhook holds up neither
-    email nor a task's time limit."""
+    target (and per TASK_DELIVERIES), as the sweep does, so a slow webhook never holds up email
+    and a storm of a thousand alerts is a few tasks, not a thousand."""
     if not rows:
         return []
     with full_batches():

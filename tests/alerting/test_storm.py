@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from monitoring.alerting import evaluation
+from monitoring.alerting import evaluation, notify
 from monitoring.alerting.conditions import fingerprint
 from monitoring.alerting.evaluation import rules_evaluate
 from monitoring.alerting.lifecycle import Firing, alert_fire, alerts_fire
@@ -204,3 +204,22 @@ def test_two_storms_at_once_open_each_alert_once(clock, world):
     assert created.count(True) == 200
     pks = [{alert.pk for alert, _ in result} for result in results]
     assert pks[0] == pks[1]
+
+
+def test_a_storm_queues_one_send_task_per_target_not_per_alert(
+    clock, world, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued = []
+    monkeypatch.setattr(notify, "async_task", lambda func, ids: queued.append((func, ids)))
+    monkeypatch.setattr(notify, "TASK_DELIVERIES", 40)
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts_fire(firings=firings(world, 300), now=T0)
+    targets = {}
+    for func, ids in queued:
+        assert func == "monitoring.alerting.tasks.deliveries_send" and 0 < len(ids) <= 40
+        for delivery in Delivery.objects.filter(pk__in=ids):
+            targets.setdefault(tuple(ids), set()).add(delivery.target_name)
+    assert all(len(names) == 1 for names in targets.values())  # one target a task
+    assert sorted(pk for _, ids in queued for pk in ids) == sorted(Delivery.objects.values_list("pk", flat=True))
+    per_target = Delivery.objects.values("channel", "user").distinct().count()
+    assert per_target <= len(queued) < per_target + Delivery.objects.count() // 40 + 1
