@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from monitoring.alerting.conditions import SYMBOLS, MatcherError, parse_matchers
+from monitoring.query import AGGREGATIONS
 
 # Bounds said once, as field validators (the admin, the rule builder and the API all apply them).
 # Every minute the evaluator reads each series' minute buckets over the window: a typo like 3650
@@ -23,17 +24,8 @@ class Severity(models.TextChoices):
     CRITICAL = "critical"
 
 
-class Aggregation(models.TextChoices):
-    AVG = "avg"
-    MIN = "min"
-    MAX = "max"
-    SUM = "sum"
-    COUNT = "count"
-    RATE = "rate"
-    P50 = "p50"
-    P95 = "p95"
-    P99 = "p99"
-    LAST = "last"
+# What the query layer can compute is what a rule may ask for: the names are listed there once.
+Aggregation = models.TextChoices("Aggregation", [(name.upper(), name) for name in AGGREGATIONS])
 
 
 class Comparison(models.TextChoices):
