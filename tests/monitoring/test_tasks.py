@@ -1,15 +1,18 @@
 import io
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django_q.models import Schedule
 
 from monitoring import tasks
 from monitoring.hosts import local_host_service, portal_service
-from monitoring.models import CheckKind, HealthCheck, MetricSample
+from monitoring.models import CheckKind, HealthCheck, MetricSample, MinuteRollup
 from monitoring.schedules import SCHEDULES
 from monitoring.setup import monitoring_setup
 from portal.schedules import schedules_sync
+from tests.monitoring.conftest import T0
 from tests.monitoring.factories import HealthCheckFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,24 +63,51 @@ def test_health_check_task_skips_deleted_and_disabled_checks():
     assert tasks.health_check_run(999_999) is None
 
 
-def test_collect_and_sweep_and_prune_tasks_run(settings, monkeypatch):
+def test_collect_and_sweep_tasks_run(settings, monkeypatch):
     settings.METRICS_COLLECT_WINDOW_SECONDS = 0
     assert tasks.collect_system()["failed"] == {}
     assert MetricSample.objects.filter(name="system_memory_percent").exists()
     monkeypatch.setattr("monitoring.healthchecks.runner.async_task", lambda *a, **k: None)
     HealthCheckFactory()
     assert tasks.health_sweep() == {"queued": 1, "evaluated": 0}
-    assert tasks.rollup_minutes()["minutes"] >= 0
-    assert set(tasks.prune()) == {"raw", "minute", "hour", "results", "pings", "ingest_keys"}
+
+
+def test_rollup_task_rolls_every_closed_minute_then_has_nothing_left(settings, put, service):
+    """Samples in five minutes, ten minutes ago: the window runs from the first sample's minute to
+    two minutes ago (METRICS_ROLLUP_DELAY_SECONDS), one rollup row per minute that had samples."""
+    settings.METRICS_ROLLUP_DELAY_SECONDS = 120
+    for i in range(5):
+        put(service, "queue_depth", 10 + i, T0 - timedelta(minutes=10 - i, seconds=-5))
+    with time_machine.travel(T0, tick=False):
+        assert tasks.rollup_minutes() == {"minutes": 8, "rows": 5}
+        assert tasks.rollup_minutes() == {"minutes": 0, "rows": 0}
+    assert sorted(MinuteRollup.objects.values_list("max", flat=True)) == [10, 11, 12, 13, 14]
+
+
+def test_prune_task_deletes_only_what_is_past_its_retention(settings, put, service):
+    settings.METRICS_RAW_RETENTION_DAYS = 7
+    put(service, "queue_depth", 1, T0 - timedelta(days=8))
+    put(service, "queue_depth", 2, T0 - timedelta(days=6))
+    with time_machine.travel(T0, tick=False):
+        tasks.rollup_minutes()
+        done = tasks.prune()
+    assert set(done) == {"raw", "minute", "hour", "results", "pings", "ingest_keys"}
+    assert done["raw"] == 1
+    assert list(MetricSample.objects.values_list("value", flat=True)) == [2.0]
 
 
 def test_monitoring_run_command(settings, monkeypatch):
     settings.METRICS_COLLECT_WINDOW_SECONDS = 0
     monkeypatch.setattr("monitoring.healthchecks.runner.async_task", lambda *a, **k: None)
     out = io.StringIO()
-    call_command("monitoring_run", "collect", "rollup", stdout=out)
-    assert out.getvalue().startswith("collect: {'samples':")
-    assert "rollup: {'minutes':" in out.getvalue()
+    with time_machine.travel(T0, tick=False):
+        call_command("monitoring_run", "collect", "rollup", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == ["collect", "rollup"]
+    collected = MetricSample.objects.filter(service=local_host_service()).count()
+    assert collected > 0 and f"'samples': {collected}" in lines[0]
+    # The collected samples are this minute's: not closed yet, so nothing is rolled up.
+    assert lines[1] == "rollup: {'minutes': 0, 'rows': 0}"
     call_command("monitoring_run", stdout=out)
     assert "prune:" in out.getvalue() and "sweep:" in out.getvalue()
 
