@@ -7,8 +7,10 @@ the data back (bounded by METRICS_BUFFER_LIMIT; the excess is counted as dropped
 """
 
 import atexit
+import json
 import logging
 import os
+import socket
 import threading
 from datetime import UTC, datetime
 
@@ -17,7 +19,7 @@ from django.db import close_old_connections, connections
 
 from monitoring.hosts import portal_service
 from monitoring.ingest import metric_kinds, samples_write
-from monitoring.labels import labels_hash
+from monitoring.labels import MAX_LABEL_VALUE, labels_canonical, labels_hash
 from monitoring.metrics import REGISTRY, Registry
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,19 @@ class Flusher:
         self._thread: threading.Thread | None = None
         self._flush_lock = threading.Lock()  # one flush at a time (thread, atexit, manual)
         self.flushed = 0
+        self._instanced: dict[tuple[str, str], tuple[str, str]] = {}  # (canonical, hash) with `instance`
+
+    def _per_process(self, name: str, canonical: str, digest: str) -> tuple[str, str]:
+        """A gauge's labels with this process as `instance` (see monitoring.metrics)."""
+        if name in self.registry.shared_gauges:
+            return canonical, digest
+        found = self._instanced.get((canonical, digest))
+        if found is None:
+            labels = json.loads(canonical)
+            labels.setdefault("instance", process_instance())
+            text = labels_canonical(labels)
+            found = self._instanced[(canonical, digest)] = (text, labels_hash(text))
+        return found
 
     def service_id(self) -> int:
         if self._service_id is None:
@@ -43,7 +58,7 @@ class Flusher:
     def rows(self, counts, gauges, observations, dropped, now: datetime) -> list:
         service_id = self.service_id()
         rows = [(service_id, n, c, h, value, now) for (n, c, h, _), value in counts.items()]
-        rows += [(service_id, n, c, h, value, now) for (n, c, h, _), value in gauges.items()]
+        rows += [(service_id, n, *self._per_process(n, c, h), value, now) for (n, c, h, _), value in gauges.items()]
         rows += [(service_id, n, c, h, v, datetime.fromtimestamp(t, tz=UTC)) for (n, c, h, _), v, t in observations]
         if dropped:
             rows.append((service_id, DROPPED, "{}", _EMPTY_HASH, float(dropped), now))
@@ -102,6 +117,11 @@ class Flusher:
         self.flush()
 
 
+def process_instance() -> str:
+    """host:pid, what tells this process's gauges from another's (pid alone repeats across hosts)."""
+    return f"{socket.gethostname() or 'localhost'}:{os.getpid()}"[-MAX_LABEL_VALUE:]
+
+
 _EMPTY_HASH = labels_hash("{}")
 FLUSHER = Flusher(REGISTRY, interval=1.0)
 _start_lock = threading.Lock()
@@ -126,6 +146,7 @@ def autostart_install() -> None:
 def _after_fork() -> None:
     # The parent's thread does not exist in the child; its buffer copy would be written twice.
     FLUSHER._thread = None
+    FLUSHER._instanced = {}  # labelled with the parent's pid
     REGISTRY.reset_lock()
     FLUSHER._flush_lock = threading.Lock()
     REGISTRY.take()

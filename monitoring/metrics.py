@@ -8,7 +8,12 @@ waiting, and at exit.
 What a flush writes, per series:
 - Counter: one sample, the increment since the previous flush (counters are stored as
   increments; sums over a window are increases, see monitoring.query).
-- Gauge: one sample with the current value, at every flush once it has been set (like a scrape).
+- Gauge: one sample with the current value, at every flush once it has been set (like a scrape),
+  labelled `instance` = "host:pid": each process's gauge is its own series, so web and worker
+  processes do not overwrite each other; readers aggregate (one line per process in charts and
+  /metrics, `sum without (instance)` in Prometheus), like prometheus_client's multi-process
+  gauges. A value every process sees alike (a queue's depth) is `gauge(..., per_process=False)`:
+  no instance label, the latest sample is the value. A gauge with its own `instance` label keeps it.
 - Histogram / Timer: one sample per observation (quantiles need them); Timer in seconds.
 
     requests = counter("shop_orders_total", "Orders placed", labelnames=("channel",))
@@ -45,6 +50,7 @@ class Registry:
         self.units: dict[SeriesId, itertools.count] = {}
         self.units_seen: dict[SeriesId, int] = {}
         self.gauges: dict[SeriesId, float] = {}  # current gauge values
+        self.shared_gauges: set[str] = set()  # names of gauges declared per_process=False
         # (series, value, unix time). deque.append and popleft are atomic under the GIL, so the
         # hot path takes no lock and the flusher drains with popleft: each item leaves once.
         self.observations: collections.deque[tuple[SeriesId, float, float]] = collections.deque()
@@ -66,6 +72,11 @@ class Registry:
                 return metric
         if type(existing) is not type(metric) or existing.labelnames != metric.labelnames:
             raise MetricError("name", f"{metric.name} is already registered as a {existing.kind}")
+        if getattr(existing, "per_process", None) != getattr(metric, "per_process", None):
+            existing.declare()  # the refused twin's constructor declared the other mode
+            raise MetricError(
+                "per_process", f"{metric.name} is already registered with per_process={existing.per_process}"
+            )
         return existing
 
     def _first_record(self) -> None:
@@ -168,6 +179,7 @@ class Registry:
             self.units.clear()
             self.units_seen.clear()
             self.gauges.clear()
+            self.shared_gauges.clear()
             self.observations.clear()
         self._take_drops()
 
@@ -258,6 +270,18 @@ class Counter(Metric):
 class Gauge(Metric):
     kind = "gauge"
 
+    def __init__(self, name: str, help: str = "", *, labelnames=(), registry=None, per_process: bool = True):
+        super().__init__(name, help, labelnames=labelnames, registry=registry)
+        self.per_process = per_process
+        self.declare()
+
+    def declare(self) -> None:
+        """Tell the flusher whether this name's samples get the process's `instance` label."""
+        if self.per_process:
+            self.registry.shared_gauges.discard(self.name)
+        else:
+            self.registry.shared_gauges.add(self.name)
+
     def set(self, value: float, **labels) -> None:
         self._set(self.series(labels), value)
 
@@ -344,8 +368,8 @@ class Timing:
         return timed
 
 
-def _get(cls, name, help, labelnames, registry):
-    return (registry or REGISTRY).register(cls(name, help, labelnames=labelnames, registry=registry))
+def _get(cls, name, help, labelnames, registry, **options):
+    return (registry or REGISTRY).register(cls(name, help, labelnames=labelnames, registry=registry, **options))
 
 
 def counter(name: str, help: str = "", *, labelnames=(), registry: Registry | None = None) -> Counter:
@@ -353,8 +377,11 @@ def counter(name: str, help: str = "", *, labelnames=(), registry: Registry | No
     return _get(Counter, name, help, labelnames, registry)
 
 
-def gauge(name: str, help: str = "", *, labelnames=(), registry: Registry | None = None) -> Gauge:
-    return _get(Gauge, name, help, labelnames, registry)
+def gauge(
+    name: str, help: str = "", *, labelnames=(), registry: Registry | None = None, per_process: bool = True
+) -> Gauge:
+    """per_process=False: a value every process sees alike (no `instance` label; latest wins)."""
+    return _get(Gauge, name, help, labelnames, registry, per_process=per_process)
 
 
 def histogram(name: str, help: str = "", *, labelnames=(), registry: Registry | None = None) -> Histogram:
