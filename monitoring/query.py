@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from ddsketch import DDSketch
 from django.db.models import ExpressionWrapper, F, TextField
 
+from monitoring.aggregations import AGGREGATIONS
 from monitoring.models import HourRollup, MetricSample, MinuteRollup, RollupState
 from monitoring.sketches import sketch_loads, sketch_merge_all, sketch_merge_packed, sketch_new, sketch_quantile
 from portal.lib.finite import finite_or_none, finite_sum
@@ -29,7 +30,6 @@ from portal.lib.finite import finite_or_none, finite_sum
 LabelKey = tuple[tuple[str, str], ...]
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
-AGGREGATIONS = ("avg", "min", "max", "sum", "count", "rate", "p50", "p95", "p99", "last")
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 ROLLUP_STATE_KEY = "minute"
 # PostgreSQL advisory lock: sample writes hold it shared while deciding to mark a late minute, a

@@ -7,8 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from monitoring.aggregations import AGGREGATIONS  # not from monitoring.query: that loads numpy
 from monitoring.alerting.conditions import SYMBOLS, MatcherError, parse_matchers
-from monitoring.query import AGGREGATIONS
 
 # Bounds said once, as field validators (the admin, the rule builder and the API all apply them).
 # Every minute the evaluator reads each series' minute buckets over the window: a typo like 3650
