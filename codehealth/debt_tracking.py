@@ -33,7 +33,7 @@ def _fields(f: Finding) -> dict:
         "kind": f.kind,
         "rule": f.rule[:20],
         "severity": f.severity,
-        "path": f.path[:500],
+        "path": f.path,
         "line": f.line,
         "symbol": f.symbol[:300],
         "message": f.message,

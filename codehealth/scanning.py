@@ -21,7 +21,7 @@ from codehealth.analyzer.pylint_runner import pylint_run
 from codehealth.conf import analysis_key, excludes_for, thresholds_for
 from codehealth.debt_tracking import debt_track
 from codehealth.gates import gate_apply
-from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, FunctionMetrics, ScanFile
+from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, FunctionMetrics, ScanFile, path_digest
 from codehealth.roots import repository_root
 
 logger = logging.getLogger(__name__)
@@ -227,6 +227,7 @@ def _file_row(repository, scan, key: str, report: FileReport) -> FileMetrics:
     row = FileMetrics(
         repository=repository,
         path=report.path,
+        path_hash=path_digest(report.path),
         content_hash=report.content_hash,
         analysis_key=key,
         first_scan=scan,

@@ -17,6 +17,8 @@ from codehealth.models import CodeRepository, CodeScan, DebtItem
 from codehealth.scanning import ScanError, scan_create, scan_run
 
 GATE_FAILED, CANNOT_RUN = 1, 2
+# A repository is named after its directory, cut to fit the name column with a "-N" suffix.
+NAME_ROOM = CodeRepository._meta.get_field("name").max_length - 8
 
 
 class Command(BaseCommand):
@@ -66,7 +68,7 @@ class Command(BaseCommand):
         repo = CodeRepository.objects.filter(path=str(path)).order_by("id").first()
         if repo:
             return repo
-        base = path.name or "repository"
+        base = path.name[:NAME_ROOM] or "repository"
         candidate, n = base, 1
         while CodeRepository.objects.filter(name=candidate).exists():
             n += 1
