@@ -6,8 +6,11 @@ this module works on the bins with numpy and hands back ordinary `DDSketch` obje
 - `sketch_from_values` maps many values to bins at once (same mapping as `DDSketch.add`);
 - `sketch_dumps`/`sketch_loads` store only non-empty bins (int32 key + float64 count each);
 - `sketch_merge_all` adds the bins of many sketches in one pass.
-This relies on ddsketch's DenseStore fields (bins, offset, min_key, max_key, count); the
-round-trip and merge tests in tests/monitoring/test_sketches.py guard that.
+This relies on ddsketch's private layout (the sketch's `_store`, `_negative_store`, `_mapping`,
+`_zero_count`, `_count`, `_sum`, `_min`, `_max`; DenseStore's bins, offset, min_key, max_key,
+count; LogarithmicMapping's `_multiplier`, `_offset`). Only this module touches it, pyproject.toml
+pins the tested minor release (DDSKETCH_TESTED), and tests/monitoring/test_sketches.py fails
+loudly when a release changes it.
 """
 
 import math
@@ -18,6 +21,7 @@ from ddsketch import DDSketch
 
 from portal.lib.finite import finite_sum
 
+DDSKETCH_TESTED = "3.0.1"  # keep in step with pyproject.toml and constraints.txt
 RELATIVE_ACCURACY = 0.01
 FEW = 64  # below this many values plain Python beats numpy's per-call cost
 _VERSION = 1
@@ -26,6 +30,15 @@ _HEADER = struct.Struct("<BdddddII")  # version, zero count, count, sum, min, ma
 
 def sketch_new() -> DDSketch:
     return DDSketch(relative_accuracy=RELATIVE_ACCURACY)
+
+
+_MAPPING = sketch_new()._mapping
+MIN_POSITIVE = _MAPPING.min_possible  # magnitudes at or below this count as zero
+
+
+def sketch_keys(magnitudes: np.ndarray) -> np.ndarray:
+    """Bin keys of positive magnitudes (> MIN_POSITIVE), as `LogarithmicMapping.key` gives them."""
+    return (np.ceil(np.log2(magnitudes) * _MAPPING._multiplier) + _MAPPING._offset).astype(np.int64)
 
 
 def _fill(store, offset: int, bins: np.ndarray) -> None:
@@ -94,13 +107,11 @@ def sketch_from_values(values) -> DDSketch:
         return _from_few_values(list(values)) if len(values) else sketch_new()
     array = np.asarray(values, dtype=float)
     sketch = sketch_new()
-    mapping = sketch._mapping
-    positive = array[array > mapping.min_possible]
-    negative = -array[array < -mapping.min_possible]
+    positive = array[array > MIN_POSITIVE]
+    negative = -array[array < -MIN_POSITIVE]
     for store, part in ((sketch._store, positive), (sketch._negative_store, negative)):
         if len(part):
-            keys = (np.ceil(np.log2(part) * mapping._multiplier) + mapping._offset).astype(np.int64)
-            unique, counts = np.unique(keys, return_counts=True)
+            unique, counts = np.unique(sketch_keys(part), return_counts=True)
             _fill_keys(store, unique, counts.astype(float))
     sketch._zero_count = float(len(array) - len(positive) - len(negative))
     sketch._count = float(len(array))

@@ -13,9 +13,7 @@ from datetime import UTC
 import numpy as np
 from django.db import connection
 
-from monitoring.sketches import _HEADER, _VERSION, sketch_new
-
-_MAPPING = sketch_new()._mapping
+from monitoring.sketches import _HEADER, _VERSION, MIN_POSITIVE, sketch_keys
 
 
 def rollup_groups(values: np.ndarray, edges) -> list[tuple | None]:
@@ -32,9 +30,9 @@ def rollup_groups(values: np.ndarray, edges) -> list[tuple | None]:
     filled = np.flatnonzero(highs > lows)
     if not len(filled):
         return out
-    positive = values > _MAPPING.min_possible
+    positive = values > MIN_POSITIVE
     group = np.searchsorted(edges, np.arange(len(values)), side="right") - 1
-    keys = np.ceil(np.log2(values[positive]) * _MAPPING._multiplier).astype(np.int64) + int(_MAPPING._offset)
+    keys = sketch_keys(values[positive])
     found_keys = found_counts = np.zeros(0)
     bounds = np.zeros(len(edges), dtype=np.int64)
     if len(keys):

@@ -1,8 +1,14 @@
+import re
+from importlib.metadata import version
+
 import numpy as np
 import pytest
+from ddsketch.mapping import LogarithmicMapping
+from ddsketch.store import DenseStore
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitoring import sketches
 from monitoring.sketches import (
     sketch_dumps,
     sketch_from_values,
@@ -12,6 +18,7 @@ from monitoring.sketches import (
     sketch_new,
     sketch_quantile,
 )
+from tests.support import ROOT
 
 QS = (0.01, 0.25, 0.5, 0.9, 0.95, 0.99)
 
@@ -78,3 +85,28 @@ def test_quantiles_stay_within_one_percent_of_the_exact_order_statistic(values):
     for q in (0.0, 0.5, 0.95, 1.0):
         exact = ordered[int(q * (len(ordered) - 1))]  # DDSketch's rank definition (lower)
         assert sketch_quantile(sketch, q) == pytest.approx(exact, rel=0.0101, abs=1e-300)
+
+
+def test_ddsketch_layout_is_the_one_monitoring_sketches_was_written_for():
+    """monitoring/sketches.py reads and writes ddsketch's private fields (for speed). A release
+    that renames or retypes them must fail here, loudly, not return wrong quantiles: then check
+    the module against the new release and widen the pin in pyproject.toml."""
+    assert sketches.DDSKETCH_TESTED.startswith(version("ddsketch").rsplit(".", 1)[0] + "."), version("ddsketch")
+    sketch = sketches.sketch_new()
+    assert {"_mapping", "_store", "_negative_store", "_zero_count", "_count", "_sum", "_min", "_max"} <= vars(
+        sketch
+    ).keys()
+    assert type(sketch._store) is type(sketch._negative_store) is DenseStore
+    assert {"bins", "offset", "min_key", "max_key", "count"} <= vars(sketch._store).keys()
+    assert type(sketch._mapping) is LogarithmicMapping
+    values = np.array([1e-6, 0.5, 1.0, 3.0, 250.0, 1e9])
+    assert sketches.sketch_keys(values).tolist() == [sketch._mapping.key(v) for v in values]
+    assert sketch._mapping.min_possible == sketches.MIN_POSITIVE
+
+
+def test_only_the_sketches_module_touches_ddsketch_internals():
+    touching = []
+    for path in [*ROOT.glob("monitoring/**/*.py"), *ROOT.glob("portal/**/*.py"), *ROOT.glob("reporting/**/*.py")]:
+        if re.search(r"\._(?:mapping|store|negative_store|zero_count|multiplier)\b", path.read_text()):
+            touching.append(str(path.relative_to(ROOT)))
+    assert touching == ["monitoring/sketches.py"]
