@@ -70,7 +70,9 @@ class ActionSerializer(serializers.Serializer):
 
 
 class AlertFilter(PortalFilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices)
+    # distinct=False: a column of the alert itself cannot repeat rows, and SELECT DISTINCT over
+    # every column made SQLite de-duplicate all resolved alerts for each page.
+    status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices, distinct=False)
     severity = django_filters.CharFilter()
     rule = IdFilter(field_name="rule_id")
     service = django_filters.CharFilter(field_name="service__slug")

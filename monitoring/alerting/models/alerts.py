@@ -65,9 +65,11 @@ class Alert(models.Model):
             )
         ]
         indexes = [
-            # Lists and the API read newest first, whole or filtered by status.
+            # Lists and the API read newest first, whole or filtered by status, service or rule.
             models.Index(fields=["-created_at", "-id"], name="alert_newest"),
             models.Index(fields=["status", "-created_at"]),
+            models.Index(fields=["service", "-created_at", "-id"], name="alert_service_newest"),
+            models.Index(fields=["rule", "-created_at", "-id"], name="alert_rule_newest"),
             models.Index(
                 fields=["next_escalation_at"],
                 condition=Q(next_escalation_at__isnull=False),

@@ -132,6 +132,7 @@ class Delivery(models.Model):
                 fields=["next_attempt_at"], condition=Q(status__in=["pending", "sending"]), name="delivery_due"
             ),
             models.Index(fields=["-created_at", "-id"], name="delivery_newest"),
+            models.Index(fields=["channel", "-created_at", "-id"], name="delivery_channel_newest"),
         ]
         constraints = [
             models.CheckConstraint(
