@@ -9,6 +9,7 @@ A view's own `extend_schema(responses=...)` wins for a code it documents itself.
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import permissions
+from rest_framework.authtoken.views import ObtainAuthToken
 
 from portal.api.throttling import ServiceKeyWriteThrottle
 
@@ -65,6 +66,8 @@ class PortalAutoSchema(AutoSchema):
         return auths
 
     def _throttled(self) -> bool:
+        if isinstance(self.view, ObtainAuthToken):
+            return True  # django-axes locks out repeated failed logins with a 429
         throttles = [t.__class__ for t in self.view.get_throttles()]
         if any(t is not ServiceKeyWriteThrottle for t in throttles):
             return True

@@ -59,4 +59,5 @@ def test_every_operation_documents_the_refusals_it_can_answer():
                 assert {"413", "415"} <= codes, (method, path)
     ingest = schema["paths"]["/api/v1/metrics/"]["post"]["responses"]
     assert "429" in ingest and "429" not in schema["paths"]["/api/v1/services/"]["post"]["responses"]
-    assert {} in schema["paths"]["/api/v1/auth/token/"]["post"]["security"]  # open to anonymous callers
+    token = schema["paths"]["/api/v1/auth/token/"]["post"]
+    assert {} in token["security"] and "429" in token["responses"]  # open to anyone, locked out after failures
