@@ -1,9 +1,6 @@
-from types import SimpleNamespace
-
 from django import forms
 from django.contrib import admin, messages
 
-from monitoring.healthchecks.kinds import KINDS
 from monitoring.healthchecks.masking import config_masked, config_unmasked
 from monitoring.healthchecks.runner import health_check_run
 from monitoring.models import (
@@ -92,20 +89,10 @@ class HealthCheckForm(forms.ModelForm):
             self.initial["config"] = config_masked(self.instance.config)
 
     def clean(self):
+        # The kind's own rules are the model's (`HealthCheck.clean_fields`), run after this.
         cleaned = super().clean()
         if self.instance.pk and "config" in cleaned:
             cleaned["config"] = config_unmasked(cleaned["config"], self.instance.config)
-        kind = KINDS.get(cleaned.get("kind"))
-        config = cleaned.get("config")
-        if kind is None or config is None:
-            return cleaned
-        if not isinstance(config, dict):
-            self.add_error("config", "Must be a JSON object.")
-            return cleaned
-        probe = SimpleNamespace(period_seconds=cleaned.get("period_seconds"), cron=cleaned.get("cron", ""))
-        for key, message in kind.validate(config, probe).items():
-            field = key if key in ("period_seconds", "cron") else "config"
-            self.add_error(field, message if field != "config" else f"{key}: {message}")
         return cleaned
 
 

@@ -8,8 +8,8 @@ exactly what the admin and the API refuse.
 
 import json
 from collections.abc import Callable
+from copy import copy
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 from django import forms
@@ -197,20 +197,19 @@ class HealthCheckPageForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         kind_name = cleaned.get("kind")
-        kind = KINDS.get(kind_name)
-        if kind is None:
+        if kind_name not in KINDS:
             return cleaned
         self._parse_json(kind_name)
         config = self._config(kind_name)
         if config is None:
             return cleaned
-        if not isinstance(config, dict):
-            self.add_error(self._field_for(kind_name, "config"), "Must be a JSON object.")
-            return cleaned
-        probe = SimpleNamespace(period_seconds=cleaned.get("period_seconds"), cron=cleaned.get("cron", ""))
-        for key, message in kind.validate(config, probe).items():
+        # The model judges (`HealthCheck.config_errors`); this form shows each error on its field.
+        check = copy(self.instance)
+        check.kind, check.config = kind_name, config
+        check.period_seconds, check.cron = cleaned.get("period_seconds"), cleaned.get("cron", "")
+        for key, message in check.config_errors().items():
             target = self._field_for(kind_name, key)
-            detail = message[:1].upper() + message[1:]
+            detail = message[:1].upper() + message[1:] + ("." if key == "config" else "")
             if target is not None and "." in key:
                 detail = f"{key.split('.', 1)[1]}: {message}"
             self.add_error(target, detail if target else f"{key}: {message}")

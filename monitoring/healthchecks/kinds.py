@@ -13,10 +13,10 @@ import psutil
 from django.db import connections
 from django.utils import timezone
 
+from monitoring.healthchecks.bounds import MAX_DEGRADED_MS
 from monitoring.healthchecks.custom import CustomCheckError, custom_check_prepare
 from monitoring.healthchecks.heartbeat import Beat, cron_valid, heartbeat_status
 from monitoring.healthchecks.status import DEGRADED, HEALTHY, RANK, UNHEALTHY, worst
-from monitoring.models.checks import MAX_DEGRADED_MS
 
 __all__ = ["DEGRADED", "HEALTHY", "KINDS", "UNHEALTHY", "Outcome", "worst"]
 MAX_BODY = 1_000_000  # bytes of an HTTP answer searched for body_contains

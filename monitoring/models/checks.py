@@ -6,11 +6,21 @@ readiness endpoint read one row per check; `next_run_at` is the due-at column th
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from monitoring.healthchecks import status as health
+from monitoring.healthchecks.bounds import (
+    MAX_GRACE_SECONDS,
+    MAX_INTERVAL_SECONDS,
+    MAX_PERIOD_SECONDS,
+    MAX_TIMEOUT_SECONDS,
+    MIN_INTERVAL_SECONDS,
+    MIN_TIMEOUT_SECONDS,
+)
+from monitoring.healthchecks.kinds import KINDS
 from portal.models import Service
 
 
@@ -35,16 +45,8 @@ class PingKind(models.TextChoices):
     FAIL = "fail", "Fail"
 
 
-# Bounds of what people and the API may set, said once here: the model validators serve the admin
-# form and the API alike. Past them nothing is useful and date arithmetic in the sweep overflows
-# (an interval of 10**12 s stopped every check from being claimed again).
-MIN_INTERVAL_SECONDS = 60  # the sweep runs once a minute: a shorter interval would not run more often
-MAX_INTERVAL_SECONDS = 86_400  # a check run less than daily tells nobody anything in time
-MIN_TIMEOUT_SECONDS = 0.1
-MAX_TIMEOUT_SECONDS = 60  # a check runs in a worker thread; longer holds a worker for nothing
-MAX_PERIOD_SECONDS = 366 * 86_400  # a heartbeat of a yearly job
-MAX_GRACE_SECONDS = 31 * 86_400
-MAX_DEGRADED_MS = MAX_TIMEOUT_SECONDS * 1000  # slower than the timeout is a failure, not a degradation
+# Config errors a kind names by these keys belong to the check's own fields.
+SCHEDULE_FIELDS = ("period_seconds", "cron")
 BOUNDED_FIELDS = ("interval_seconds", "timeout_seconds", "period_seconds", "grace_seconds")
 
 
@@ -123,6 +125,36 @@ class HealthCheck(models.Model):
     @property
     def ping_path(self) -> str:
         return f"/ping/{self.uuid}"
+
+    def config_errors(self) -> dict[str, str]:
+        """What is wrong with the kind-specific settings, by config key ("url", "params.seconds")
+        or by field ("period_seconds", "cron"); empty when valid. The one judgement the admin
+        form, the API and the health-check page apply, each showing it where its fields are."""
+        kind = KINDS.get(self.kind)
+        if kind is None:
+            return {}  # the kind field's choices refuse it
+        if not isinstance(self.config, dict):
+            return {"config": "must be a JSON object"}
+        return kind.validate(self.config, self)
+
+    def clean_fields(self, exclude=None):
+        """Field validation plus `config_errors`, when the form edits `config` as JSON (the
+        admin); a form that builds the config from its own fields maps the errors itself."""
+        errors = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if not exclude or "config" not in exclude:
+            failed = set(errors) | set(exclude or ())  # a field's own error (or absence) comes first
+            for key, message in self.config_errors().items():
+                field = key if key in SCHEDULE_FIELDS else "config"
+                if field in failed:
+                    continue
+                shown = message[:1].upper() + message[1:] + "." if key in (field, "config") else f"{key}: {message}"
+                errors.setdefault(field, []).append(ValidationError(shown, code="config"))
+        if errors:
+            raise ValidationError(errors)
 
 
 class HealthCheckResult(models.Model):
