@@ -28,6 +28,7 @@ from monitoring.alerting.lifecycle import (
     alert_reopen,
     alert_resolve,
     alerts_fire,
+    alerts_resolve,
 )
 from monitoring.alerting.models import Alert, AlertRule, AlertStatus, RuleSource, RuleState
 from monitoring.alerting.rules import rule_disable
@@ -172,6 +173,7 @@ class _Evaluator:
         self.open = {a.fingerprint: a for a in Alert.objects.open().filter(rule__enabled=True) if a.rule_id in ids}
         self.created: list[RuleState] = []
         self.opening: list[tuple[AlertRule, str, Observation, RuleState]] = []
+        self.resolving: list[tuple[Alert, float | None]] = []
         self.changed: dict[int, RuleState] = {}
         self.forgotten: list[int] = []
         self._services: dict[str, Service] | None = None
@@ -190,11 +192,7 @@ class _Evaluator:
             if state is not None and state.active_since is not None:
                 self._touch(state, active_since=None, value=obs.value)
             if alert is not None:
-                try:
-                    alert_resolve(alert=alert, by=None, via=EVALUATOR, value=obs.value, now=self.now)
-                    self.report.resolved += 1
-                except TransitionNotAllowed:
-                    pass  # resolved meanwhile (a person, or an overlapping evaluation): nothing to do
+                self.resolving.append((alert, obs.value))
             return
         if state is None:
             state = RuleState(rule=rule, fingerprint=fp, labels=obs.labels, active_since=self.now, value=obs.value)
@@ -209,6 +207,24 @@ class _Evaluator:
             self.report.pending += 1
             return
         self.opening.append((rule, fp, obs, state))
+
+    def resolve_all(self) -> None:
+        """Resolve the open alerts whose condition cleared, all at once (a storm ends as it began:
+        a few bulk writes). One resolved meanwhile, by a person or an overlapping evaluation, is
+        left as it is."""
+        resolving, self.resolving = self.resolving, []
+        try:
+            resolved = self._resolve(resolving)
+        except Exception:
+            log.warning("alert evaluation: resolving %s at once failed; one at a time", len(resolving), exc_info=True)
+            resolved = [done for one in resolving for done in _safely(self._resolve, [one], report=self.report) or []]
+        self.report.resolved += len(resolved)
+
+    def _resolve(self, resolving: list[tuple[Alert, float | None]]) -> list[Alert]:
+        if not resolving:
+            return []
+        alerts, values = zip(*resolving, strict=True)
+        return alerts_resolve(alerts=list(alerts), values=list(values), by=None, via=EVALUATOR, now=self.now)
 
     def open_all(self) -> None:
         """Open the label sets that started firing, all at once: a storm of new alerts is a few
@@ -343,6 +359,7 @@ def rules_evaluate(*, now: datetime | None = None) -> EvaluationReport:
             state = evaluator.states.get((rule.pk, fp))
             labels = state.labels if state else evaluator.open[fp].labels
             _safely(evaluator.step, rule, fp, Observation(labels, None, False), report=report)
+    evaluator.resolve_all()
     evaluator.open_all()
     evaluator.forget_vanished(observed)
     evaluator.save()

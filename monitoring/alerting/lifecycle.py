@@ -29,8 +29,7 @@ from monitoring.alerting.notify import (
     deliveries_build,
     deliveries_queue,
     notifications_queue,
-    notified_channels,
-    notified_users,
+    notified_targets,
 )
 from monitoring.alerting.suppression import Hold, hold_apply, hold_event, suppression_for, suppressions_for
 from portal.lib.bulk import chunks, full_batches
@@ -50,11 +49,19 @@ class TransitionNotAllowed(Exception):
 
 def _lock(alert: Alert | int) -> Alert:
     pk = alert if isinstance(alert, int) else alert.pk
-    return (
-        Alert.objects.select_for_update(of=("self",))
-        .select_related("rule", "rule__escalation_policy", "service")
-        .get(pk=pk)
-    )
+    return _locking().get(pk=pk)
+
+
+def _lock_all(pks: list[int]) -> list[Alert]:
+    """`_lock` for many, in id order (two writers locking overlapping sets cannot deadlock)."""
+    locked: list[Alert] = []
+    for ids in chunks(sorted(pks)):
+        locked += _locking().filter(pk__in=ids).order_by("pk")
+    return locked
+
+
+def _locking():
+    return Alert.objects.select_for_update(of=("self",)).select_related("rule", "rule__escalation_policy", "service")
 
 
 def _require(alert: Alert, action: str, allowed: tuple[str, ...]) -> None:
@@ -72,12 +79,17 @@ def _announce(alert: Alert, *, now: datetime, hold: Hold | None) -> None:
     escalation_start(alert=alert, now=now)
 
 
-def _tell_notified(alert: Alert, *, event: str, now: datetime) -> None:
-    """Follow-ups (acknowledged, resolved) go to the channels and people that heard about the
+def _tell_notified(alerts: list[Alert], *, event: str, now: datetime) -> None:
+    """Follow-ups (acknowledged, resolved) go to the channels and people that heard about each
     alert, unless a silence or maintenance window holds the alert's notifications right now."""
-    channels, users = notified_channels(alert), notified_users(alert)
-    if (channels or users) and suppression_for(alert, now=now) is None:
-        notifications_queue(alert=alert, event=event, channels=channels, users=users, now=now)
+    heard = notified_targets(alerts)
+    told = [alert for alert in alerts if alert.pk in heard]
+    rows: list[Delivery] = []
+    for alert, hold in zip(told, suppressions_for(told, now=now) if told else [], strict=True):
+        if hold is None:
+            channels, users = heard[alert.pk]
+            rows += deliveries_build(alert=alert, event=event, channels=channels, users=users, now=now)
+    deliveries_queue(rows)
 
 
 @dataclass(frozen=True)
@@ -250,7 +262,7 @@ def alert_acknowledge(
             message=reason or "",
             details=_source(by, via),
         )
-        _tell_notified(alert, event=DeliveryEvent.ACKNOWLEDGE, now=now)
+        _tell_notified([alert], event=DeliveryEvent.ACKNOWLEDGE, now=now)
     return alert
 
 
@@ -290,32 +302,80 @@ def alert_resolve(
 ) -> Alert:
     """Close an alert: by a person, or by the evaluator (`by=None, via="evaluator"`) when the
     condition cleared, or by a rule change."""
+    (resolved,) = _resolve([alert], [value], by=by, via=via, reason=reason, now=now, refuse=True)
+    return resolved
+
+
+def alerts_resolve(
+    *,
+    alerts: list[Alert | int],
+    by,
+    via: str,
+    reason: str | None = None,
+    now: datetime | None = None,
+    values: list[float | None] | None = None,
+) -> list[Alert]:
+    """`alert_resolve` for many (a storm clearing): the same rows, in a number of queries that
+    does not grow with the alerts. An alert no longer open (resolved meanwhile) is left out of
+    the result rather than refused; `values[i]` is alerts[i]'s value, when given."""
+    return _resolve(alerts, values or [None] * len(alerts), by=by, via=via, reason=reason, now=now, refuse=False)
+
+
+def _resolve(
+    alerts: list[Alert | int],
+    values: list[float | None],
+    *,
+    by,
+    via: str,
+    reason: str | None,
+    now: datetime | None,
+    refuse: bool,
+) -> list[Alert]:
     now = now or timezone.now()
+    wanted = {(a if isinstance(a, int) else a.pk): value for a, value in zip(alerts, values, strict=True)}
     with transaction.atomic():
-        alert = _lock(alert)
-        _require(alert, "resolve", OPEN_STATUSES)
-        alert.status = RESOLVED
-        alert.resolved_at = now
-        alert.resolved_by = _person(by)
-        alert.suppressed_until = None
-        escalation_stop(alert)
-        fields = ["status", "resolved_at", "resolved_by", "suppressed_until", "next_escalation_at"]
-        if value is not None:
-            alert.value = value
-            fields.append("value")
-        alert.save(update_fields=fields)
+        locked = _lock_all(list(wanted))
+        if refuse:
+            if len(locked) < len(wanted):
+                raise Alert.DoesNotExist("Alert matching query does not exist.")
+            for alert in locked:
+                _require(alert, "resolve", OPEN_STATUSES)
+        resolved = [alert for alert in locked if alert.status in OPEN_STATUSES]
+        if not resolved:
+            return []
+        person = _person(by)
+        for alert in resolved:
+            alert.status = RESOLVED
+            alert.resolved_at = now
+            alert.resolved_by = person
+            alert.suppressed_until = None
+            escalation_stop(alert)
+            if wanted[alert.pk] is not None:
+                alert.value = wanted[alert.pk]
+        for ids in chunks([alert.pk for alert in resolved]):
+            Alert.objects.filter(pk__in=ids).update(
+                status=RESOLVED, resolved_at=now, resolved_by=person, suppressed_until=None, next_escalation_at=None
+            )
+        valued = [alert for alert in resolved if wanted[alert.pk] is not None]
         message = reason or ("condition cleared" if via == EVALUATOR else "")
-        event_record(
-            alert=alert,
-            kind=EventKind.RESOLVED,
-            now=now,
-            actor=by,
-            value=value,
-            message=message,
-            details=_source(by, via),
-        )
-        _tell_notified(alert, event=DeliveryEvent.RESOLVE, now=now)
-    return alert
+        events = [
+            event_build(
+                alert=alert,
+                kind=EventKind.RESOLVED,
+                now=now,
+                actor=by,
+                value=wanted[alert.pk],
+                message=message,
+                details=_source(by, via),
+            )
+            for alert in resolved
+        ]
+        with full_batches():
+            if valued:
+                Alert.objects.bulk_update(valued, ["value"])
+            AlertEvent.objects.bulk_create(events)
+        _tell_notified(resolved, event=DeliveryEvent.RESOLVE, now=now)
+    return resolved
 
 
 def alert_reopen(

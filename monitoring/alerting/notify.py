@@ -30,7 +30,7 @@ from monitoring.alerting.models import (
     EventKind,
 )
 from monitoring.alerting.transports import Notification, PermanentError, TransportError, transport_class
-from portal.lib.bulk import full_batches
+from portal.lib.bulk import chunks, full_batches
 
 log = logging.getLogger(__name__)
 
@@ -96,20 +96,26 @@ def _send_later(batches: list[list[int]]) -> None:
         async_task("monitoring.alerting.tasks.deliveries_send", ids)
 
 
-def notified_channels(alert: Alert) -> list[Channel]:
-    """Channels that were told this alert fired: they are the ones to hear it was handled."""
-    sent = Delivery.objects.filter(
-        alert=alert, channel__isnull=False, event__in=[DeliveryEvent.TRIGGER, DeliveryEvent.ESCALATION]
-    ).values("channel_id")
-    return list(Channel.objects.filter(pk__in=sent))
-
-
-def notified_users(alert: Alert) -> list:
-    """People paged directly by escalation: they too should hear the alert was resolved."""
-    paged = Delivery.objects.filter(
-        alert=alert, user__isnull=False, event__in=[DeliveryEvent.TRIGGER, DeliveryEvent.ESCALATION]
-    ).values("user_id")
-    return list(get_user_model().objects.filter(pk__in=paged))
+def notified_targets(alerts: list[Alert]) -> dict[int, tuple[list[Channel], list]]:
+    """By alert id, the channels that were told it fired and the people escalation paged: the
+    ones to hear it was handled. Three queries for any number of alerts."""
+    heard: dict[int, tuple[set, set]] = {}
+    for ids in chunks([alert.pk for alert in alerts]):
+        sent = Delivery.objects.filter(alert_id__in=ids, event__in=[DeliveryEvent.TRIGGER, DeliveryEvent.ESCALATION])
+        for alert_id, channel_id, user_id in sent.values_list("alert_id", "channel_id", "user_id").distinct():
+            channels, users = heard.setdefault(alert_id, (set(), set()))
+            if channel_id:
+                channels.add(channel_id)
+            else:
+                users.add(user_id)
+    channel_ids = sorted({pk for channels, _ in heard.values() for pk in channels})
+    user_ids = sorted({pk for _, users in heard.values() for pk in users})
+    channels = [c for ids in chunks(channel_ids) for c in Channel.objects.filter(pk__in=ids)]
+    people = [u for ids in chunks(user_ids) for u in get_user_model().objects.filter(pk__in=ids).order_by("pk")]
+    return {
+        alert_id: ([c for c in channels if c.pk in wanted], [u for u in people if u.pk in paged])
+        for alert_id, (wanted, paged) in heard.items()
+    }
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:

@@ -1,6 +1,7 @@
 """Alert storms: many label sets firing in one evaluation are written in bulk, and the result is
 exactly what firing them one by one writes (same alerts, events, deliveries, holds, escalation)."""
 
+import contextlib
 import threading
 from datetime import timedelta
 
@@ -10,9 +11,19 @@ from django.db import connection
 from monitoring.alerting import evaluation, notify
 from monitoring.alerting.conditions import fingerprint
 from monitoring.alerting.evaluation import rules_evaluate
-from monitoring.alerting.lifecycle import Firing, alert_fire, alerts_fire
+from monitoring.alerting.lifecycle import (
+    EVALUATOR,
+    Firing,
+    TransitionNotAllowed,
+    alert_acknowledge,
+    alert_fire,
+    alert_resolve,
+    alerts_fire,
+    alerts_resolve,
+)
 from monitoring.alerting.models import Alert, AlertEvent, Delivery, MaintenanceWindow, RuleState
 from monitoring.alerting.silences import silence_create
+from monitoring.models import MetricSample
 from tests.alerting.conftest import T0
 from tests.alerting.factories import AlertRuleFactory, ChannelFactory, EscalationPolicyFactory, EscalationStepFactory
 
@@ -223,3 +234,70 @@ def test_a_storm_queues_one_send_task_per_target_not_per_alert(
     assert sorted(pk for _, ids in queued for pk in ids) == sorted(Delivery.objects.values_list("pk", flat=True))
     per_target = Delivery.objects.values("channel", "user").distinct().count()
     assert per_target <= len(queued) < per_target + Delivery.objects.count() // 40 + 1
+
+
+def clear(results, users):
+    """A storm's alerts as they stand when it clears: some acknowledged, some resolved by hand."""
+    alerts = [alert for alert, _ in results]
+    for alert in alerts[1::10]:
+        alert_acknowledge(alert=alert, by=users["operator"], via="page", now=T0 + MIN)
+    for alert in alerts[2::10]:
+        alert_resolve(alert=alert, by=users["operator"], via="page", now=T0 + MIN)
+    return alerts
+
+
+def test_a_storm_clearing_resolves_exactly_as_one_by_one(clock, world, users):
+    storm = firings(world, 300)
+    alerts = clear(alerts_fire(firings=storm, now=T0), users)
+    values = [float(-i) for i in range(len(alerts))]
+    resolved = alerts_resolve(alerts=alerts, values=values, by=None, via=EVALUATOR, now=T0 + 2 * MIN)
+    assert len(resolved) == 270  # the 30 resolved by hand are left as they are
+    assert {alert.pk for alert in resolved} == {alert.pk for alert in alerts} - {a.pk for a in alerts[2::10]}
+    batch = snapshot()
+
+    Alert.objects.all().delete()
+    alerts = clear(alerts_fire(firings=storm, now=T0), users)
+    for alert, value in zip(alerts, values, strict=True):
+        with contextlib.suppress(TransitionNotAllowed):
+            alert_resolve(alert=alert, by=None, via=EVALUATOR, value=value, now=T0 + 2 * MIN)
+    assert snapshot() == batch
+
+    # Resolutions told the channels and people that heard the alert, unless a hold covers it now.
+    told = Delivery.objects.filter(event="resolve")
+    assert set(told.values_list("channel__name", flat=True)) == {"primary", "pager", "mail", None}
+    assert told.filter(user__username="admin").exists()
+    assert not told.filter(alert__labels__zone="eu-1").exists()
+    assert Alert.objects.filter(status="resolved", value__lte=0, resolved_by=None).count() == 270
+
+
+def test_a_storm_clearing_costs_the_same_queries_for_50_and_500_alerts(clock, world, django_assert_max_num_queries):
+    small_storm = [alert for alert, _ in alerts_fire(firings=firings(world, 50), now=T0)]
+    large_storm = [alert for alert, _ in alerts_fire(firings=firings(world, 500, start=50), now=T0)]
+    with django_assert_max_num_queries(25) as small:
+        assert len(alerts_resolve(alerts=small_storm, by=None, via=EVALUATOR, now=T0 + MIN)) == 50
+    with django_assert_max_num_queries(25) as large:
+        assert len(alerts_resolve(alerts=large_storm, by=None, via=EVALUATOR, now=T0 + MIN)) == 500
+    assert len(large.captured_queries) == len(small.captured_queries)
+    assert Delivery.objects.filter(event="resolve").count() > 500
+
+
+def test_an_evaluation_where_a_storm_clears_costs_the_same_queries_for_50_and_500_label_sets(
+    clock, sample, service, world, django_assert_max_num_queries
+):
+    rule = AlertRuleFactory(name="queue", metric="queue_depth", window=MIN)
+    rule.channels.set(world["rules"][0].channels.all())
+    counts = []
+    for count in (50, 500):
+        Alert.objects.all().delete()
+        RuleState.objects.all().delete()
+        MetricSample.objects.all().delete()
+        feed_series(sample, service, count)
+        clock.move_to(T0 + MIN)
+        assert rules_evaluate().fired == count
+        clock.move_to(T0 + 3 * MIN)  # no data in the window: every label set cleared
+        with django_assert_max_num_queries(40) as queries:
+            assert rules_evaluate().resolved == count
+        counts.append(len(queries.captured_queries))
+        assert Delivery.objects.filter(event="resolve").count() == 2 * count  # pager and mail
+        clock.move_to(T0)
+    assert counts[0] == counts[1]
