@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_suppress
 from monitoring.alerting.models import Alert, AlertRule, Silence
-from monitoring.alerting.suppression import Hold, holds_recheck
+from monitoring.alerting.suppression import Hold, holds_recheck, silence_hold, suppressions_for
 
 log = logging.getLogger(__name__)
 SILENCE_CHOICES = {
@@ -47,16 +47,20 @@ def silence_create(
     return silence
 
 
-def silence_covered(*, silence: Silence, now: datetime) -> list[int]:
-    """Ids of the open alerts an active silence covers. Matching runs here, on a plain read and
-    before any write transaction: on SQLite a transaction holds the database's write lock from its
-    first statement, so every other writer would wait for the matching of every open alert."""
+def silence_covered(*, silence: Silence, now: datetime) -> list[tuple[int, Hold | None]]:
+    """The open alerts an active silence covers: (id, the longest hold stored silences and
+    windows give it). Matching runs here, on a plain read and before any write transaction: on
+    SQLite a transaction holds the database's write lock from its first statement, so every other
+    writer would wait for the matching of every open alert."""
     if not silence.is_active(now):
         return []
     alerts = Alert.objects.open().select_related("rule")
     if silence.rule_id:
         alerts = alerts.filter(rule_id=silence.rule_id)
-    return [alert.pk for alert in alerts.iterator(chunk_size=500) if silence.covers(alert)]
+    covered = [alert for alert in alerts.iterator(chunk_size=500) if silence.covers(alert)]
+    return list(
+        zip([alert.pk for alert in covered], suppressions_for(covered, now=now) if covered else [], strict=True)
+    )
 
 
 def silence_apply(*, silence: Silence, now: datetime) -> int:
@@ -65,16 +69,15 @@ def silence_apply(*, silence: Silence, now: datetime) -> int:
     return _hold(silence, silence_covered(silence=silence, now=now), now=now)
 
 
-def _hold(silence: Silence, alert_ids: list[int], *, now: datetime) -> int:
+def _hold(silence: Silence, covered: list[tuple[int, Hold | None]], *, now: datetime) -> int:
     """Each alert is locked and re-checked by `alert_suppress`; its labels, rule and severity never
-    change, so the match made before the lock still holds."""
-    hold = Hold(
-        silence.ends_at, f"silenced: {silence.reason}", {"silence": silence.pk, "until": silence.ends_at.isoformat()}
-    )
+    change, so the match made before the lock still holds. An alert keeps a longer hold it has
+    from elsewhere: a shorter silence over a held alert changes nothing."""
+    mine = silence_hold(silence)
     held = 0
-    for pk in alert_ids:
+    for pk, other in covered:
         try:
-            alert_suppress(alert=pk, hold=hold, now=now)
+            alert_suppress(alert=pk, hold=other if other and other.until > mine.until else mine, now=now)
             held += 1
         except TransitionNotAllowed:
             continue  # resolved meanwhile

@@ -2,7 +2,7 @@
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q
 
@@ -41,13 +41,7 @@ def suppressions_for(alerts: list[Alert], *, now: datetime) -> list[Hold | None]
         holds: list[Hold] = []
         for silence in silences:
             if _safely(silence.covers, alert, what=f"silence {silence.pk}"):
-                holds.append(
-                    Hold(
-                        silence.ends_at,
-                        f"silenced: {silence.reason}",
-                        {"silence": silence.pk, "until": _iso(silence.ends_at)},
-                    )
-                )
+                holds.append(silence_hold(silence))
         for window, until in open_windows:
             if window.covers_service(alert.service_id):
                 holds.append(
@@ -57,16 +51,43 @@ def suppressions_for(alerts: list[Alert], *, now: datetime) -> list[Hold | None]
     return found
 
 
+def silence_hold(silence: Silence) -> Hold:
+    return Hold(silence.ends_at, f"silenced: {silence.reason}", {"silence": silence.pk, "until": _iso(silence.ends_at)})
+
+
 def hold_apply(*, alert: Alert, hold: Hold, now: datetime) -> None:
     """Hold notifications and pause escalation. The caller holds the row lock.
 
-    One `suppressed` event per hold (not one per evaluation or escalation attempt)."""
-    already = alert.suppressed_until is not None and alert.suppressed_until >= hold.until
+    A `suppressed` event only when the hold changed (another silence or window, or another end),
+    not each time the same hold is applied again: escalation attempts while held, and the re-check
+    of every held alert after any silence or window was edited (`holds_recheck`)."""
+    changed = alert.suppressed_until != hold.until and _hold_changed(alert, hold)
     alert.suppressed_until = hold.until
     alert.next_escalation_at = None
     alert.save(update_fields=["suppressed_until", "next_escalation_at"])
-    if not already:
+    if changed:
         hold_event(alert=alert, hold=hold, now=now).save(force_insert=True)
+
+
+def _hold_changed(alert: Alert, hold: Hold) -> bool:
+    """Which hold holds an alert is not stored on it (`holds_recheck` overwrites its end): the
+    alert's last suppressed/unsuppressed event says it."""
+    last = (
+        AlertEvent.objects.filter(alert=alert, kind__in=(EventKind.SUPPRESSED, EventKind.UNSUPPRESSED))
+        .order_by("-id")
+        .values_list("kind", "details")
+        .first()
+    )
+    return last is None or last[0] != EventKind.SUPPRESSED or _hold_key(last[1]) != _hold_key(hold.details)
+
+
+def _hold_key(details: dict) -> tuple:
+    until = details.get("until")
+    try:
+        moment = datetime.fromisoformat(until) if isinstance(until, str) else None
+    except ValueError:
+        moment = None
+    return details.get("silence"), details.get("window"), moment
 
 
 def hold_event(*, alert: Alert, hold: Hold, now: datetime) -> AlertEvent:
@@ -92,4 +113,4 @@ def _safely(method, *args, what: str):
 
 
 def _iso(moment: datetime) -> str:
-    return moment.isoformat()
+    return moment.astimezone(UTC).isoformat()
