@@ -113,14 +113,19 @@ def debt_track(*, scan: CodeScan, findings: list[Finding], pylint_ran: bool, now
         DebtItem.objects.filter(id__in=gone_ids[start : start + BATCH]).update(
             status=DebtItem.Status.FIXED, fixed_in_scan=scan, updated_at=now
         )
-    still = DebtItem.objects.filter(repository=repository, status=DebtItem.Status.OPEN)
-    if not pylint_ran:
-        still = still.exclude(kind=DebtKind.PYLINT)
-    still.update(last_seen_scan=scan)
+    debt_seen_again(scan=scan, pylint_ran=pylint_ran)
     result.new = sum(result.new_by_severity.values())
     result.fixed = len(gone)
     _hand_off(to_task, [f"{repository.pk}:{fp}" for _, fp in gone] + relieved, now)
     return result
+
+
+def debt_seen_again(*, scan: CodeScan, pylint_ran: bool) -> None:
+    """The repository's open items were seen by this scan (pylint items only if pylint ran)."""
+    still = DebtItem.objects.filter(repository_id=scan.repository_id, status=DebtItem.Status.OPEN)
+    if not pylint_ran:
+        still = still.exclude(kind=DebtKind.PYLINT)
+    still.update(last_seen_scan=scan)
 
 
 def _due(severity: str, now: datetime) -> datetime:

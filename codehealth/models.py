@@ -269,6 +269,9 @@ class ScanFile(models.Model):
     scan = models.ForeignKey(CodeScan, on_delete=models.CASCADE, related_name="scan_files")
     file = models.ForeignKey(FileMetrics, on_delete=models.CASCADE, related_name="scan_files")
     reused = models.BooleanField(default=False)
+    # Size, mtime, ctime and inode when the scan read the file ("" when too fresh to trust, and for
+    # history scans): the next scan skips reading a file whose stat is still the same.
+    stat = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["scan", "file"], name="codehealth_scan_file")]

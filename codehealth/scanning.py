@@ -6,6 +6,7 @@ set-based UPDATEs, so the number of queries of a scan does not grow with the num
 """
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,17 +16,18 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
-from codehealth.analyzer import FileReport, Finding, SourceFile, analyze_sources, read_tree
+from codehealth.analyzer import FileReport, Finding, SourceFile, analyze_sources, read_files, stat_tree
 from codehealth.analyzer.gitsource import head_commit
 from codehealth.analyzer.pylint_runner import pylint_run
 from codehealth.conf import analysis_key, excludes_for, thresholds_for
-from codehealth.debt_tracking import debt_track
+from codehealth.debt_tracking import debt_seen_again, debt_track
 from codehealth.gates import gate_apply
 from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, FunctionMetrics, ScanFile, path_digest
 from codehealth.roots import repository_root
 
 logger = logging.getLogger(__name__)
 BATCH = 500
+_NONE = ("", "", 0)  # no earlier version: matches no stat signature
 STALE_AFTER = timedelta(hours=6)
 TASK_GRACE = timedelta(minutes=1)
 # Scans run by django-q2 tasks (see tasks.scan_queue), which have a time limit.
@@ -147,6 +149,7 @@ def _execute(scan: CodeScan, files, workers: int, progress, now: datetime) -> No
     key = analysis_key(limits)
     root = Path(repository.path)
     live = files is None
+    latest, previous = _latest_versions(repository, key)
     if live:
         if scan.trigger != CodeScan.Trigger.COMMAND:
             # Checked again here: the directory may have become a symlink since it was registered.
@@ -156,9 +159,15 @@ def _execute(scan: CodeScan, files, workers: int, progress, now: datetime) -> No
                 raise ScanError(str(exc)) from exc
         if not root.is_dir():
             raise ScanError(f"path {repository.path!r} is not a directory")
-        files = read_tree(root, excludes_for(repository))
+        listing = stat_tree(root, excludes_for(repository))
+        # A file whose stat is what the latest scan saw still has the content hash it had then.
+        unread = {path: previous[path][0] for path, stat in listing if stat and stat == previous.get(path, _NONE)[1]}
+        files = read_files(root, [path for path, _ in listing if path not in unread])
         scan.commit = scan.commit or head_commit(root)
-    known = _known_versions(repository, key, files)
+    else:
+        listing, unread = [(f.path, "") for f in files], {}
+    hashes = {**unread, **{f.path: f.content_hash for f in files}}
+    known = _known_versions(repository, key, hashes, previous)
     todo = [f for f in files if (f.path, f.content_hash) not in known]
     if progress:
         progress("analyse", 0, len(todo))
@@ -175,45 +184,91 @@ def _execute(scan: CodeScan, files, workers: int, progress, now: datetime) -> No
     if scan.with_pylint and live:
         if progress:
             progress("pylint", 0, 1)
-        pylint = pylint_run(root, [f.path for f in files], timeout=settings.CODEHEALTH_PYLINT_TIMEOUT)
+        pylint = pylint_run(root, [path for path, _ in listing], timeout=settings.CODEHEALTH_PYLINT_TIMEOUT)
         if progress:
             progress("pylint", 1, 1)
     with transaction.atomic():
         new_ids = _store_versions(repository, scan, key, reports)
-        links = [(scan.pk, known[(f.path, f.content_hash)], True) for f in files if (f.path, f.content_hash) in known]
-        links += [(scan.pk, pk, False) for pk in new_ids]
-        _insert_rows(ScanFile, ("scan", "file", "reused"), links)
-        _totals(scan, reused=len(files) - len(todo))
+        ids = {path: new_ids.get(path) or known[(path, digest)] for path, digest in hashes.items()}
+        links = [(scan.pk, ids[path], path not in new_ids, stat) for path, stat in listing]
+        _insert_rows(ScanFile, ("scan", "file", "reused", "stat"), links)
         if pylint is not None:
             scan.pylint_score, scan.pylint_error = pylint.score, pylint.error
-        if live:
-            findings = [f for r in reports for f in r.findings] + _reused_findings(scan)
-            pylint_ran = pylint is not None and not pylint.error
-            if pylint_ran:
-                findings += pylint.findings
-            tracked = debt_track(scan=scan, findings=findings, pylint_ran=pylint_ran, now=now)
-            scan.new_debt, scan.fixed_debt = tracked.new, tracked.fixed
-            open_debt = DebtItem.objects.filter(repository=repository, status=DebtItem.Status.OPEN).aggregate(
-                n=Count("id"), minutes=Sum("remediation_minutes")
-            )
-            scan.debt_count, scan.debt_minutes = open_debt["n"], open_debt["minutes"] or 0
-            gate_apply(scan=scan, new_by_severity=tracked.new_by_severity, baseline=tracked.baseline)
+        if live and pylint is None and _unchanged_since(latest, set(ids.values()), previous):
+            _take_over(scan, latest)
+        else:
+            _totals(scan, reused=len(listing) - len(todo))
+            if live:
+                _track(scan, reports, pylint, now)
         scan.status = CodeScan.Status.SUCCEEDED
         scan.finished_at = timezone.now()
         scan.save()
 
 
-def _known_versions(repository, key: str, files: list[SourceFile]) -> dict[tuple[str, str], int]:
-    """(path, content hash) -> FileMetrics id for the files analysed before with this key.
-    One query for the latest scan's versions; the rest (changed or reverted files) by hash."""
-    wanted = {(f.path, f.content_hash) for f in files}
-    known: dict[tuple[str, str], int] = {}
-    last = CodeScan.objects.filter(repository=repository, status=CodeScan.Status.SUCCEEDED).order_by("-id").first()
-    if last is not None:
-        rows = FileMetrics.objects.filter(scan_files__scan=last, analysis_key=key).values_list(
-            "id", "path", "content_hash"
-        )
-        known = {(path, digest): pk for pk, path, digest in rows if (path, digest) in wanted}
+def _track(scan: CodeScan, reports: list[FileReport], pylint, now: datetime) -> None:
+    """Debt items compared with every finding of this scan, then the gate."""
+    findings = [f for r in reports for f in r.findings] + _reused_findings(scan)
+    pylint_ran = pylint is not None and not pylint.error
+    if pylint_ran:
+        findings += pylint.findings
+    tracked = debt_track(scan=scan, findings=findings, pylint_ran=pylint_ran, now=now)
+    scan.new_debt, scan.fixed_debt = tracked.new, tracked.fixed
+    scan.debt_count, scan.debt_minutes = _open_debt(scan.repository_id)
+    gate_apply(scan=scan, new_by_severity=tracked.new_by_severity, baseline=tracked.baseline)
+
+
+def _open_debt(repository_id: int) -> tuple[int, int]:
+    """(items, remediation minutes) of the repository's open debt."""
+    found = DebtItem.objects.filter(repository_id=repository_id, status=DebtItem.Status.OPEN).aggregate(
+        n=Count("id"), minutes=Sum("remediation_minutes")
+    )
+    return found["n"], found["minutes"] or 0
+
+
+def _unchanged_since(latest: CodeScan | None, file_ids: set[int], previous: dict) -> bool:
+    """True when this live scan saw exactly the file versions of the latest scan, itself a live
+    one, and the repository's open debt is still what that scan left: then every finding, total
+    and debt item is as that scan found it (debt items change only in live scans)."""
+    if latest is None or latest.trigger == CodeScan.Trigger.HISTORY or latest.files != len(file_ids):
+        return False
+    if file_ids != {pk for _, _, pk in previous.values()}:
+        return False
+    # Someone may have deleted debt items by hand since: then compare item by item to recreate them.
+    return _open_debt(latest.repository_id) == (latest.debt_count, latest.debt_minutes)
+
+
+def _take_over(scan: CodeScan, latest: CodeScan) -> None:
+    """An unchanged tree: the latest scan's totals and verdict inputs, its open items seen again."""
+    for name in _TOTAL_FIELDS:
+        setattr(scan, name, getattr(latest, name))
+    scan.files_reused, scan.files_analyzed = scan.files, 0
+    scan.debt_count, scan.debt_minutes = latest.debt_count, latest.debt_minutes
+    scan.new_debt = scan.fixed_debt = 0
+    debt_seen_again(scan=scan, pylint_ran=False)
+    gate_apply(scan=scan, new_by_severity=Counter(), baseline=False)
+
+
+def _latest_versions(repository, key: str) -> tuple[CodeScan | None, dict[str, tuple[str, str, int]]]:
+    """The latest finished scan and, for each of its files analysed with this key, path ->
+    (content hash, stat signature, FileMetrics id)."""
+    latest = CodeScan.objects.filter(repository=repository, status=CodeScan.Status.SUCCEEDED).order_by("-id").first()
+    if latest is None:
+        return None, {}
+    rows = ScanFile.objects.filter(scan=latest, file__analysis_key=key).values_list(
+        "file__path", "file__content_hash", "stat", "file_id"
+    )
+    return latest, {path: (digest, stat, pk) for path, digest, stat, pk in rows}
+
+
+def _known_versions(repository, key: str, hashes: dict[str, str], previous: dict) -> dict[tuple[str, str], int]:
+    """(path, content hash) -> FileMetrics id for the files analysed before with this key: the
+    latest scan's versions, then the rest (changed or reverted files) by hash."""
+    known = {
+        (path, digest): previous[path][2]
+        for path, digest in hashes.items()
+        if path in previous and previous[path][0] == digest
+    }
+    wanted = set(hashes.items())
     missing = sorted({digest for path, digest in wanted if (path, digest) not in known})
     for start in range(0, len(missing), BATCH):
         rows = FileMetrics.objects.filter(
@@ -256,7 +311,8 @@ def _file_row(repository, scan, key: str, report: FileReport) -> FileMetrics:
     return row
 
 
-def _store_versions(repository, scan, key: str, reports: list[FileReport]) -> list[int]:
+def _store_versions(repository, scan, key: str, reports: list[FileReport]) -> dict[str, int]:
+    """Store new file versions with their functions; returns path -> id."""
     rows = [_file_row(repository, scan, key, r) for r in reports]
     FileMetrics.objects.bulk_create(rows, batch_size=BATCH)  # ids come back (RETURNING)
     # ~10 blocks per file: plain executemany, because bulk_create's per-object preparation cost
@@ -280,7 +336,7 @@ def _store_versions(repository, scan, key: str, reports: list[FileReport]) -> li
         for b in report.blocks
     ]
     _insert_rows(FunctionMetrics, _BLOCK_FIELDS, params)
-    return [row.pk for row in rows]
+    return {row.path: row.pk for row in rows}
 
 
 def _insert_rows(model, fields: tuple[str, ...], rows: list[tuple]) -> None:
@@ -307,6 +363,13 @@ def _reused_findings(scan: CodeScan) -> list[Finding]:
         for path, stored in rows
         for kind, severity, line, symbol, message, minutes, fp, rule in stored
     ]
+
+
+# What _totals derives from the scan's file versions (the same versions give the same values).
+_TOTAL_FIELDS = (
+    "files", "files_failed", "functions", "loc", "sloc", "comments", "average_complexity", "worst_complexity",
+    "average_cognitive", "average_mi",
+)  # fmt: skip
 
 
 def _totals(scan: CodeScan, *, reused: int) -> None:

@@ -4,7 +4,15 @@ worker processes), `findings_for` (debt of a report)."""
 
 from codehealth.analyzer.debt import Finding, Thresholds, findings_for
 from codehealth.analyzer.source import Block, FileReport, analyze_source
-from codehealth.analyzer.tree import DEFAULT_EXCLUDES, SourceFile, analyze_sources, python_files, read_tree
+from codehealth.analyzer.tree import (
+    DEFAULT_EXCLUDES,
+    SourceFile,
+    analyze_sources,
+    python_files,
+    read_files,
+    read_tree,
+    stat_tree,
+)
 
 __all__ = [
     "DEFAULT_EXCLUDES",
@@ -17,5 +25,7 @@ __all__ = [
     "analyze_sources",
     "findings_for",
     "python_files",
+    "read_files",
     "read_tree",
+    "stat_tree",
 ]

@@ -3,6 +3,7 @@
 import multiprocessing
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ DEFAULT_EXCLUDES = (
     "*/migrations/[0-9]*.py",
     "migrations/[0-9]*.py",
 )
+# Timestamps of some file systems are coarse (FAT: 2 s); a file younger than this is read again.
+RACY_SECONDS = 2.0
 
 
 class Excludes:
@@ -60,26 +63,55 @@ def is_excluded(relpath: str, patterns: Iterable[str]) -> bool:
     return Excludes(patterns)(relpath)
 
 
-def python_files(root: Path, excludes: Iterable[str]) -> list[str]:
-    """Relative posix paths of the .py files under root, sorted; symlinks are not followed.
-    While walking, parents were already checked, so only the new name is matched."""
+def _walk(root: Path, excludes: Iterable[str], found: Callable[[str, os.DirEntry], None]) -> None:
+    """Call found(relative posix path, entry) for each .py file under root; symlinks are not
+    followed. While walking, parents were already checked, so only the new name is matched, and
+    only for directories and .py files (a tree has many other files: translations, data)."""
     rules = Excludes(excludes)
-    found: list[str] = []
 
     def walk(directory: str, prefix: str) -> None:
         with os.scandir(directory) as entries:
             for entry in entries:
-                rel = f"{prefix}{entry.name}"
-                if rules.name(entry.name) or rules.path(rel):
-                    continue
+                name = entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    walk(entry.path, f"{rel}/")
-                elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
-                    found.append(rel)
+                    rel = f"{prefix}{name}"
+                    if not (rules.name(name) or rules.path(rel)):
+                        walk(entry.path, f"{rel}/")
+                elif name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                    rel = f"{prefix}{name}"
+                    if not (rules.name(name) or rules.path(rel)):
+                        found(rel, entry)
 
     walk(str(root), "")
-    found.sort()
-    return found
+
+
+def python_files(root: Path, excludes: Iterable[str]) -> list[str]:
+    """Relative posix paths of the .py files under root, sorted."""
+    paths: list[str] = []
+    _walk(root, excludes, lambda rel, entry: paths.append(rel))
+    paths.sort()
+    return paths
+
+
+def stat_signature(st: os.stat_result, now: float) -> str:
+    """Size, mtime, ctime and inode of a file: while they stay the same, so does its content.
+    "" (no signature) for a file modified less than RACY_SECONDS ago: a second write within the
+    file system's timestamp granularity could change the content and leave all four as they were."""
+    if st.st_mtime_ns >= (now - RACY_SECONDS) * 1_000_000_000:
+        return ""
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def stat_tree(root: Path, excludes: Iterable[str]) -> list[tuple[str, str]]:
+    """(relative path, stat signature) of the .py files under root, sorted by path. One lstat
+    per file, nothing read."""
+    now = time.time()
+    listing: list[tuple[str, str]] = []
+    _walk(
+        root, excludes, lambda rel, entry: listing.append((rel, stat_signature(entry.stat(follow_symlinks=False), now)))
+    )
+    listing.sort()
+    return listing
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +124,17 @@ class SourceFile:
         object.__setattr__(self, "content_hash", content_hash(self.data))
 
 
-def read_tree(root: Path, excludes: Iterable[str]) -> list[SourceFile]:
+def read_files(root: Path, paths: Iterable[str]) -> list[SourceFile]:
     base = str(root)
     files = []
-    for rel in python_files(root, excludes):
+    for rel in paths:
         with open(os.path.join(base, rel), "rb") as handle:
             files.append(SourceFile(rel, handle.read()))
     return files
+
+
+def read_tree(root: Path, excludes: Iterable[str]) -> list[SourceFile]:
+    return read_files(root, python_files(root, excludes))
 
 
 def _analyze_one(job: tuple[str, bytes, Thresholds]) -> FileReport:
