@@ -10,7 +10,15 @@ import pytest
 
 from tests.support import ROOT, manage, separate_database
 
-NOT_NEEDED = ("numpy", "ddsketch", "httpx", "drf_spectacular.views", "monitoring.flusher", "portal.urls")
+NOT_NEEDED = (
+    "numpy",
+    "ddsketch",
+    "httpx",
+    "drf_spectacular.views",
+    "monitoring.flusher",
+    "portal.urls",
+    "rich.progress",
+)
 # Runs manage.py as `python manage.py ...` would, then writes the names of every module loaded.
 WRAPPER = """
 import atexit, json, runpy, sys

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from codehealth.history import history_run
@@ -78,6 +77,9 @@ class Command(BaseCommand):
     def progress(self):
         if not self.interactive:
             return None, None
+        # Here: the bar (rich.progress and rich.live) is only for a terminal, not for CI logs.
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
