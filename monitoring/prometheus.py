@@ -13,7 +13,6 @@ The number of queries is fixed, and the rows read grow with the series, not with
 
 import logging
 import math
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -23,8 +22,9 @@ from prometheus_client.core import Metric as Family
 from prometheus_client.exposition import choose_encoder
 
 from monitoring.healthchecks import status as health
+from monitoring.lookback import gauge_last, summary_quantiles
 from monitoring.models import HealthCheck, Metric, MetricKind
-from monitoring.query import QUANTILES, WindowAggregate, collect_buckets, rollup_watermark
+from monitoring.query import MINUTE, QUANTILES, floor_minute, rollup_watermark
 from monitoring.totals import cumulative_totals
 
 STATUS_VALUE = health.RANK
@@ -58,6 +58,7 @@ class StoredMetrics:
 
     def __init__(self, *, now: datetime):
         self.now = now
+        self.mark = rollup_watermark()
 
     def collect(self) -> Iterator[Family]:
         taken: set[str] = set()
@@ -72,44 +73,37 @@ class StoredMetrics:
             yield family
 
     def _stored(self) -> list[Family]:
-        metrics = {m.name: m for m in Metric.objects.order_by("name")}
+        metrics = Metric.objects.order_by("name").values_list("name", "kind", "help")
         lookback = timedelta(minutes=settings.METRICS_PROMETHEUS_LOOKBACK_MINUTES)
-        # Counters are read only as totals: recent buckets are for gauges' last values and quantiles.
-        windowed = [n for n, m in metrics.items() if m.kind != MetricKind.COUNTER]
-        now = self.now
-        recent = collect_buckets(names=windowed, since=now - lookback, until=now + timedelta(minutes=1), packed=True)
-        by_name_recent: dict[str, dict] = defaultdict(dict)
-        for (name, key), buckets in recent.items():
-            by_name_recent[name][key] = WindowAggregate.merge(buckets)
+        window = {"since": floor_minute(self.now - lookback), "until": self.now + MINUTE, "mark": self.mark}
+        gauges = gauge_last(**window)
+        quantiles = summary_quantiles(**window, quantiles=list(QUANTILES.values()))
         totals = cumulative_totals()
         families = []
-        for name, metric in metrics.items():
-            if metric.kind == MetricKind.GAUGE:
-                series = sorted(by_name_recent.get(name, {}).items())
+        for name, kind, help_text in metrics:
+            if kind == MetricKind.GAUGE:
+                series = sorted(gauges.get(name, ()))
                 if series:
-                    family = _family(name, "gauge", metric.help)
-                    for key, agg in series:
-                        family.add_sample(name, dict(key), _number(agg.last))
+                    family = _family(name, "gauge", help_text)
+                    for key, value in series:
+                        family.add_sample(name, dict(key), value)
                     families.append(family)
                 continue
             series = sorted(totals.get(name, ()))
             if not series:
                 continue
-            if metric.kind == MetricKind.COUNTER:
-                family = _family(name, "counter", metric.help)
-                for key, _, total in series:
-                    family.add_sample(f"{family.name}_total", dict(key), total)
+            if kind == MetricKind.COUNTER:
+                family = _family(name, "counter", help_text)
+                for total in series:
+                    family.add_sample(f"{family.name}_total", dict(total.labels), total.sum)
             else:
-                family = _family(name, "summary", metric.help)
-                recent_by_key = by_name_recent.get(name, {})
-                for key, count, total in series:
-                    labels = dict(key)
-                    agg = recent_by_key.get(key)
-                    if agg is not None:
-                        for label, q in QUANTILES.items():
-                            family.add_sample(name, {**labels, "quantile": str(q)}, _number(agg.value(label)))
-                    family.add_sample(f"{name}_sum", labels, total)
-                    family.add_sample(f"{name}_count", labels, count)
+                family = _family(name, "summary", help_text)
+                for total in series:
+                    labels = dict(total.labels)
+                    for q, value in zip(QUANTILES.values(), quantiles.get(total.series, ()), strict=False):
+                        family.add_sample(name, {**labels, "quantile": str(q)}, _number(value))
+                    family.add_sample(f"{name}_sum", labels, total.sum)
+                    family.add_sample(f"{name}_count", labels, total.count)
             families.append(family)
         return families
 
@@ -131,10 +125,9 @@ class StoredMetrics:
                 if ms is not None:
                     latency.add_sample(latency.name, labels, ms)
             families += [status, latency]
-        mark = rollup_watermark()
-        if mark is not None:
+        if self.mark is not None:
             lag = _family("portal_metrics_rollup_lag_seconds", "gauge", "Age of the minute rollup watermark")
-            lag.add_sample(lag.name, {}, round((self.now - mark).total_seconds(), 3))
+            lag.add_sample(lag.name, {}, round((self.now - self.mark).total_seconds(), 3))
             families.append(lag)
         return families
 

@@ -233,3 +233,98 @@ def sketch_quantile(sketch: DDSketch, q: float) -> float | None:
     value = sketch.get_quantile_value(q)
     # The bucket's representative value can lie slightly outside the observed range; clamp it.
     return min(max(value, sketch._min), sketch._max)
+
+
+class _Bins:
+    """Bins of many groups, sorted by (group, key), with running counts: built once, then asked
+    for any number of ranks."""
+
+    def __init__(self, gids: np.ndarray, keys: np.ndarray, counts: np.ndarray, groups: int):
+        order = np.argsort(gids * (1 << 32) + keys, kind="stable")
+        self.keys = keys[order]
+        self.cumulative = np.cumsum(counts[order])
+        gids = gids[order]
+        self.starts = np.searchsorted(gids, np.arange(groups), side="left")
+        self.ends = np.searchsorted(gids, np.arange(groups), side="right")
+        self.totals = np.bincount(gids, weights=counts[order], minlength=groups)
+
+    def key_at(self, targets: np.ndarray, *, at_least: bool) -> np.ndarray:
+        """Per group, the key where its running count first passes targets[g]: `> target`, or
+        `>= target` when at_least (DenseStore.key_at_rank; its last key if never)."""
+        out = np.zeros(len(targets), dtype=np.int64)
+        present = self.ends > self.starts
+        if not present.any():
+            return out
+        base = np.where(self.starts > 0, self.cumulative[np.maximum(self.starts - 1, 0)], 0.0)
+        found = np.searchsorted(self.cumulative, base + targets, side="left" if at_least else "right")
+        found = np.minimum(found, np.maximum(self.ends - 1, 0))
+        out[present] = self.keys[found[present]]
+        return out
+
+
+def _key_values(keys: np.ndarray) -> np.ndarray:
+    """LogarithmicMapping.value of many keys."""
+    return np.power(2.0, (keys - _MAPPING._offset) / _MAPPING._multiplier) * (2.0 / (1 + _MAPPING.gamma))
+
+
+def sketch_quantiles_grouped(groups, quantiles) -> list[list[float | None]]:
+    """`sketch_quantile(merge of group, q)` for each q and each group at once, where a group is
+    (serialized sketches, raw values): the bins of all groups are read from the bytes into a few
+    arrays and searched in one pass, where a DDSketch per group costs ~0.3 ms (a scrape has
+    thousands). None for an empty group."""
+    n = len(groups)
+    zero, count = [0.0] * n, [0.0] * n
+    low, high = [math.inf] * n, [-math.inf] * n
+    # the key and count bytes of every bin, and which group each run of bins belongs to
+    sections: dict[bool, tuple[list, list, list, list]] = {True: ([], [], [], []), False: ([], [], [], [])}
+    raw_gids, raw_values = [], []
+    for g, (blobs, values) in enumerate(groups):
+        for data in blobs:
+            version, zeros, total, _, smallest, largest, n_pos, n_neg = _HEADER.unpack_from(data, 0)
+            if version != _VERSION:
+                raise ValueError(f"unknown sketch format version {version}")
+            if not total:
+                continue
+            zero[g] += zeros
+            count[g] += total
+            low[g], high[g] = min(low[g], smallest), max(high[g], largest)
+            offset = _HEADER.size
+            for positive, size in ((True, n_pos), (False, n_neg)):
+                keys, counts, owners, sizes = sections[positive]
+                keys.append(data[offset : offset + 4 * size])
+                counts.append(data[offset + 4 * size : offset + 12 * size])
+                owners.append(g)
+                sizes.append(size)
+                offset += 12 * size
+        if len(values):
+            raw_gids.append(np.full(len(values), g))
+            raw_values.append(np.asarray(values, dtype=float))
+    zero, count, low, high = (np.array(a, dtype=float) for a in (zero, count, low, high))
+    values = np.concatenate(raw_values) if raw_values else np.zeros(0)
+    owners = np.concatenate(raw_gids) if raw_gids else np.zeros(0, dtype=np.int64)
+    if len(values):
+        count += np.bincount(owners, minlength=n)
+        zero += np.bincount(owners, weights=np.abs(values) <= MIN_POSITIVE, minlength=n)
+        np.minimum.at(low, owners, values)
+        np.maximum.at(high, owners, values)
+    bins = {}
+    for positive, (keys, counts, groups_of, sizes) in sections.items():
+        mask = values > MIN_POSITIVE if positive else values < -MIN_POSITIVE
+        stored_keys = np.frombuffer(b"".join(keys), dtype="<i4").astype(np.int64)
+        bins[positive] = _Bins(
+            np.concatenate([np.repeat(np.array(groups_of, dtype=np.int64), sizes), owners[mask]]),
+            np.concatenate([stored_keys, sketch_keys(np.abs(values[mask]))]),
+            np.concatenate([np.frombuffer(b"".join(counts), dtype="<f8"), np.ones(int(mask.sum()))]),
+            n,
+        )
+    negative = bins[False].totals
+    answers = [[None] * len(quantiles) for _ in range(n)]
+    for column, q in enumerate(quantiles):
+        rank = q * (count - 1)
+        positive_value = _key_values(bins[True].key_at(rank - zero - negative, at_least=False))
+        negative_value = -_key_values(bins[False].key_at(negative - rank, at_least=True))
+        value = np.where(rank < negative, negative_value, np.where(rank < zero + negative, 0.0, positive_value))
+        value = np.minimum(np.maximum(value, low), high)
+        for g in np.flatnonzero(count):
+            answers[g][column] = float(value[g])
+    return answers

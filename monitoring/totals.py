@@ -23,6 +23,7 @@ prune committing meanwhile cannot make a counter count twice or go down.
 import json
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from django.db import DataError, connection, transaction
 
@@ -117,7 +118,7 @@ def _totals_sql(numeric: bool) -> str:
         ), wanted AS (
             SELECT name FROM {metric} WHERE kind IN (%s, %s, %s)
         )
-        SELECT svc.slug, g.name, g.labels, g.c, g.s FROM (
+        SELECT svc.slug, g.service_id, g.name, g.labels_hash, g.labels, g.c, g.s FROM (
             SELECT service_id, name, labels_hash, MIN(labels) AS labels, SUM(c) AS c, SUM(s) AS s FROM (
                 SELECT {columns}, {count} AS c, {value.format(summed)} AS s FROM {total}
                 WHERE name IN (SELECT name FROM wanted)
@@ -133,8 +134,15 @@ def _totals_sql(numeric: bool) -> str:
     """  # noqa: S608 (table and column names are ours; values are parameters)
 
 
-def cumulative_totals() -> dict[str, list[tuple[LabelKey, float, float]]]:
-    """name -> [(labels, count, sum)] over all time, for every counter, histogram and timer series.
+class Total(NamedTuple):
+    labels: LabelKey
+    count: float
+    sum: float
+    series: SeriesId
+
+
+def cumulative_totals() -> dict[str, list[Total]]:
+    """name -> [Total] over all time, for every counter, histogram and timer series.
 
     One statement (one snapshot, see the module docstring), O(series + raw samples after the
     watermark): no hour rollup is read."""
@@ -156,6 +164,7 @@ def cumulative_totals() -> dict[str, list[tuple[LabelKey, float, float]]]:
                 cursor.execute(_totals_sql(numeric=True), params)
                 rows = cursor.fetchall()
     out: dict[str, list] = defaultdict(list)
-    for slug, name, labels, count, total in rows:
-        out[name].append((label_key(slug, json.loads(labels) if labels else {}), float(count), float(total)))
+    for slug, service_id, name, digest, labels, count, total in rows:
+        key = label_key(slug, json.loads(labels) if labels else {})
+        out[name].append(Total(key, float(count), float(total), (service_id, name, digest)))
     return out
