@@ -5,6 +5,9 @@ A 20-digit id was an OverflowError on SQLite (a 500), and `until=9999-12-31T23:5
 ones subclass `PortalFilterSet`, and `filterset_fields` shorthands get it from
 `PortalFilterBackend` (the default backend). Serializers validating query parameters use
 `BoundedDateTimeField`. Out of range is a 400 naming the parameter.
+
+The API also refuses a filter given a value it reads as nothing (`?until=`, `?enabled=null`):
+django-filter treats those as "not given", so a script with an empty variable got every row.
 """
 
 from datetime import UTC, datetime
@@ -12,6 +15,7 @@ from datetime import UTC, datetime
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import EMPTY_VALUES
 from django.db import models
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
@@ -19,6 +23,8 @@ from django_filters.rest_framework import FilterSet as RestFilterSet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.renderers import BrowsableAPIRenderer
 
 MAX_ID = 2**63 - 1  # a bigint: the widest id column on SQLite and PostgreSQL
 # Wide enough for any data the portal keeps, narrow enough that `moment ± a few centuries` never
@@ -72,6 +78,33 @@ class PortalFilterSet(RestFilterSet):
 
 class PortalFilterBackend(DjangoFilterBackend):
     filterset_base = PortalFilterSet
+
+    def filter_queryset(self, request, queryset, view):
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        errors = {} if filterset.is_valid() else {name: list(messages) for name, messages in filterset.errors.items()}
+        # The browsable API's filter form submits every field; an empty one there means "any".
+        if not isinstance(getattr(request, "accepted_renderer", None), BrowsableAPIRenderer):
+            errors = {**read_as_nothing(filterset), **errors}
+        if errors:
+            raise ApiValidationError(errors)
+        return filterset.qs
+
+
+def read_as_nothing(filterset) -> dict[str, list[str]]:
+    """Filters given in the query whose value the form read as empty (no value, or a boolean
+    that is neither true nor false)."""
+    cleaned = getattr(filterset.form, "cleaned_data", {})
+    errors = {}
+    for name, given in filterset.filters.items():
+        if name not in filterset.data or cleaned.get(name) not in EMPTY_VALUES:
+            continue
+        if isinstance(given, django_filters.BooleanFilter):
+            errors[name] = ["Must be true or false."]
+        else:
+            errors[name] = ["Give a value, or leave the parameter out."]
+    return errors
 
 
 class BoundedDateTimeField(serializers.DateTimeField):

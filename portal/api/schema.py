@@ -43,7 +43,7 @@ class PortalAutoSchema(AutoSchema):
             "403": (detail, "The role or the service key does not allow this (or a missing CSRF token)."),
         }
         if "{" in path or self.method == "GET":
-            errors["404"] = (detail, "No such object, or an invalid page or cursor.")
+            errors["404"] = (detail, "No such object, or a page past the last one.")
         if self.method in UNSAFE:
             errors["413"] = (detail, "The request body is too large.")
         if "requestBody" in operation:
