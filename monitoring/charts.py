@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from monitoring.healthchecks.runner import LATENCY_METRIC
 from monitoring.models import HealthCheck
 from monitoring.query import AGGREGATIONS, series_query
 from portal.charts import PortalChartView
@@ -55,19 +56,32 @@ class MetricChart(PortalChartView):
 
 
 class HealthLatencyChart(PortalChartView):
-    """Latency of a check's last 100 results, oldest first."""
+    """A check's run latency over the last 24 hours in 10-minute steps, average and maximum, from
+    the metric every run records (results are stored only when the status changes)."""
+
+    window, step = RANGES["24h"]
 
     def get(self, request, *args, pk, **kwargs):
         check = get_object_or_404(HealthCheck, pk=pk)
-        rows = list(check.results.order_by("-created_at").values_list("created_at", "latency_ms")[:100])
-        self.rows = rows[::-1]
+        until = timezone.now()
+        self.lines = {}
+        for agg in ("avg", "max"):
+            found = series_query(
+                name=LATENCY_METRIC,
+                since=until - self.window,
+                until=until,
+                step=self.step,
+                agg=agg,
+                labels={"check_id": str(check.pk)},
+            )
+            self.lines[agg] = found[0].points if found else []  # one series: the portal records it
         return super().get(request, *args, **kwargs)
 
     def get_labels(self):
-        return [timezone.localtime(t).strftime("%m-%d %H:%M:%S") for t, _ in self.rows]
+        return [timezone.localtime(t).strftime("%H:%M") for t, _ in self.lines["avg"]]
 
     def get_providers(self):
-        return ["latency (ms)"]
+        return ["average (ms)", "maximum (ms)"]
 
     def get_data(self):
-        return [[latency for _, latency in self.rows]]
+        return [[None if v is None else round(v, 3) for _, v in self.lines[agg]] for agg in ("avg", "max")]

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from monitoring.charts import RANGES, chosen_range
+from monitoring.healthchecks.history import share_not_unhealthy
 from monitoring.models import (
     CheckKind,
     HealthCheck,
@@ -113,12 +114,10 @@ def health(request):
 @viewer_required
 def health_detail(request, pk):
     check = get_object_or_404(HealthCheck.objects.select_related("service"), pk=pk)
-    since = timezone.now() - timedelta(days=1)
-    results = check.results.order_by("-created_at")[:100]
-    day = check.results.filter(created_at__gte=since).aggregate(
-        total=Count("id"), bad=Count("id", filter=Q(status=HealthStatus.UNHEALTHY))
-    )
-    uptime = None if not day["total"] else round(100 * (1 - day["bad"] / day["total"]), 2)
+    now = timezone.now()
+    results = check.results.order_by("-created_at")[:100]  # status changes, newest first
+    share = share_not_unhealthy(check=check, since=now - timedelta(days=1), until=now)
+    uptime = None if share is None else round(100 * share, 2)
     context = {
         "check": check,
         "results": results,

@@ -82,6 +82,12 @@ class HealthCheckResultSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class HealthCheckRunSerializer(HealthCheckResultSerializer):
+    id = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The stored result; null when the status did not change."
+    )
+
+
 class HealthCheckViewSet(viewsets.ModelViewSet):
     queryset = HealthCheck.objects.select_related("service")
     serializer_class = HealthCheckSerializer
@@ -99,12 +105,14 @@ class HealthCheckViewSet(viewsets.ModelViewSet):
         # Due at the next sweep: a shorter interval or a fixed config should not wait out the old one.
         serializer.save(next_run_at=None)
 
-    @extend_schema(request=None, responses={200: HealthCheckResultSerializer})
+    @extend_schema(request=None, responses={200: HealthCheckRunSerializer})
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
-        """Run the check now (waits up to its timeout) and return the stored result."""
+        """Run the check now (waits up to its timeout) and return its outcome. Results are stored
+        when the status changes: `id` is that result's, or null when the status stayed the same
+        (the check's `last_*` fields always show the latest run)."""
         result = health_check_run(check=self.get_object())
-        return Response(HealthCheckResultSerializer(result).data)
+        return Response(HealthCheckRunSerializer(result).data)
 
 
 class HealthCheckResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from monitoring.healthchecks.kinds import KINDS, UNHEALTHY, Outcome
-from monitoring.metrics import counter
+from monitoring.metrics import counter, histogram
 from monitoring.models import CheckKind, HealthCheck, HealthCheckResult
 from monitoring.models.checks import BOUNDED_FIELDS, MAX_INTERVAL_SECONDS
 
@@ -30,6 +30,10 @@ SWEEP_LIMIT = 500
 runs_total = counter(
     "portal_health_check_runs_total", "Health check runs by kind and status", labelnames=("kind", "status")
 )
+# Each run's latency, for the check page's chart: the metrics store rolls it up and prunes it,
+# where a result row per run grew the history by a row a minute that said the same thing.
+LATENCY_METRIC = "portal_health_check_run_ms"
+run_latency = histogram(LATENCY_METRIC, "Latency of each health check run (ms)", labelnames=("check_id",))
 
 
 def out_of_range(check: HealthCheck) -> str:
@@ -89,22 +93,39 @@ def check_execute(check: HealthCheck, *, now: datetime) -> Outcome:
 
 
 def health_check_record(*, check: HealthCheck, outcome: Outcome, now: datetime) -> HealthCheckResult:
-    """Store a result and copy it onto the check (what lists, /health/ready and alerting read)."""
+    """Copy a run's outcome onto the check (what lists, /health/ready and alerting read) and store
+    a result row only when the status changed, like Healthchecks' flips: a check run every minute
+    that finds the same status adds nothing to its history. Returns the stored row, or this run's
+    outcome unsaved (pk None) when the status did not change."""
     message = outcome.message[:MAX_MESSAGE]
+    status = outcome.status
+    fields = {
+        "last_status": status,
+        "last_checked_at": now,
+        "last_message": message,
+        "last_latency_ms": outcome.latency_ms,
+    }
+    result = HealthCheckResult(
+        health_check=check, status=status, latency_ms=outcome.latency_ms, message=message, created_at=now
+    )
+    rows = HealthCheck.objects.filter(pk=check.pk)
+    # Each conditional UPDATE says whether the status changed, so of two runs finding the same new
+    # status at once only one stores the change. The copy in memory says which to try first (one
+    # query in the usual case); twice round, as another run may change the status in between.
+    order = [(rows.filter(last_status=status), False), (rows.exclude(last_status=status), True)]
+    if check.last_status != status:
+        order.reverse()
     with transaction.atomic():
-        result = HealthCheckResult.objects.create(
-            health_check=check, status=outcome.status, latency_ms=outcome.latency_ms, message=message, created_at=now
-        )
-        fields = {
-            "last_status": outcome.status,
-            "last_checked_at": now,
-            "last_message": message,
-            "last_latency_ms": outcome.latency_ms,
-        }
-        HealthCheck.objects.filter(pk=check.pk).update(**fields)
+        for query, is_change in order * 2:
+            if query.update(**fields):
+                if is_change:
+                    result.save(force_insert=True)
+                break
     for name, value in fields.items():
         setattr(check, name, value)
-    runs_total.inc(kind=check.kind, status=outcome.status)
+    runs_total.inc(kind=check.kind, status=status)
+    if outcome.latency_ms is not None:
+        run_latency.observe(outcome.latency_ms, check_id=str(check.pk))
     return result
 
 

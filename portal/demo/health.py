@@ -19,10 +19,13 @@ from django.utils import timezone
 from monitoring.healthchecks.custom import registered
 from monitoring.healthchecks.heartbeat import Beat, heartbeat_status, next_due
 from monitoring.healthchecks.kinds import DEGRADED, HEALTHY, UNHEALTHY, Outcome, beat_of
-from monitoring.healthchecks.runner import health_check_run
+from monitoring.healthchecks.runner import LATENCY_METRIC, health_check_run, run_latency
 from monitoring.heartbeats import heartbeat_ping
-from monitoring.models import CheckKind, HealthCheck, HealthCheckResult, HeartbeatPing, PingKind
+from monitoring.hosts import portal_service
+from monitoring.ingest import metric_kinds
+from monitoring.models import CheckKind, HealthCheck, HealthCheckResult, HeartbeatPing, MetricKind, PingKind
 from portal.demo.bulk import rows_insert
+from portal.demo.metrics import series_history_write
 from portal.demo.traffic import Scenario
 from portal.models import Service
 
@@ -135,6 +138,25 @@ def _warmer_pings(since: datetime, until: datetime, scenario: Scenario, rng: np.
 FIELD = {PingKind.SUCCESS: "last_ping_at", PingKind.START: "last_start_at", PingKind.FAIL: "last_fail_at"}
 
 
+def _changes(results: list[tuple]) -> list[tuple]:
+    """The runs of one check whose status differs from the run before: what the runner stores."""
+    kept, last = [], None
+    for row in results:
+        if row[1] != last:
+            kept.append(row)
+            last = row[1]
+    return kept
+
+
+def _last_run(check: HealthCheck, row: tuple) -> None:
+    """The check's `last_*` columns, as the runner leaves them after the run `row`."""
+    _, status, latency, message, at = row
+    fields = {"last_status": status, "last_latency_ms": latency, "last_message": message, "last_checked_at": at}
+    HealthCheck.objects.filter(pk=check.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(check, name, value)
+
+
 def _heartbeat_results(check: HealthCheck, pings: list[Ping], since: datetime, until: datetime) -> list[tuple]:
     """The status the sweep would have found at each run, from the pings before that moment."""
     beat = beat_of(check)
@@ -154,9 +176,10 @@ def _create(service: Service, name: str, fields: dict, created_at: datetime) -> 
 
 
 def checks_install(*, service: Service, now: datetime, scenario: Scenario, rng: np.random.Generator) -> dict:
-    """Create the checks that do not exist yet, each with a week of results. Idempotent."""
+    """Create the checks that do not exist yet, each with a week of history: its status changes,
+    and the custom checks' latency as the runner's metric. Idempotent."""
     since = now - HISTORY
-    results, pings, made = [], [], []
+    results, pings, made, latency = [], [], [], {}
     for name, (registered_as, path, critical) in CUSTOM.items():
         if registered().get(registered_as) != path:
             continue  # not registered in this install: the sweep could not run it
@@ -164,9 +187,14 @@ def checks_install(*, service: Service, now: datetime, scenario: Scenario, rng: 
         check, created = _create(service, name, fields, since)
         if created:
             made.append(check)
+            runs = []
             for tick in _ticks(since, now):
                 outcome = check_outcome(name, tick, scenario, rng)
-                results.append((check.pk, outcome.status, outcome.latency_ms, outcome.message, tick))
+                runs.append((check.pk, outcome.status, outcome.latency_ms, outcome.message, tick))
+            results += _changes(runs)
+            _last_run(check, runs[-1])
+            times = np.array([row[4].timestamp() for row in runs])
+            latency[(LATENCY_METRIC, (("check_id", str(check.pk)),))] = (times, np.array([row[2] for row in runs]))
     for name, fields in HEARTBEATS.items():
         check, created = _create(service, name, {"kind": CheckKind.HEARTBEAT, **fields}, since)
         if not created:
@@ -175,7 +203,9 @@ def checks_install(*, service: Service, now: datetime, scenario: Scenario, rng: 
         history = (
             _nightly_pings(since, now, rng) if name == NIGHTLY_EXPORT else _warmer_pings(since, now, scenario, rng)
         )
-        results += _heartbeat_results(check, history, since, now)
+        runs = _heartbeat_results(check, history, since, now)
+        results += _changes(runs)
+        _last_run(check, runs[-1])
         pings += [(check.pk, p.kind, p.at, USER_AGENT, p.body) for p in history]
         last = {}
         for ping in history:
@@ -183,10 +213,14 @@ def checks_install(*, service: Service, now: datetime, scenario: Scenario, rng: 
         HealthCheck.objects.filter(pk=check.pk).update(**last)
     rows_insert(HealthCheckResult, ("health_check", "status", "latency_ms", "message", "created_at"), results)
     rows_insert(HeartbeatPing, ("health_check", "kind", "created_at", "user_agent", "body"), pings)
+    if latency:
+        metric_kinds({LATENCY_METRIC: MetricKind.HISTOGRAM}, {LATENCY_METRIC: run_latency.help})
+        series_history_write(service=portal_service(), now=now, series=latency)
+    stored = len(results)
     for check in made:
         check.refresh_from_db()
-        health_check_run(check=check, now=now)  # the latest result, through the real runner
-    return {"checks": len(made), "results": len(results) + len(made), "pings": len(pings)}
+        stored += health_check_run(check=check, now=now).pk is not None  # the latest run, by the real runner
+    return {"checks": len(made), "status changes": stored, "pings": len(pings)}
 
 
 def heartbeats_live(*, service: Service, now: datetime) -> int:

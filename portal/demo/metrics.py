@@ -13,6 +13,7 @@ the write path of the ingest API and the in-process flusher.
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from django.db import transaction
 from django.db.models import Min
 
 from monitoring.ingest import metric_kinds, samples_write
@@ -121,6 +122,30 @@ def history_write(*, service: Service, now: datetime, scenario: Scenario, rng: n
         writer.add_hour(hour, samples_between(hour, min(hour + HOUR, end), scenario, rng))
         hour += HOUR
     return writer.save()
+
+
+def series_history_write(*, service: Service, now: datetime, series: dict) -> dict:
+    """History of other series (the demo checks' latency) stored like `history_write`'s:
+    `series` maps (name, label items) to (epoch seconds, values), both sorted by time."""
+    with transaction.atomic():
+        boundary = _boundary(now)
+        writer = _Writer(
+            service,
+            boundary=boundary,
+            minute_from=floor_hour(now - MINUTE_HISTORY),
+            raw_from=max(boundary, floor_slot(now - RAW_AT_MOST)),
+        )
+        hour, end = floor_hour(now - HISTORY), floor_slot(now)
+        while hour < end:
+            low, high = hour.timestamp(), min(hour + HOUR, end).timestamp()
+            part = {}
+            for key, (times, values) in series.items():
+                inside = (times >= low) & (times < high)
+                if inside.any():
+                    part[key] = (times[inside], values[inside])
+            writer.add_hour(hour, part)
+            hour += HOUR
+        return writer.save()
 
 
 def live_write(*, service: Service, now: datetime, rng: np.random.Generator | None = None) -> int:

@@ -1,6 +1,8 @@
 import pytest
+from django.utils import timezone
 
-from monitoring.healthchecks.runner import health_check_run
+from monitoring.healthchecks.kinds import Outcome
+from monitoring.healthchecks.runner import health_check_record, health_check_run
 from monitoring.models import CheckKind, HealthCheck
 from tests.monitoring.factories import HealthCheckFactory
 
@@ -83,11 +85,15 @@ def test_partial_update_keeps_config_valid(api_client):
 
 def test_results_filter_by_check(api_client):
     a, b = HealthCheckFactory(), HealthCheckFactory()
-    for _ in range(2):
-        health_check_run(check=a)
+    health_check_run(check=a)
+    health_check_run(check=a)  # the same status: not stored again
+    health_check_record(check=a, outcome=Outcome("unhealthy", "down"), now=timezone.now())
     health_check_run(check=b)
     response = api_client("viewer").get(RESULTS, {"health_check": a.pk})
-    assert [r["health_check"] for r in response.json()["results"]] == [a.pk, a.pk]
+    assert [(r["health_check"], r["status"]) for r in response.json()["results"]] == [
+        (a.pk, "unhealthy"),
+        (a.pk, "healthy"),
+    ]
 
 
 def test_http_check_headers_are_write_only_and_survive_a_round_trip(api_client, httpserver):
