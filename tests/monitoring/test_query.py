@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from monitoring import query
-from monitoring.query import Bucket, WindowAggregate, minute_buckets, series_query
+from monitoring.models import MinuteRollup
+from monitoring.query import Bucket, WindowAggregate, minute_buckets, series_list, series_query
 from monitoring.rollups import rollup_run
 from monitoring.sketches import sketch_of
 from tests.monitoring.conftest import T0
@@ -130,3 +131,18 @@ def test_each_distinct_label_set_is_decoded_once_per_query(put, service, monkeyp
     assert [s.label_dict["route"] for s in series] == ["/a", "/b"]
     assert [sum(v for _, v in s.points if v) for s in series] == [90, 90]
     assert len(decoded) == 2  # minute rollups and raw samples share the decoded label sets
+
+
+def test_series_list_reads_hour_rollups_for_whole_hours(put, service, django_assert_max_num_queries):
+    # A week is ~600k minute rollups at 60 series but 10k hour rollups; and minute rollups older
+    # than their retention are gone while the hours still hold the label sets.
+    put(service, "latency", 1, T0 + timedelta(minutes=10), route="/early")  # before `since`, same hour
+    put(service, "latency", 1, T0 + timedelta(minutes=40), route="/edge")
+    put(service, "latency", 1, T0 + timedelta(hours=1, minutes=10), route="/old")
+    put(service, "latency", 1, T0 + timedelta(hours=3, minutes=20), route="/recent")
+    rollup_run(now=T0 + timedelta(hours=3, minutes=40))
+    put(service, "latency", 1, T0 + timedelta(hours=3, minutes=50), route="/raw")
+    MinuteRollup.objects.filter(start__gte=T0 + timedelta(hours=1), start__lt=T0 + timedelta(hours=3)).delete()
+    with django_assert_max_num_queries(4):
+        found = series_list(name="latency", since=T0 + timedelta(minutes=30), until=T0 + timedelta(hours=4))
+    assert [dict(key)["route"] for key in found] == ["/edge", "/old", "/raw", "/recent"]
