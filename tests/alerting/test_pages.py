@@ -232,10 +232,11 @@ def test_api_actions_with_a_session_need_the_csrf_token(users, make_alert):
     alert = make_alert()
     client = Client(enforce_csrf_checks=True)
     client.force_login(users["operator"])
-    assert client.post(f"/api/v1/alerts/{alert.pk}/acknowledge/").status_code == 403
+    url = f"/api/v1/alerts/{alert.pk}/acknowledge/"
+    assert client.post(url, {}, content_type="application/json").status_code == 403
     assert Alert.objects.get(pk=alert.pk).status == "firing"
     token = client.get(f"/alerts/{alert.pk}/").cookies["csrftoken"].value
-    response = client.post(f"/api/v1/alerts/{alert.pk}/acknowledge/", HTTP_X_CSRFTOKEN=token)
+    response = client.post(url, {}, content_type="application/json", HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 200
     assert Alert.objects.get(pk=alert.pk).status == "acknowledged"
 
