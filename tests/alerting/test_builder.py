@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import urlencode as encode
 
 import pytest
+from django.utils import timezone
 
 from monitoring.alerting.evaluation import _metric_observations, rules_evaluate
 from monitoring.alerting.models import Alert, AlertEvent, AlertRule, RuleSource
@@ -211,7 +212,7 @@ def test_preview_values_are_the_evaluators(page_client, service, sample, clock, 
     body = page_client("admin").get("/alerts/rules/preview.json?" + params).json()
     rule = AlertRule(metric="http_latency_ms", aggregation=aggregation, window=timedelta(minutes=15), threshold=100)
     times = body["times"]
-    assert len(times) == 24 * 6 and body["labels"][-1] == T0.strftime("%H:%M")
+    assert len(times) == 24 * 6 and body["labels"][-1] == timezone.localtime(T0).strftime("%H:%M")
     lines = {d["label"]: d["data"] for d in body["datasets"]}
     assert lines["threshold 100"] == [100] * len(times)
     checked = 0
