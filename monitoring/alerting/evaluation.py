@@ -34,7 +34,7 @@ from monitoring.alerting.models import Alert, AlertRule, AlertStatus, RuleSource
 from monitoring.alerting.rules import rule_disable
 from monitoring.healthchecks.status import UNHEALTHY
 from monitoring.query import Bucket, WindowAggregate, floor_minute, minute_buckets
-from portal.lib.bulk import chunks, full_batches
+from portal.lib.bulk import bulk_set, chunks, full_batches
 from portal.models import Service
 
 log = logging.getLogger(__name__)
@@ -303,7 +303,7 @@ class _Evaluator:
             if self.created:
                 RuleState.objects.bulk_create(self.created, ignore_conflicts=True)
             if self.changed:
-                RuleState.objects.bulk_update(list(self.changed.values()), ["active_since", "value", "changed_at"])
+                bulk_set(list(self.changed.values()), ["active_since", "value", "changed_at"])
         for start in range(0, len(self.forgotten), 500):
             RuleState.objects.filter(pk__in=self.forgotten[start : start + 500], active_since__isnull=True).delete()
 

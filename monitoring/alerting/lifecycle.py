@@ -32,7 +32,7 @@ from monitoring.alerting.notify import (
     notified_targets,
 )
 from monitoring.alerting.suppression import Hold, hold_apply, hold_event, suppression_for, suppressions_for
-from portal.lib.bulk import chunks, full_batches
+from portal.lib.bulk import bulk_set, chunks, full_batches
 from portal.models import Service
 
 FIRING, ACKNOWLEDGED, RESOLVED = AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED
@@ -352,11 +352,7 @@ def _resolve(
             escalation_stop(alert)
             if wanted[alert.pk] is not None:
                 alert.value = wanted[alert.pk]
-        for ids in chunks([alert.pk for alert in resolved]):
-            Alert.objects.filter(pk__in=ids).update(
-                status=RESOLVED, resolved_at=now, resolved_by=person, suppressed_until=None, next_escalation_at=None
-            )
-        valued = [alert for alert in resolved if wanted[alert.pk] is not None]
+        bulk_set(resolved, ["status", "resolved_at", "resolved_by", "suppressed_until", "next_escalation_at", "value"])
         message = reason or ("condition cleared" if via == EVALUATOR else "")
         events = [
             event_build(
@@ -371,8 +367,6 @@ def _resolve(
             for alert in resolved
         ]
         with full_batches():
-            if valued:
-                Alert.objects.bulk_update(valued, ["value"])
             AlertEvent.objects.bulk_create(events)
         _tell_notified(resolved, event=DeliveryEvent.RESOLVE, now=now)
     return resolved
