@@ -3,7 +3,7 @@
 
 from copy import copy
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,7 +17,13 @@ from portal.api.router import router
 from portal.models import Service
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class ConfigField(serializers.JSONField):
+    """The model judges what is in it (`HealthCheck.config_errors`); the schema says it is an object."""
+
+
 class HealthCheckSerializer(serializers.ModelSerializer):
+    config = ConfigField(required=False, help_text="Kind-specific settings; see the docs.")
     service = serializers.SlugRelatedField(
         slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
     )

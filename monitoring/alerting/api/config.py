@@ -5,7 +5,7 @@ import copy
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from monitoring.alerting.models import (
     MAX_STEPS,
     AlertRule,
     Channel,
+    ChannelKind,
     Delivery,
     EscalationPolicy,
     EscalationStep,
@@ -28,6 +29,29 @@ from monitoring.alerting.suppression import holds_recheck
 from monitoring.alerting.transports import transport_class
 from portal.api.router import router
 from portal.models import Service
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+class LabelsField(serializers.JSONField):
+    """Checked by the model's validator; the schema says its shape (a JSONField documents nothing)."""
+
+
+ADDRESS = {
+    "oneOf": [
+        {"type": "string", "format": "email"},
+        {
+            "type": "object",
+            "properties": {"address": {"type": "string", "format": "email"}, "ack": {"type": "boolean"}},
+            "required": ["address"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
+
+@extend_schema_field({"type": "array", "items": ADDRESS})
+class AddressesField(serializers.JSONField):
+    pass
 
 
 class MatcherSerializer(serializers.Serializer):
@@ -64,6 +88,7 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
     )
     condition = serializers.CharField(source="condition_text", read_only=True)
+    labels = LabelsField(required=False)
 
     class Meta:
         model = AlertRule
@@ -102,6 +127,10 @@ class ChannelSerializer(serializers.ModelSerializer):
     )
     url_host = serializers.CharField(read_only=True, help_text="Host (and port) of the webhook URL.")
     is_broken = serializers.BooleanField(read_only=True)
+    addresses = AddressesField(
+        required=False,
+        help_text='Extra email addresses (email channels): "ops@example.com" or {"address": "…", "ack": false}.',
+    )
 
     class Meta:
         model = Channel
@@ -110,6 +139,14 @@ class ChannelSerializer(serializers.ModelSerializer):
             "has_secret", "is_broken", "last_error", "last_error_at", "last_success_at", "created_at",
         ]  # fmt: skip
         read_only_fields = ["last_error", "last_error_at", "last_success_at", "created_at"]
+
+    def validate_addresses(self, value):
+        # Email addresses whatever the kind (a webhook channel kept `5` or "a@b" until it became
+        # an email channel); the email transport says what an entry may be.
+        errors = transport_class(ChannelKind.EMAIL).config_errors(url="", secret="", addresses=value)
+        if errors:
+            raise serializers.ValidationError(errors["addresses"])
+        return value
 
     def validate(self, attrs):
         current = self.instance
