@@ -317,3 +317,18 @@ def test_a_prune_and_a_rollup_committing_during_a_scrape_change_nothing_it_retur
     assert fired and not HourRollup.objects.filter(start=T0).exists()  # pruned while the scrape read
     assert total(found, "jobs", "jobs_total") == expected
     assert jobs(client) == expected
+
+
+def test_huge_rows_from_before_the_value_bound_never_break_a_scrape(client, service):
+    # Two samples of 1e308 (stored before values were bounded): PostgreSQL's float SUM raises on
+    # the overflow, so their total is summed as numeric there; it is +Inf either way.
+    metric_kinds({"big_total": "counter", "big_seconds": "histogram"})
+    for name in ("big_total", "big_seconds"):
+        write(service, name, 1e308, T0)
+        write(service, name, 1e308, T0 + MINUTE)
+    found = families(client)
+    assert sample(found, "big", "big_total") == float("inf")
+    assert sample(found, "big_seconds", "big_seconds_sum") == float("inf")
+    assert sample(found, "big_seconds", "big_seconds_count") == 2
+    rollup_run(now=T0 + timedelta(minutes=30))  # the fold saturates instead
+    assert sample(families(client), "big", "big_total") == 1.7976931348623157e308
