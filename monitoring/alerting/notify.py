@@ -147,6 +147,7 @@ def notification_build(delivery: Delivery) -> Notification:
             value=None,
             alert_url=settings.PORTAL_BASE_URL + reverse("alerting:list"),
             occurred_at=timezone.now().isoformat(),
+            delivery_id=delivery.pk,
         )
     actor = ""
     if delivery.event == DeliveryEvent.ACKNOWLEDGE and alert.acknowledged_by_id:
@@ -168,6 +169,7 @@ def notification_build(delivery: Delivery) -> Notification:
         actor=actor,
         step=delivery.step,
         occurred_at=delivery.created_at.isoformat(),
+        delivery_id=delivery.pk,
     )
 
 

@@ -32,6 +32,9 @@ class Notification:
     actor: str = ""
     step: int | None = None
     occurred_at: str = ""
+    # The Delivery row's id: the same each time that delivery is sent (a retry, or a resend
+    # after a worker died mid-send), so receivers can drop repeats.
+    delivery_id: int | None = None
 
     def payload(self) -> dict:
         """The documented JSON body of webhook notifications (version 1)."""
@@ -51,6 +54,7 @@ class Notification:
             "actor": self.actor or None,
             "escalation_step": self.step,
             "occurred_at": self.occurred_at,
+            "delivery_id": self.delivery_id,
         }
 
 

@@ -1,5 +1,8 @@
 """Email: one message per recipient (each carries its own one-click acknowledge link)."""
 
+import hashlib
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
@@ -7,6 +10,14 @@ from django.template.loader import render_to_string
 
 from monitoring.alerting.acklinks import ack_allowed, ack_link_url
 from monitoring.alerting.transports.base import Notification, PermanentError, Transport, TransportError
+
+
+def message_id(*, delivery_id: int, recipient: str) -> str:
+    """The same Message-ID each time a delivery is mailed to a recipient, so mail systems drop a
+    resend. Named after the portal's address, not the sending machine: any worker may resend."""
+    domain = urlsplit(settings.PORTAL_BASE_URL).hostname or "portal.invalid"
+    person = hashlib.sha256(recipient.strip().lower().encode()).hexdigest()[:16]
+    return f"<alert-delivery-{delivery_id}.{person}@{domain}>"
 
 
 class EmailTransport(Transport):
@@ -44,11 +55,18 @@ class EmailTransport(Transport):
             context = {"n": notification, "ack_url": ack_url}
             # One line: a newline from a label value would make Django refuse the header.
             subject = " ".join(f"[{notification.status.upper()}] {notification.summary}".split())[:200]
+            headers = {}
+            if notification.delivery_id is not None:
+                headers = {
+                    "Message-ID": message_id(delivery_id=notification.delivery_id, recipient=recipient),
+                    "X-Portal-Delivery": str(notification.delivery_id),
+                }
             message = EmailMultiAlternatives(
                 subject=subject,
                 body=render_to_string("alerting/email/notification.txt", context),
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[recipient],
+                headers=headers,
             )
             message.attach_alternative(render_to_string("alerting/email/notification.html", context), "text/html")
             messages.append(message)

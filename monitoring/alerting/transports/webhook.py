@@ -3,6 +3,8 @@
 Receivers verify with `signature_verify` (or the same three lines in their own language):
     expected = hmac(secret, f"{timestamp}.".encode() + body, sha256).hexdigest()
     compare with the X-Portal-Signature header "sha256=<hex>", and reject old timestamps.
+The payload's `delivery_id` (also in X-Portal-Delivery) is the same when a delivery is sent
+again: receivers drop repeats by it.
 """
 
 import hashlib
@@ -16,6 +18,7 @@ from monitoring.alerting.transports.http import post_json
 SIGNATURE_HEADER = "X-Portal-Signature"
 TIMESTAMP_HEADER = "X-Portal-Timestamp"
 EVENT_HEADER = "X-Portal-Event"
+DELIVERY_HEADER = "X-Portal-Delivery"
 
 
 def signature_for(secret: str, timestamp: str, body: bytes) -> str:
@@ -56,4 +59,6 @@ class WebhookTransport(Transport):
             TIMESTAMP_HEADER: timestamp,
             EVENT_HEADER: notification.event,
         }
+        if notification.delivery_id is not None:
+            headers[DELIVERY_HEADER] = str(notification.delivery_id)
         return post_json(self.channel.url, body=body, headers=headers, timeout=self.timeout)
