@@ -104,11 +104,14 @@ class SlowReceiver:
         self.lock = threading.Lock()
         self.arrived = []  # (alert id, monotonic time)
         self.answered = []
+        self.delivery_ids = []  # (alert id, payload's delivery_id, X-Portal-Delivery header)
 
     def __call__(self, request):
-        alert_id = request.get_json()["alert"]["id"]
+        payload = request.get_json()
+        alert_id = payload["alert"]["id"]
         with self.lock:
             self.arrived.append((alert_id, time.monotonic()))
+            self.delivery_ids.append((alert_id, payload["delivery_id"], request.headers.get("X-Portal-Delivery")))
         time.sleep(1.0)
         with self.lock:
             self.answered.append((alert_id, time.monotonic()))
@@ -160,6 +163,12 @@ def test_a_cluster_killed_mid_task_and_restarted_sends_every_notification_once(t
     assert sorted(set(arrivals)) == alert_ids
     repeated = {a for a in arrivals if arrivals.count(a) > 1}
     assert repeated <= in_flight, (repeated, in_flight, log.read_text()[-3000:])
+    # A repeat carries the same delivery id, so a receiver that drops seen ids acts once per alert.
+    assert all(header == str(delivery) for _, delivery, header in receiver.delivery_ids)
+    seen = {}
+    for alert_id, delivery, _ in receiver.delivery_ids:
+        seen.setdefault(delivery, set()).add(alert_id)
+    assert len(seen) == count and all(len(alerts) == 1 for alerts in seen.values())
     print(f"killed with {len(in_flight)} notification(s) in flight; sent again after the restart: {len(repeated)}")
 
 
