@@ -2,7 +2,8 @@
 
 drf-spectacular lists what a view returns when all goes well; the refusals come from DRF and
 the portal's wiring, the same for every view (authentication, roles, filters, pagination, body
-limits, throttles), so they are added here once instead of in an `extend_schema` per view.
+limits, throttles, a database outage), so they are added here once instead of in an
+`extend_schema` per view.
 A view's own `extend_schema(responses=...)` wins for a code it documents itself.
 """
 
@@ -55,6 +56,14 @@ class PortalAutoSchema(AutoSchema):
             responses.setdefault(
                 code, {"content": {"application/json": {"schema": component.ref}}, "description": description}
             )
+        responses.setdefault(
+            "503",
+            {
+                "content": {"application/json": {"schema": detail.ref}},
+                "description": "The database is unavailable for a moment: retry after Retry-After seconds.",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+            },
+        )
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 
