@@ -19,7 +19,7 @@ from monitoring.ingest import IngestInvalid, ItemError, metrics_ingest
 from monitoring.metrics import counter
 from monitoring.models import Metric, MetricKind
 from monitoring.query import AGGREGATIONS, series_list, series_query
-from portal.api.filters import BoundedDateTimeField
+from portal.api.filters import BoundedDateTimeField, QueryParamsSerializer
 from portal.api.permissions import is_service, service_for_key
 from portal.api.router import router
 from portal.lib.bodies import BodyTooLarge, body_read
@@ -115,7 +115,7 @@ class MetricSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
-class QuerySerializer(serializers.Serializer):
+class QuerySerializer(QueryParamsSerializer):
     name = serializers.CharField(max_length=200)
     service = serializers.SlugField(required=False)
     agg = serializers.ChoiceField(choices=AGGREGATIONS, default="avg")
@@ -144,7 +144,7 @@ class QuerySerializer(serializers.Serializer):
         return attrs
 
 
-class SeriesListQuerySerializer(serializers.Serializer):
+class SeriesListQuerySerializer(QueryParamsSerializer):
     name = serializers.CharField(max_length=200)
     service = serializers.SlugField(required=False)
     since = BoundedDateTimeField(required=False, help_text="Default: 24 hours before `until`.")

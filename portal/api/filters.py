@@ -92,6 +92,9 @@ class PortalFilterBackend(DjangoFilterBackend):
         return filterset.qs
 
 
+GIVE_A_VALUE = "Give a value, or leave the parameter out."
+
+
 def read_as_nothing(filterset) -> dict[str, list[str]]:
     """Filters given in the query whose value the form read as empty (no value, or a boolean
     that is neither true nor false)."""
@@ -103,8 +106,24 @@ def read_as_nothing(filterset) -> dict[str, list[str]]:
         if isinstance(given, django_filters.BooleanFilter):
             errors[name] = ["Must be true or false."]
         else:
-            errors[name] = ["Give a value, or leave the parameter out."]
+            errors[name] = [GIVE_A_VALUE]
     return errors
+
+
+class QueryParamsSerializer(serializers.Serializer):
+    """A serializer for query parameters. DRF reads them like an HTML form, where an empty
+    field means "not given": `?until=` or `?step=` quietly became the default."""
+
+    def to_internal_value(self, data):
+        given = data.getlist if hasattr(data, "getlist") else lambda name: [data[name]]
+        empty = {
+            name: [GIVE_A_VALUE]
+            for name, field in self.fields.items()
+            if name in data and "" in given(name) and not getattr(field, "allow_blank", False)
+        }
+        if empty:
+            raise serializers.ValidationError(empty)
+        return super().to_internal_value(data)
 
 
 class BoundedDateTimeField(serializers.DateTimeField):

@@ -188,3 +188,22 @@ def test_the_browsable_api_filter_form_may_leave_fields_empty(api_client):
     # Its form submits every field; an empty one there means "any".
     response = api_client("admin").get("/api/v1/alerts/", {"until": "", "rule": "", "format": "api"})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/api/v1/metrics/query/", "until"),
+        ("/api/v1/metrics/query/", "since"),
+        ("/api/v1/metrics/query/", "step"),
+        ("/api/v1/metrics/query/", "agg"),
+        ("/api/v1/metrics/query/", "service"),
+        ("/api/v1/metrics/query/", "label"),
+        ("/api/v1/metrics/series/", "until"),
+        ("/api/v1/metrics/series/", "service"),
+    ],
+)
+def test_an_empty_query_parameter_is_400_naming_it(api_client, path, param):
+    response = api_client("viewer").get(path, {"name": "cpu", param: ""})
+    assert response.status_code == 400, response.content
+    assert param in response.json()
