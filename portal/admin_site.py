@@ -2,8 +2,11 @@
 for pages, the API and the admin (superusers and members of the `admin` group).
 
 `portal.admin_apps.PortalAdminConfig` replaces `django.contrib.admin` in INSTALLED_APPS and names
-this class as the default site, so every app's `@admin.register` lands here.
+this class as the default site, so every app's `@admin.register` lands here (discovered when the
+registry is first read, see PortalAdminSite).
 """
+
+import threading
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -25,7 +28,34 @@ class RoleAdminAuthenticationForm(AdminAuthenticationForm):
 
 
 class PortalAdminSite(admin.AdminSite):
+    """Every app's admin.py (~40 ModelAdmins) is imported the first time the registry is read —
+    by the URL conf, the system checks or a test — instead of at start-up, where it cost every
+    management command (`codehealth scan` in CI) as much as the rest of Django's set-up."""
+
     login_form = RoleAdminAuthenticationForm
+
+    def __init__(self, *args, **kwargs):
+        self._discovery = "pending"  # -> "running" -> "done"
+        self._discovery_lock = threading.RLock()  # re-entered: discovery registers (reads) in this thread
+        super().__init__(*args, **kwargs)
+
+    @property
+    def _registry(self):
+        if self._discovery != "done":
+            with self._discovery_lock:  # another thread waits for the whole registry
+                if self._discovery == "pending":
+                    self._discovery = "running"
+                    try:
+                        admin.autodiscover()
+                    except BaseException:
+                        self._discovery = "pending"  # the next reader meets the same error
+                        raise
+                    self._discovery = "done"
+        return self._models
+
+    @_registry.setter
+    def _registry(self, value):
+        self._models = value
 
     def has_permission(self, request):
         return has_role(request.user, ADMIN)
