@@ -29,8 +29,8 @@ class RoleAdminAuthenticationForm(AdminAuthenticationForm):
 
 class PortalAdminSite(admin.AdminSite):
     """Every app's admin.py (~40 ModelAdmins) is imported the first time the registry is read —
-    by the URL conf, the system checks or a test — instead of at start-up, where it cost every
-    management command (`codehealth scan` in CI) as much as the rest of Django's set-up."""
+    by the URL conf, the system checks or a test — instead of at start-up: management commands
+    (`codehealth scan` in CI on every commit) never use them."""
 
     login_form = RoleAdminAuthenticationForm
 

@@ -1,7 +1,7 @@
 """The admin's registrations (every app's admin.py, ~40 ModelAdmins) are discovered the first
 time something reads the registry — the URL conf, the system checks, a test — not at start-up,
-where they cost management commands such as `codehealth scan` as much as the rest of Django's
-set-up. Whoever reads the registry still sees all of it."""
+where management commands such as `codehealth scan` paid for them without using them. Whoever
+reads the registry still sees all of it."""
 
 import json
 import subprocess
