@@ -319,7 +319,11 @@ def test_a_prune_and_a_rollup_committing_during_a_scrape_change_nothing_it_retur
     assert jobs(client) == expected
 
 
-def test_huge_rows_from_before_the_value_bound_never_break_a_scrape(client, service):
+@pytest.mark.parametrize(
+    "in_transaction",
+    [True, pytest.param(False, marks=pytest.mark.django_db(transaction=True))],  # autocommit, as served
+)
+def test_huge_rows_from_before_the_value_bound_never_break_a_scrape(client, service, in_transaction):
     # Two samples of 1e308 (stored before values were bounded): PostgreSQL's float SUM raises on
     # the overflow, so their total is summed as numeric there; it is +Inf either way.
     metric_kinds({"big_total": "counter", "big_seconds": "histogram"})
