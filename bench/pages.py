@@ -1,6 +1,6 @@
 """Pages, admin changelists and list endpoints over a large data set: queries and p95 per page.
 
-    .venv/bin/python bench/pages.py                  # the issue's sizes on SQLite (~3 min to build)
+    .venv/bin/python bench/pages.py                  # the issue's sizes on SQLite (2-4 min to build here)
     .venv/bin/python bench/pages.py --scale 0.1      # a tenth of them, quicker
     .venv/bin/python bench/pages.py --postgres       # PostgreSQL at 127.0.0.1 (temp database)
     .venv/bin/python bench/pages.py --only admin     # pages whose label contains "admin"
