@@ -93,7 +93,7 @@ def main() -> int:
     clone, log = workdir / "portal", workdir / "make-run.log"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    subprocess.run(["git", "-c", "advice.detachedHead=false", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     # A newcomer's shell: none of CI's database, broker or test settings.
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PORTAL_TASKS_SYNC")}
     env["PORT"] = str(port)
