@@ -234,7 +234,7 @@ def main():
         # The live part: raw samples of the last minutes, rolled up (and folded) by the real job.
         began = time.perf_counter()
         written = write_samples(rows, live_start, LIVE_MINUTES)
-        rolled = rollup_run(now=now - 3 * MINUTE)
+        rolled = rollup_run(now=now - MINUTE)
         first_run = time.perf_counter() - began
         folds = []
         real_fold = rollups.totals_fold
@@ -248,7 +248,7 @@ def main():
 
         rollups.totals_fold = timed_fold
         began = time.perf_counter()
-        one = rollup_run(now=now - 2 * MINUTE)  # an ordinary run: one minute
+        one = rollup_run(now=now)  # the ordinary run of this minute: rolls one minute, up to now - 2 min
         one_run = time.perf_counter() - began
         rollups.totals_fold = real_fold
         print(
@@ -256,8 +256,9 @@ def main():
             f"(writing included); a {one['minutes']}-minute run {one_run * 1000:.0f} ms, of which the fold "
             f"{folds[0] * 1000:.0f} ms"
         )
-        # Raw samples after the watermark, as a scrape finds them between two rollup runs.
-        write_samples(rows, now - MINUTE, 2)
+        # The samples of the current minute: a scrape before the next run reads 3 minutes of raw
+        # samples after the watermark (2 minutes of METRICS_ROLLUP_DELAY_SECONDS, and this one).
+        write_samples(rows, now, 1)
 
         client = Client()
 
@@ -275,7 +276,7 @@ def main():
         found = {f.name: f for f in text_string_to_metric_families(body.decode())}
         counter = next(name for _, name, kind, _ in series if kind == "counter")
         value = next(s.value for s in found[counter.removesuffix("_total")].samples if s.name == counter)
-        expected = PER_HOUR * history + written // len(rows) + 2
+        expected = PER_HOUR * history + written // len(rows) + 1
         assert value == expected, (value, expected)
         reads_hours = any(HourRollup._meta.db_table in q["sql"] for q in queries)
 
