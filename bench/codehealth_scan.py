@@ -104,7 +104,8 @@ def verify(path: Path) -> int:
     from radon.metrics import mi_visit
     from radon.raw import analyze
 
-    from codehealth.analyzer import analyze_source, python_files
+    from codehealth.analyzer import python_files
+    from codehealth.analyzer.source import analyze_source
 
     bad = 0
     for rel in python_files(path, ()):

@@ -10,13 +10,14 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
-from codehealth.analyzer import FileReport, Finding, SourceFile, analyze_sources, read_files, stat_tree
+from codehealth.analyzer import Finding, SourceFile, analyze_sources, read_files, stat_tree
 from codehealth.analyzer.gitsource import head_commit
 from codehealth.analyzer.pylint_runner import pylint_run
 from codehealth.conf import analysis_key, excludes_for, thresholds_for
@@ -24,6 +25,9 @@ from codehealth.debt_tracking import debt_seen_again, debt_track
 from codehealth.gates import gate_apply
 from codehealth.models import CodeRepository, CodeScan, DebtItem, FileMetrics, FunctionMetrics, ScanFile, path_digest
 from codehealth.roots import repository_root
+
+if TYPE_CHECKING:  # the analysis (radon) loads only when a scan has files to analyse
+    from codehealth.analyzer.source import FileReport
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -205,7 +209,7 @@ def _execute(scan: CodeScan, files, workers: int, progress, now: datetime) -> No
         scan.save()
 
 
-def _track(scan: CodeScan, reports: list[FileReport], pylint, now: datetime) -> None:
+def _track(scan: CodeScan, reports: list["FileReport"], pylint, now: datetime) -> None:
     """Debt items compared with every finding of this scan, then the gate."""
     findings = [f for r in reports for f in r.findings] + _reused_findings(scan)
     pylint_ran = pylint is not None and not pylint.error
@@ -278,7 +282,7 @@ def _known_versions(repository, key: str, hashes: dict[str, str], previous: dict
     return known
 
 
-def _file_row(repository, scan, key: str, report: FileReport) -> FileMetrics:
+def _file_row(repository, scan, key: str, report: "FileReport") -> FileMetrics:
     row = FileMetrics(
         repository=repository,
         path=report.path,
@@ -311,7 +315,7 @@ def _file_row(repository, scan, key: str, report: FileReport) -> FileMetrics:
     return row
 
 
-def _store_versions(repository, scan, key: str, reports: list[FileReport]) -> dict[str, int]:
+def _store_versions(repository, scan, key: str, reports: list["FileReport"]) -> dict[str, int]:
     """Store new file versions with their functions; returns path -> id."""
     rows = [_file_row(repository, scan, key, r) for r in reports]
     FileMetrics.objects.bulk_create(rows, batch_size=BATCH)  # ids come back (RETURNING)

@@ -1,9 +1,10 @@
 """The code analyzer. Framework-free: nothing here imports Django, so it can be tested and
-benchmarked alone. Entry points: `analyze_source` (one file), `analyze_sources` (many, in
-worker processes), `findings_for` (debt of a report)."""
+benchmarked alone. Entry points: `analyze_sources` (many files, in worker processes),
+`findings_for` (debt of a report), and `codehealth.analyzer.source.analyze_source` (one file) —
+not imported here: the analysis (radon) loads only when something is analysed, so the portal and
+an unchanged re-scan start without it."""
 
 from codehealth.analyzer.debt import Finding, Thresholds, findings_for
-from codehealth.analyzer.source import Block, FileReport, analyze_source
 from codehealth.analyzer.tree import (
     DEFAULT_EXCLUDES,
     SourceFile,
@@ -16,12 +17,9 @@ from codehealth.analyzer.tree import (
 
 __all__ = [
     "DEFAULT_EXCLUDES",
-    "Block",
-    "FileReport",
     "Finding",
     "SourceFile",
     "Thresholds",
-    "analyze_source",
     "analyze_sources",
     "findings_for",
     "python_files",

@@ -16,8 +16,10 @@ import math
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-from codehealth.analyzer.source import FileReport
+if TYPE_CHECKING:  # only for annotations: models import this module, the analysis (radon) loads when used
+    from codehealth.analyzer.source import FileReport
 
 # Mildest first, said once: the model's choices, quality gates, debt escalation and the API's
 # worst-first ordering all read this order.
@@ -105,7 +107,7 @@ def minutes_for(kind: str, over: float) -> int:
     return int(base + math.ceil(max(over, 0) * per_unit))
 
 
-def _symbol_at(report: FileReport, line: int) -> str:
+def _symbol_at(report: "FileReport", line: int) -> str:
     """Innermost function or class holding `line` ('' at module level)."""
     best = ""
     best_span = None
@@ -115,7 +117,7 @@ def _symbol_at(report: FileReport, line: int) -> str:
     return best
 
 
-def marker_findings(report: FileReport) -> list[tuple]:
+def marker_findings(report: "FileReport") -> list[tuple]:
     found = []
     for comment in report.comments:
         match = _MARKER.search(comment.text)
@@ -128,7 +130,7 @@ def marker_findings(report: FileReport) -> list[tuple]:
     return found
 
 
-def structural_findings(report: FileReport, limits: Thresholds) -> list[tuple]:
+def structural_findings(report: "FileReport", limits: Thresholds) -> list[tuple]:
     found = []
 
     def over(kind, value, limit, block, what):
@@ -174,7 +176,7 @@ def structural_findings(report: FileReport, limits: Thresholds) -> list[tuple]:
     return found
 
 
-def findings_for(report: FileReport, limits: Thresholds) -> list[Finding]:
+def findings_for(report: "FileReport", limits: Thresholds) -> list[Finding]:
     """Debt of one analysed file. The message of structural items carries the measured value,
     so the fingerprint uses the kind alone as its text for those (the value changes)."""
     if report.error:

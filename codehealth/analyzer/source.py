@@ -7,7 +7,6 @@ strings, as `radon mi` does by default), all on the one tree.
 """
 
 import ast
-import hashlib
 import tokenize
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ from radon.visitors import ComplexityVisitor
 from codehealth.analyzer.cognitive import cognitive_complexity, max_nesting
 from codehealth.analyzer.rawcounts import Comment, RawCounts, comments_of, raw_counts, tokens_of
 from codehealth.analyzer.rawscan import fast_raw_counts
+from codehealth.analyzer.tree import content_hash
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _BODIES = ("body", "orelse", "finalbody")
@@ -63,10 +63,6 @@ class FileReport:
     @property
     def functions(self) -> list[Block]:
         return [b for b in self.blocks if b.kind != "class"]
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
 
 
 def decode(data: bytes) -> str:

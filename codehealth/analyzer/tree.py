@@ -1,5 +1,6 @@
 """Find the Python files of a tree and analyse the changed ones in worker processes."""
 
+import hashlib
 import multiprocessing
 import os
 import re
@@ -9,9 +10,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import translate
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from codehealth.analyzer.debt import Thresholds, findings_for
-from codehealth.analyzer.source import FileReport, analyze_source, content_hash
+
+if TYPE_CHECKING:
+    from codehealth.analyzer.source import FileReport
 
 # A pattern without "/" matches any path component (directory or file name); one with "/"
 # matches the whole path relative to the root (fnmatch: "*" crosses directories).
@@ -114,6 +118,10 @@ def stat_tree(root: Path, excludes: Iterable[str]) -> list[tuple[str, str]]:
     return listing
 
 
+def content_hash(data: bytes) -> str:
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     path: str  # relative, posix
@@ -137,7 +145,9 @@ def read_tree(root: Path, excludes: Iterable[str]) -> list[SourceFile]:
     return read_files(root, python_files(root, excludes))
 
 
-def _analyze_one(job: tuple[str, bytes, Thresholds]) -> FileReport:
+def _analyze_one(job: tuple[str, bytes, Thresholds]) -> "FileReport":
+    from codehealth.analyzer.source import analyze_source  # loaded by analyze_sources (see there)
+
     path, data, limits = job
     report = analyze_source(path, data)
     report.findings = findings_for(report, limits)
@@ -156,8 +166,14 @@ def analyze_sources(
     *,
     workers: int = 2,
     progress: Callable[[int], None] | None = None,
-) -> Iterator[FileReport]:
+) -> Iterator["FileReport"]:
     """Reports for `files`, in no particular order; `progress(n)` after each one."""
+    if not files:
+        return
+    # The analysis (radon, the raw-count scanner) is imported only when there is something to
+    # analyse, before any worker forks: an unchanged re-scan starts without it.
+    import codehealth.analyzer.source  # noqa: F401
+
     jobs = [(f.path, f.data, limits) for f in files]
     if workers <= 1 or len(jobs) < 2 * workers or not _pool_allowed():
         for job in jobs:

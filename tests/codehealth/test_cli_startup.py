@@ -19,6 +19,7 @@ NOT_NEEDED = (
     "portal.urls",
     "rich.progress",
     "monitoring.alerting.admin",  # the admin's modules load when its registry is first read
+    "radon",  # nothing to analyse
 )
 # Runs manage.py as `python manage.py ...` would, then writes the names of every module loaded.
 WRAPPER = """

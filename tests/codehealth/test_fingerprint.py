@@ -1,6 +1,7 @@
 """Debt fingerprints: stable when code moves, distinct when it differs."""
 
-from codehealth.analyzer import Thresholds, analyze_source, findings_for
+from codehealth.analyzer import Thresholds, findings_for
+from codehealth.analyzer.source import analyze_source
 
 CODE = """
 def handler(request):

@@ -11,9 +11,10 @@ from radon.complexity import add_inner_blocks, cc_visit
 from radon.metrics import h_visit, mi_visit
 from radon.raw import analyze
 
-from codehealth.analyzer import analyze_source, rawcounts
+from codehealth.analyzer import rawcounts
 from codehealth.analyzer.rawcounts import RawCounts, comments_of, raw_counts, tokens_of
 from codehealth.analyzer.rawscan import fast_raw_counts
+from codehealth.analyzer.source import analyze_source
 from tests.codehealth.samples import BRANCHY, CONTINUATIONS
 
 DJANGO = Path(django.__file__).parent

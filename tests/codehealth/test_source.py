@@ -2,7 +2,8 @@
 
 import pytest
 
-from codehealth.analyzer import Thresholds, analyze_source, findings_for
+from codehealth.analyzer import Thresholds, findings_for
+from codehealth.analyzer.source import analyze_source
 
 MARKERS = '''
 # TODO: real comment
