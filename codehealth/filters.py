@@ -5,7 +5,7 @@ from django.db.models import Case, IntegerField, Value, When
 from rest_framework.filters import OrderingFilter
 
 from codehealth.models import SEVERITY_RANK, CodeScan, DebtItem, DebtKind, FileMetrics, FunctionMetrics, Severity
-from portal.api.filters import IdFilter, PortalFilterSet
+from portal.api.filters import IdFilter, PortalFilterSet, WholeNumberFilter
 
 
 class ScanFilter(PortalFilterSet):
@@ -36,8 +36,8 @@ class FunctionFilter(PortalFilterSet):
     repository = IdFilter(field_name="file__repository_id")
     kind = django_filters.ChoiceFilter(choices=FunctionMetrics.Kind.choices)
     rank = django_filters.CharFilter()
-    min_complexity = django_filters.NumberFilter(field_name="complexity", lookup_expr="gte")
-    min_cognitive = django_filters.NumberFilter(field_name="cognitive", lookup_expr="gte")
+    min_complexity = WholeNumberFilter(field_name="complexity", lookup_expr="gte")
+    min_cognitive = WholeNumberFilter(field_name="cognitive", lookup_expr="gte")
 
     class Meta:
         model = FunctionMetrics

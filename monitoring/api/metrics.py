@@ -221,6 +221,9 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return Response(too_large_body(exc.limit), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         if not isinstance(body, dict):
             raise exceptions.ValidationError({"samples": ["Send an object with a 'samples' list."]})
+        if "service" in body and not (isinstance(body["service"], str) and body["service"]):
+            # "" or null read as "not given" would write to the key's service without a word.
+            raise exceptions.ValidationError({"service": ["A service slug; leave it out for the key's own service."]})
         service = self._target_service(request, body.get("service"))
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 200:

@@ -39,11 +39,19 @@ def moment_in_range(moment: datetime | None) -> bool:
 
 
 @extend_schema_field(OpenApiTypes.INT)
-class IdFilter(django_filters.NumberFilter):
-    """A whole, in-range id: `?rule=1.5` or a 20-digit number is a 400 naming the field, not a
-    silent round-down or an OverflowError (SQLite) turned into a 500."""
+class WholeNumberFilter(django_filters.NumberFilter):
+    """For integer columns: `?min_complexity=0.5` is a 400 naming the field (django-filter's
+    NumberFilter reads a Decimal, documented as an integer), bounded like a bigint."""
 
     field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{"min_value": -MAX_ID, "max_value": MAX_ID, **kwargs})
+
+
+class IdFilter(WholeNumberFilter):
+    """A whole, in-range id: `?rule=1.5` or a 20-digit number is a 400 naming the field, not a
+    silent round-down or an OverflowError (SQLite) turned into a 500."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
@@ -73,6 +81,17 @@ class PortalFilterSet(RestFilterSet):
         models.DateTimeField: {"filter_class": BoundedDateTimeFilter},
         models.AutoField: {"filter_class": IdFilter},
         models.BigAutoField: {"filter_class": IdFilter},
+        **{
+            column: {"filter_class": WholeNumberFilter}
+            for column in (
+                models.IntegerField,
+                models.SmallIntegerField,
+                models.BigIntegerField,
+                models.PositiveIntegerField,
+                models.PositiveSmallIntegerField,
+                models.PositiveBigIntegerField,
+            )
+        },
     }
 
 
