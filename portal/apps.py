@@ -9,7 +9,6 @@ class PortalConfig(AppConfig):
     def ready(self):
         # Imported here because both need the app registry to be ready.
         from portal import checks  # noqa: F401  (registers system checks)
-        from portal.api import strict
         from portal.roles import sync_role_permissions
 
         def sync_after_last_app(sender, **kwargs):
@@ -19,4 +18,3 @@ class PortalConfig(AppConfig):
                 sync_role_permissions()
 
         post_migrate.connect(sync_after_last_app, weak=False, dispatch_uid="portal.sync_roles")
-        strict.install()  # JSON bodies read as typed: a 400 for "description": 0

@@ -7,9 +7,9 @@ was stored as "0", `"min_pylint_score": false` as 0.0, `"enabled": "yes"` as tru
 400 naming the field. Data that is text by nature (query parameters, the token exchange's form:
 a QueryDict) is still read as before.
 
-`install()` (from PortalConfig.ready) wraps `to_internal_value` of DRF's own field classes once:
-every serializer, declared fields and ModelSerializer's generated ones alike, gets the rule
-without a base class to remember.
+`install()` (from portal.api.urls, before any API view can run) wraps `to_internal_value` of
+DRF's own field classes once: every serializer, declared fields and ModelSerializer's generated
+ones alike, gets the rule without a base class to remember.
 """
 
 from collections.abc import Callable

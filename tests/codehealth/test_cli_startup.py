@@ -20,6 +20,7 @@ NOT_NEEDED = (
     "rich.progress",
     "monitoring.alerting.admin",  # the admin's modules load when its registry is first read
     "radon",  # nothing to analyse
+    "rest_framework.fields",  # the API's, with pygments: installed with the URL conf
 )
 # Runs manage.py as `python manage.py ...` would, then writes the names of every module loaded.
 WRAPPER = """
