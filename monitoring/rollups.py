@@ -237,7 +237,8 @@ def _rollup_claimed(pk: int, start: datetime, end: datetime, now: datetime) -> d
         HourRollup.objects.bulk_create(_hour_rows(first_hour, start, end, end_hour, minute_rows), batch_size=500)
         # A redo ends before `folded`; the minutes between stay in the totals as they were.
         folded = max(folded or end, end)
-        totals_fold(added=[row for row, _ in minute_rows], removed=replaced, until=folded)
+        added = [(r.service_id, r.name, r.labels_hash, r.labels, r.count, r.sum) for r, _ in minute_rows]
+        totals_fold(added=added, removed=replaced, until=folded)
         # dirty_since keeps what samples written during the scan marked. Minutes after `end`
         # rolled by an earlier run are redone too (rolled_until = end): a late sample there could
         # not mark them while dirty_since was before it.

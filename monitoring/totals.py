@@ -29,13 +29,30 @@ from typing import NamedTuple
 
 from django.db import DataError, connection, transaction
 
-from monitoring.models import Metric, MetricKind, MetricSample, MetricTotal, MinuteRollup, RollupState
+from monitoring.models import HourRollup, Metric, MetricKind, MetricSample, MetricTotal, MinuteRollup, RollupState
 from monitoring.query import ROLLUP_STATE_KEY, LabelKey, label_key
 from portal.lib.finite import finite_sum
 from portal.models import Service
 
 # (service_id, name, labels_hash) of a stored series
 SeriesId = tuple[int, str, str]
+
+
+def totals_fold_written(*, service_id: int, series: set[tuple[str, str]], until: datetime) -> int:
+    """Fold rollups written straight into the tables (the demo's history: what the rollup job
+    would have left) of these (name, labels_hash) series of a service, for the minutes before
+    `until`: hour rollups of the complete hours, minute rollups from there. `until` must not be
+    after totals_until; it becomes totals_until when none was set. Call it holding the
+    RollupState row, in the transaction that wrote the rows."""
+    hour = until.replace(minute=0, second=0, microsecond=0)
+    names = {name for name, _ in series}
+    columns = ("service_id", "name", "labels_hash", "labels", "count", "sum")
+    hours = HourRollup.objects.filter(service_id=service_id, name__in=names, start__lt=hour)
+    minutes = MinuteRollup.objects.filter(service_id=service_id, name__in=names, start__gte=hour, start__lt=until)
+    rows = [row for queryset in (hours, minutes) for row in queryset.values_list(*columns) if row[1:3] in series]
+    written = totals_fold(added=rows, removed=[], until=until)
+    RollupState.objects.filter(key=ROLLUP_STATE_KEY, totals_until__isnull=True).update(totals_until=until)
+    return written
 
 
 def folded_rows(start: datetime, end: datetime) -> list[tuple]:
@@ -47,15 +64,16 @@ def folded_rows(start: datetime, end: datetime) -> list[tuple]:
     return list(rows.values_list("service_id", "name", "labels_hash", "labels", "count", "sum"))
 
 
-def totals_fold(*, added: list, removed: list[tuple], until: datetime) -> int:
-    """Add the minute rollups `added` (model instances) to the running totals and take `removed`
-    (`folded_rows` tuples) off; gauges are left out. Call it in the transaction that writes those
-    rollups, holding the RollupState row. Returns the number of totals written."""
+def totals_fold(*, added: list[tuple], removed: list[tuple], until: datetime) -> int:
+    """Add the rollups `added` to the running totals and take `removed` off, both as
+    (service_id, name, labels_hash, labels, count, sum) tuples; gauges are left out. Call it in the
+    transaction that writes those rollups, holding the RollupState row. Returns the number of
+    totals written."""
     changes: dict[SeriesId, list] = {}  # -> [labels, count, sum parts]
-    for row in added:
-        entry = changes.setdefault((row.service_id, row.name, row.labels_hash), [row.labels, 0, []])
-        entry[1] += row.count
-        entry[2].append(row.sum)
+    for service_id, name, digest, labels, count, part in added:
+        entry = changes.setdefault((service_id, name, digest), [labels, 0, []])
+        entry[1] += count
+        entry[2].append(part)
     for service_id, name, digest, labels, count, part in removed:
         entry = changes.setdefault((service_id, name, digest), [labels, 0, []])
         entry[1] -= count

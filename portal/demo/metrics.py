@@ -4,7 +4,8 @@ History is stored the way the rollup job would have left it, without making it r
 raw samples: hour rollups for the whole week, minute rollups for the last day (what the 24 h
 charts read), and raw samples only after a boundary minute `B` 30 to 90 minutes ago.
 `RollupState` then says "rolled up until B", so readers take rollups before B and raw samples
-after it, and the next rollup run starts at B. Each rollup row is computed from the same
+after it, and the next rollup run starts at B; the rollups are folded into the running totals
+of /metrics as the rollup job would have folded them. Each rollup row is computed from the same
 samples a real run would have seen (same count/sum/min/max/last and sketch); minute rollups
 older than a day are left out, as if pruned early. Live minutes go through `samples_write`,
 the write path of the ingest API and the in-process flusher.
@@ -20,6 +21,7 @@ from monitoring.ingest import metric_kinds, samples_write
 from monitoring.labels import labels_checked_key
 from monitoring.models import HourRollup, MetricSample, MinuteRollup, RollupState
 from monitoring.query import HOUR, MINUTE, ROLLUP_STATE_KEY, floor_hour, floor_minute, rollup_watermark
+from monitoring.totals import totals_fold_written
 from portal.demo.bulk import json_value, rollup_groups, rows_insert
 from portal.demo.traffic import HELP, KINDS, QUEUE_DEPTH, SLOT, Scenario, floor_slot, samples_between
 from portal.models import Service
@@ -69,6 +71,7 @@ class _Writer:
         self.minutes: list[tuple] = []
         self.raw: list[tuple] = []
         self.keys: dict = {}
+        self.series: set[tuple[str, str]] = set()  # (name, labels hash) written
 
     def add_hour(self, hour: datetime, samples: dict) -> None:
         hour_ts = hour.timestamp()
@@ -80,6 +83,7 @@ class _Writer:
                 key = self.keys[items] = (json_value(labels), canonical, digest)
             labels, canonical, digest = key
             series = (self.service_id, name, labels, digest)
+            self.series.add((name, digest))
             if hour + HOUR <= self.boundary:
                 (row,) = rollup_groups(values, [0, len(values)])
                 self.hours.append((*series, hour, *row))
@@ -95,6 +99,8 @@ class _Writer:
     def save(self) -> dict:
         rows_insert(HourRollup, ROLLUP_FIELDS, self.hours)
         rows_insert(MinuteRollup, ROLLUP_FIELDS, self.minutes)
+        # /metrics counts what is before the boundary from the running totals, as if rolled up.
+        totals_fold_written(service_id=self.service_id, series=self.series, until=self.boundary)
         samples_write(self.raw)
         return {"hour rollups": len(self.hours), "minute rollups": len(self.minutes), "raw samples": len(self.raw)}
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -336,3 +336,40 @@ def test_huge_rows_from_before_the_value_bound_never_break_a_scrape(client, serv
     assert sample(found, "big_seconds", "big_seconds_count") == 2
     rollup_run(now=T0 + timedelta(minutes=30))  # the fold saturates instead
     assert sample(families(client), "big", "big_total") == 1.7976931348623157e308
+
+
+def _written_history_total(service, name):
+    """What the demo wrote for `name`: complete hours before its boundary, minute rollups from
+    the boundary's hour to it, raw samples after."""
+    boundary = RollupState.objects.get().rolled_until
+    hour = boundary.replace(minute=0)
+    hours = HourRollup.objects.filter(service=service, name=name).aggregate(s=Sum("sum"))["s"] or 0
+    minutes = MinuteRollup.objects.filter(service=service, name=name, start__gte=hour, start__lt=boundary)
+    raw = MetricSample.objects.filter(service=service, name=name)
+    return hours + (minutes.aggregate(s=Sum("sum"))["s"] or 0) + (raw.aggregate(s=Sum("value"))["s"] or 0)
+
+
+@pytest.mark.parametrize("rolled_before", [False, True])
+def test_history_written_straight_into_the_rollup_tables_is_in_the_totals(client, service, rolled_before):
+    import numpy as np
+
+    from portal.demo.metrics import history_write
+    from portal.demo.traffic import REQUESTS, Scenario
+
+    now = timezone.now()
+    if rolled_before:  # a portal whose rollups are current: the demo goes through the late-sample path
+        fill(service, minutes=5, start=now - timedelta(minutes=10))
+        rollup_run(now=now)
+    shop = service.__class__.objects.create(name="Shop", slug="shop")
+    with transaction.atomic():
+        history_write(service=shop, now=now, scenario=Scenario.around(now), rng=np.random.default_rng(3))
+    expected = _written_history_total(shop, REQUESTS)
+    found = families(client)
+    scraped = sum(s.value for s in found["http_requests"].samples if s.labels["service"] == "shop")
+    assert scraped == pytest.approx(expected, rel=1e-12) and expected > 0
+    while rollup_run(now=now + timedelta(minutes=3))["minutes"]:
+        pass
+    found = families(client)
+    assert sum(s.value for s in found["http_requests"].samples if s.labels["service"] == "shop") == pytest.approx(
+        expected, rel=1e-12
+    )
