@@ -79,6 +79,10 @@ def test_plain_output_has_a_summary_table_and_no_progress_bar(tree):
     assert "average MI" in text and "Quality gate: PASSED" in text
     assert "TODO: later" in text  # the new-debt table
     assert "\x1b[" not in text  # no terminal control codes off a terminal
+    assert not set("│┃─━┏┗╭╰") & set(text)  # plain aligned text in a log, no box drawing
+    lines = text.splitlines()
+    assert lines[1].startswith("  files ") and lines[1].endswith("(1 analysed, 0 reused, 0 failed)")
+    assert len({len(line) for line in lines[1:12]}) == 1  # eleven summary rows, values aligned right
     assert CodeScan.objects.get().trigger == CodeScan.Trigger.COMMAND
 
 

@@ -5,11 +5,10 @@ could not run (bad path, not a git repository, ...) — so CI can tell "worse co
 """
 
 import json
+from functools import cached_property
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from rich.console import Console
-from rich.table import Table
 
 from codehealth.history import history_run
 from codehealth.models import CodeRepository, CodeScan, DebtItem
@@ -42,10 +41,8 @@ class Command(BaseCommand):
         history.add_argument("--workers", type=int, help="analysis processes")
 
     def handle(self, *args, action, **options):
-        tty = self.stdout.isatty()
-        # Off a terminal (CI logs) there is no width to detect: use a wide one rather than wrap.
-        self.console = Console(file=self.stdout, highlight=False, width=None if tty else 140)
-        self.interactive = tty and not options["json"]
+        self.tty = self.stdout.isatty()
+        self.interactive = self.tty and not options["json"]
         path = Path(options["path"]).expanduser()
         if not path.exists():
             raise CommandError(f"{options['path']}: no such directory", returncode=CANNOT_RUN)
@@ -74,11 +71,44 @@ class Command(BaseCommand):
             candidate = f"{base}-{n}"
         return CodeRepository.objects.create(name=candidate, path=str(path))
 
+    # rich only on a terminal: a CI log gets plain text, and every CI run would pay ~0.1 s to import rich.
+    @cached_property
+    def console(self):
+        from rich.console import Console  # on a terminal only (see above)
+
+        return Console(file=self.stdout, highlight=False)
+
+    def table(self, title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]], *, header=True, right=()):
+        """rich's table on a terminal; plain aligned text in a log. `right`: columns aligned right."""
+        if self.tty:
+            from rich.table import Table  # on a terminal only (see console)
+
+            table = Table(title=title, show_header=header)
+            for i, column in enumerate(columns):
+                table.add_column(column, justify="right" if i in right else "left")
+            for row in rows:
+                table.add_row(*row)
+            self.console.print(table)
+            return
+        shown = [columns, *rows] if header else rows
+        widths = [max(len(row[i]) for row in shown) for i in range(len(columns))]
+
+        def line(row):
+            cells = (v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True)))
+            return "  " + "  ".join(cells).rstrip()
+
+        self.stdout.write("\n".join([title, *(line(row) for row in shown)]))
+
+    def say(self, text: str) -> None:
+        if self.tty:
+            self.console.print(text)
+        else:
+            self.stdout.write(text)
+
     def progress(self):
         if not self.interactive:
             return None, None
-        # Here: the bar (rich.progress and rich.live) is only for a terminal, not for CI logs.
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # terminal
 
         bar = Progress(
             TextColumn("{task.description}"),
@@ -116,28 +146,20 @@ class Command(BaseCommand):
             raise SystemExit(GATE_FAILED)
 
     def print_scan(self, scan: CodeScan) -> None:
-        table = Table(title=f"{scan.repository.name} — scan #{scan.pk}", show_header=False)
-        table.add_column("metric")
-        table.add_column("value", justify="right")
-        for label, value in summary_rows(scan):
-            table.add_row(label, value)
-        self.console.print(table)
+        title = f"{scan.repository.name} — scan #{scan.pk}"
+        self.table(title, ("metric", "value"), summary_rows(scan), header=False, right=(1,))
         worst = (
             DebtItem.objects.filter(repository=scan.repository, status=DebtItem.Status.OPEN, first_seen_scan=scan)
             .order_by("-remediation_minutes")[:10]
             .values_list("severity", "kind", "path", "line", "message")
         )
         if scan.new_debt and worst:
-            new = Table(title="New debt (top 10)")
-            for column in ("severity", "kind", "where", "message"):
-                new.add_column(column)
-            for severity, kind, path, line, message in worst:
-                new.add_row(severity, kind, f"{path}:{line}", message[:80])
-            self.console.print(new)
+            rows = [(severity, kind, f"{path}:{line}", message[:80]) for severity, kind, path, line, message in worst]
+            self.table("New debt (top 10)", ("severity", "kind", "where", "message"), rows)
         verdict = "PASSED" if scan.gate == CodeScan.Gate.PASSED else "FAILED"
-        self.console.print(f"Quality gate: {verdict}")
+        self.say(f"Quality gate: {verdict}")
         for reason in scan.gate_reasons[1:]:
-            self.console.print(f"  - {reason}")
+            self.say(f"  - {reason}")
 
     def history(self, repository: CodeRepository, options) -> None:
         if options["commits"] < 1:
@@ -156,11 +178,8 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps([scan_summary(s) for s in scans], indent=2))
             return
-        table = Table(title=f"{repository.name} — last {len(scans)} commits")
-        for column in ("commit", "date", "files", "sloc", "avg CC", "worst CC", "avg MI", "debt", "status"):
-            table.add_column(column)
-        for s in scans:
-            table.add_row(
+        rows = [
+            (
                 s.commit[:10],
                 s.committed_at.strftime("%Y-%m-%d %H:%M") if s.committed_at else "",
                 str(s.files),
@@ -171,7 +190,10 @@ class Command(BaseCommand):
                 str(s.debt_count),
                 s.status if s.status == CodeScan.Status.SUCCEEDED else f"{s.status}: {s.error}",
             )
-        self.console.print(table)
+            for s in scans
+        ]
+        columns = ("commit", "date", "files", "sloc", "avg CC", "worst CC", "avg MI", "debt", "status")
+        self.table(f"{repository.name} — last {len(scans)} commits", columns, rows)
         if any(s.status != CodeScan.Status.SUCCEEDED for s in scans):
             raise CommandError("some commits could not be scanned", returncode=CANNOT_RUN)
 
