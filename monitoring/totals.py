@@ -4,7 +4,8 @@ MetricTotal holds, per series that is not a gauge, the count and sum of every mi
 `RollupState.totals_until` (F), including minutes pruned since. The rollup job keeps it so in the
 transaction that replaces minute rollups, under the RollupState row lock: it adds the minutes it
 wrote, takes off those it replaced below F (a redo after a late sample), and moves F to the end of
-its window. Pruning deletes rollups and never touches totals.
+its window. History written straight into the rollup tables (the demo) is folded by
+`totals_fold_written`. Pruning deletes rollups and never touches totals.
 
 Reading, with the watermark W = min(rolled_until, dirty_since) <= F:
 
