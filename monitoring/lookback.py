@@ -8,17 +8,15 @@ of each gauge series) and numpy (the quantiles of every series in one pass), not
 per series and minute.
 """
 
-import json
 from datetime import datetime
 
 from django.db import connection
 
 from monitoring.models import Metric, MetricKind, MetricSample, MinuteRollup
-from monitoring.query import LabelKey, label_key
+from monitoring.query import LabelKey
 from monitoring.sketches import sketch_quantiles_grouped
+from monitoring.totals import SeriesId, series_labels
 from portal.models import Service
-
-SeriesId = tuple[int, str, str]  # (service_id, name, labels_hash)
 
 
 def _tables() -> dict[str, str]:
@@ -68,7 +66,7 @@ def gauge_last(*, since: datetime, until: datetime, mark: datetime | None) -> di
         since, rolled_end, raw_start, until = _bounds(since, until, mark)
         cursor.execute(sql, [MetricKind.GAUGE, since, rolled_end, MetricKind.GAUGE, raw_start, until])
         for slug, name, labels, value in cursor.fetchall():
-            out.setdefault(name, []).append((label_key(slug, json.loads(labels) if labels else {}), value))
+            out.setdefault(name, []).append((series_labels(slug, labels), value))
     return out
 
 
