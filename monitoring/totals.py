@@ -185,7 +185,7 @@ def _totals_sql(numeric: bool) -> str:
     """  # noqa: S608 (table and column names are ours; values are parameters)
 
 
-@functools.lru_cache(maxsize=100_000)
+@functools.lru_cache(maxsize=50_000)  # ~25 MB at most
 def series_labels(slug: str, labels: str | None) -> LabelKey:
     """The label key of a series from its service slug and stored labels JSON: a series' labels
     never change, so repeated scrapes decode each one once."""
