@@ -108,15 +108,18 @@ def generate_history(rows: list[tuple], first_hour: datetime, hours: int) -> Non
     blob = sketch_dumps(sketch_from_values([1.0] * PER_HOUR))
     adapt = connection.ops.adapt_datetimefield_value
     postgres = connection.vendor == "postgresql"
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMPORARY TABLE bench_series (service_id bigint, name text, labels text, labels_hash text)"
+            "CREATE TEMPORARY TABLE bench_series (seq integer, service_id bigint, name text, labels text, "
+            "labels_hash text)"
         )
         # In the order of the unique (service, name, labels_hash, start) index: SQLite runs a
-        # CROSS JOIN in the order written (series outer, hours inner), so the insert below appends
+        # CROSS JOIN in the order written (series outer, hours inner), so the inserts below append
         # to that index without sorting 100 million rows first.
         ordered = sorted((r[:4] for r in rows), key=lambda r: (r[0], r[1], r[3]))
-        cursor.executemany("INSERT INTO bench_series VALUES (%s, %s, %s, %s)", ordered)
+        cursor.executemany(
+            "INSERT INTO bench_series VALUES (%s, %s, %s, %s, %s)", [(i, *r) for i, r in enumerate(ordered)]
+        )
         cursor.execute(f"CREATE TEMPORARY TABLE bench_hours (start {'timestamptz' if postgres else 'datetime'})")
         cursor.executemany(
             "INSERT INTO bench_hours VALUES (%s)", [(adapt(first_hour + i * HOUR),) for i in range(hours)]
@@ -124,16 +127,23 @@ def generate_history(rows: list[tuple], first_hour: datetime, hours: int) -> Non
         indexes = _secondary_indexes(cursor, table)
         for name, _ in indexes:
             cursor.execute(f'DROP INDEX "{name}"')
-        labels = "s.labels::jsonb" if postgres else "s.labels"
-        cursor.execute(
-            f'INSERT INTO "{table}" (service_id, name, labels, labels_hash, start, count, sum, min, max, last, sketch) '
-            f"SELECT s.service_id, s.name, {labels}, s.labels_hash, h.start, {PER_HOUR}, {PER_HOUR}.0, 1, 1, 1, %s "
-            "FROM bench_series s CROSS JOIN bench_hours h",
-            [blob],
-        )
-    with transaction.atomic(), connection.cursor() as cursor:  # PostgreSQL: after the deferred FK checks ran
-        for _, sql in indexes:
+    labels = "s.labels::jsonb" if postgres else "s.labels"
+    # A transaction per few million rows: SQLite's write-ahead log grows to the largest one.
+    chunk = max(1, 2_000_000 // hours)
+    for first in range(0, len(rows), chunk):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f'INSERT INTO "{table}" (service_id, name, labels, labels_hash, start, count, sum, min, max, last, '
+                f"sketch) SELECT s.service_id, s.name, {labels}, s.labels_hash, h.start, {PER_HOUR}, {PER_HOUR}.0, "
+                "1, 1, 1, %s FROM bench_series s CROSS JOIN bench_hours h WHERE s.seq >= %s AND s.seq < %s",
+                [blob, first, first + chunk],
+            )
+    for _, sql in indexes:
+        with transaction.atomic(), connection.cursor() as cursor:  # PostgreSQL: after the deferred FK checks ran
             cursor.execute(sql)
+    if not postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     until = first_hour + hours * HOUR
     totals = [
         MetricTotal(
