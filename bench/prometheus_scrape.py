@@ -246,6 +246,10 @@ def main():
         )
 
         # The live part: raw samples of the last minutes, rolled up (and folded) by the real job.
+        # The clock is read again: generating 400 days takes long enough for the scrape's lookback
+        # window to have moved past the minutes written (the hours between are left empty).
+        now = datetime.now(tz=UTC).replace(second=0, microsecond=0)
+        live_start = now - LIVE_MINUTES * MINUTE
         began = time.perf_counter()
         written = write_samples(rows, live_start, LIVE_MINUTES)
         rolled = rollup_run(now=now - MINUTE)
