@@ -110,7 +110,7 @@ def test_pages_fit_a_phone_and_a_laptop_without_sideways_scrolling(browser_env, 
     alert_id = long_alerts(service)
     repository_id = long_debt()
     beat = HealthCheckFactory(service=service, name="nightly-export-" + "y" * 60, kind=CheckKind.HEARTBEAT)
-    HeartbeatPing.objects.create(health_check=beat, kind="success", user_agent="Mozilla/5.0 " + "q" * 188)  # the column holds 200
+    HeartbeatPing.objects.create(health_check=beat, kind="success", user_agent="Mozilla/5.0 " + "q" * 188)
     base = live_server.url
     cookie = session_cookie(users["operator"], base)
     pages = [
