@@ -22,6 +22,7 @@ import argparse
 import multiprocessing
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -151,8 +152,8 @@ def main():
     env = command_env(args.cold_bytecode)
     warm = tempfile.mkdtemp(prefix="bench_codehealth_warm_")
     Path(warm, "a.py").write_text("x = 1\n")
-    time_command(env, Path(warm), "warm-up", 1)  # fills the bytecode cache (or not, when cold)
     try:
+        time_command(env, Path(warm), "warm-up", 1)  # fills the bytecode cache (or not, when cold)
         a_runs, b_runs, c_runs, single_runs, d_runs, e_runs = [], [], [], [], [], []
         for n in range(args.repeat):
             capacity = parallel_capacity(args.workers)
@@ -207,6 +208,9 @@ def main():
             print(f"verify: {verify(path)} file(s) differ from radon's library values")
     finally:
         cleanup()
+        for folder in (warm, env.get("PYTHONPYCACHEPREFIX")):
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
