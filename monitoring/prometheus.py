@@ -13,6 +13,7 @@ The number of queries is fixed, and the rows read grow with the series, not with
 
 import logging
 import math
+import operator
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -80,30 +81,34 @@ class StoredMetrics:
         quantiles = summary_quantiles(**window, quantiles=list(QUANTILES.values()))
         totals = cumulative_totals()
         families = []
+        by_labels = operator.itemgetter(0)  # (labels, ...): the order of the series in a family
+        quantile_labels = [str(q) for q in QUANTILES.values()]
         for name, kind, help_text in metrics:
             if kind == MetricKind.GAUGE:
-                series = sorted(gauges.get(name, ()))
+                series = sorted(gauges.get(name, ()), key=by_labels)
                 if series:
                     family = _family(name, "gauge", help_text)
                     for key, value in series:
                         family.add_sample(name, dict(key), value)
                     families.append(family)
                 continue
-            series = sorted(totals.get(name, ()))
+            series = sorted(totals.get(name, ()), key=by_labels)
             if not series:
                 continue
             if kind == MetricKind.COUNTER:
                 family = _family(name, "counter", help_text)
+                sample_name = f"{family.name}_total"
                 for total in series:
-                    family.add_sample(f"{family.name}_total", dict(total.labels), total.sum)
+                    family.add_sample(sample_name, dict(total.labels), total.sum)
             else:
                 family = _family(name, "summary", help_text)
+                sum_name, count_name = f"{name}_sum", f"{name}_count"
                 for total in series:
                     labels = dict(total.labels)
-                    for q, value in zip(QUANTILES.values(), quantiles.get(total.series, ()), strict=False):
-                        family.add_sample(name, {**labels, "quantile": str(q)}, _number(value))
-                    family.add_sample(f"{name}_sum", labels, total.sum)
-                    family.add_sample(f"{name}_count", labels, total.count)
+                    for q, value in zip(quantile_labels, quantiles.get(total.series, ()), strict=False):
+                        family.add_sample(name, {**labels, "quantile": q}, _number(value))
+                    family.add_sample(sum_name, labels, total.sum)
+                    family.add_sample(count_name, labels, total.count)
             families.append(family)
         return families
 
