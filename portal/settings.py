@@ -176,8 +176,12 @@ DATETIME_FORMAT = "Y-m-d H:i T"
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request otherwise
-# Chart.js 4 comes from package-lock.json (node_modules); nothing else from npm is served.
-STATICFILES_DIRS = [("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist")]
+# Chart.js 4 and web-vitals come from package-lock.json (node_modules); nothing else from npm is
+# served, and no page loads a script from another host.
+STATICFILES_DIRS = [
+    ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+    ("vendor/web-vitals", BASE_DIR / "node_modules" / "web-vitals" / "dist"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
