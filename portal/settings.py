@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "portal",
     "monitoring",
     "monitoring.alerting",
+    "monitoring.errors",
     "codehealth",
     "analytics",
     "maintenance",
@@ -82,6 +83,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Route, status and duration of every request. After WhiteNoise (static files are answered
+    # before it and are not worth a series) and before everything else, so sessions, CSRF,
+    # authentication and the middleware's own early answers (413, 503, 429) are timed and counted.
+    "monitoring.requests.RequestMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "portal.middleware.BodyLimitMiddleware",
@@ -295,6 +300,12 @@ METRICS_HOST_SERVICE = env.str("METRICS_HOST_SERVICE", default="")
 METRICS_COLLECT_WINDOW_SECONDS = env_float("METRICS_COLLECT_WINDOW_SECONDS", 1.0, min=0.05, max=30)
 METRICS_PROMETHEUS_REQUIRE_KEY = env_bool("METRICS_PROMETHEUS_REQUIRE_KEY", False)
 METRICS_PROMETHEUS_LOOKBACK_MINUTES = env_int("METRICS_PROMETHEUS_LOOKBACK_MINUTES", 10, min=1, max=1440)
+# Request metrics (monitoring.requests): path prefixes left out, and the fraction of requests recorded.
+REQUESTS_METRICS_ENABLED = env_bool("REQUESTS_METRICS_ENABLED", True)
+REQUESTS_METRICS_EXCLUDE = env.list(
+    "REQUESTS_METRICS_EXCLUDE", default=["/static/", "/health/", "/metrics", "/favicon.ico"]
+)
+REQUESTS_METRICS_SAMPLE_RATE = env_float("REQUESTS_METRICS_SAMPLE_RATE", 1.0, min=0.0, max=1.0)
 HEALTH_RESULT_RETENTION_DAYS = env_int("HEALTH_RESULT_RETENTION_DAYS", 30, min=1, max=3650)
 # Custom health checks the deployment allows: name=dotted.path,other=dotted.path. The API and admin
 # choose among these names only; an import path never comes from a request.

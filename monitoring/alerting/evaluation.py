@@ -327,7 +327,11 @@ def rules_evaluate(*, now: datetime | None = None) -> EvaluationReport:
     started = time.perf_counter()
     now = now or timezone.now()
     report = EvaluationReport()
-    rules = list(AlertRule.objects.filter(enabled=True).select_related("service"))
+    # Error-group rules have nothing to evaluate: the error store opens their alerts as events
+    # arrive, and they must not look "cleared" here for lack of observations.
+    rules = list(
+        AlertRule.objects.filter(enabled=True).exclude(source=RuleSource.ERROR_GROUP).select_related("service")
+    )
     report.rules = len(rules)
     # A rule saved before a matcher rule tightened (RE2 syntax, pattern length) is skipped and
     # reported; its open alerts stay as they are rather than resolve for lack of data.

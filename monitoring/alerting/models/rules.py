@@ -40,6 +40,9 @@ class RuleSource(models.TextChoices):
     METRIC = "metric", "Metric threshold"
     # One built-in rule watches every critical health check; each check is its own label set.
     HEALTH_CHECK = "health_check", "Critical health check unhealthy"
+    # Raised by the error store (monitoring/errors) when a service opted in: a new error group or
+    # a regression. The evaluator leaves these alerts alone; resolving the group resolves them.
+    ERROR_GROUP = "error_group", "New or regressed error group"
 
 
 def validate_matchers(value):
@@ -137,6 +140,8 @@ class AlertRule(models.Model):
     def condition_text(self) -> str:
         if self.source == RuleSource.HEALTH_CHECK:
             return "critical health check is unhealthy"
+        if self.source == RuleSource.ERROR_GROUP:
+            return "new or regressed error group (services that opted in)"
         minutes = int(self.window.total_seconds() // 60)
         return f"{self.aggregation}({self.metric}[{minutes}m]) {SYMBOLS[self.comparison]} {self.threshold:g}"
 

@@ -1,0 +1,1 @@
+"""Connects the capture of the portal's own failures: unhandled request exceptions and failed tasks."""
