@@ -1,6 +1,31 @@
 """Request metrics: the series names shared by the middleware, the Sentry ingest and the
-web-vitals beacon, and the middleware that records the portal's own requests.
+web-vitals beacon, and `RequestMetricsMiddleware`, which records every request of a Django
+project into the in-process registry (`monitoring.metrics`; the flusher writes it in batches, so
+the request path does no I/O).
+
+Per request: the route *pattern* ("/alerts/<int:pk>/", never the raw path, so the number of
+series is bounded by the URLconf), the method, the status class and the duration. A request
+whose handling raised is recorded once, as "5xx", and counted in REQUEST_EXCEPTIONS.
+
+Settings (all optional, so the middleware works in any project):
+- REQUESTS_METRICS_ENABLED (default True)
+- REQUESTS_METRICS_EXCLUDE: path prefixes not recorded (default: static files, health checks,
+  /metrics, the favicon)
+- REQUESTS_METRICS_SAMPLE_RATE: fraction of requests recorded, 0..1 (default 1)
 """
+
+import itertools
+import logging
+import random
+import time
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.core.signals import got_request_exception
+from django.urls import Resolver404, resolve
+
+from monitoring.labels import MAX_LABEL_VALUE
+from monitoring.metrics import counter, timer
 
 # Timer, labels {route, method, status_class}: one observation (seconds) per request.
 REQUEST_DURATION = "http_request_duration_seconds"
@@ -12,3 +37,135 @@ VITALS = ("TTFB", "FCP", "LCP", "INP", "CLS")
 # The route of every path that matched no URL pattern: one bucket, whatever scanners try.
 UNRESOLVED = "<unresolved>"
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+DEFAULT_EXCLUDE = ("/static/", "/health/", "/metrics", "/favicon.ico")
+# A client may send any method name; anything else is one label value, so the series stay bounded.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+OTHER_METHOD = "OTHER"
+# A failing recorder logs its first failure and then one in this many, not once per request.
+LOG_EVERY = 1000
+
+logger = logging.getLogger(__name__)
+_RAISED = "_request_metrics_raised"
+
+
+def _mark_raised(sender, request=None, **kwargs) -> None:
+    """Django sends got_request_exception for exceptions it turns into a 500 (not Http404,
+    PermissionDenied or a bad request), from the view and from middleware inside ours alike."""
+    if request is not None:
+        setattr(request, _RAISED, True)
+
+
+got_request_exception.connect(_mark_raised, dispatch_uid="monitoring.requests.raised")
+
+
+def route_of(match) -> str:
+    """The URL pattern of a resolver match, as "/alerts/<int:pk>/".
+
+    Django joins the patterns of nested includes into `match.route`; regular-expression routes
+    keep their expression without its anchors ("^items/(?P<pk>[0-9]+)/$" → "/items/(?P<pk>[0-9]+)/")."""
+    if match is None:
+        return UNRESOLVED
+    route = match.route
+    if route is None:
+        return UNRESOLVED
+    route = route.lstrip("^")
+    if route.endswith("\\Z"):
+        route = route[:-2]
+    elif route.endswith("$") and not route.endswith("\\$"):
+        route = route[:-1]
+    route = "/" + route
+    return route if len(route) <= MAX_LABEL_VALUE else route[: MAX_LABEL_VALUE - 1] + "…"
+
+
+def request_route(request, status: int) -> str:
+    """The route of a request. When middleware answered before URL resolution (413 body too large,
+    503 database down, a lockout) the path is resolved here, so those answers keep their route;
+    a 404 without a match is UNRESOLVED without resolving twice."""
+    match = getattr(request, "resolver_match", None)
+    if match is None and status != 404:
+        try:
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            match = None
+    return route_of(match)
+
+
+def status_class(status: int) -> str:
+    return STATUS_CLASSES[min(max(status // 100, 1), 5) - 1]
+
+
+class RequestMetricsMiddleware:
+    """Times each request and records it; place it early (right after SecurityMiddleware and
+    WhiteNoise) so the time spent in the other middleware counts."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.enabled = getattr(settings, "REQUESTS_METRICS_ENABLED", True)
+        self.exclude = tuple(getattr(settings, "REQUESTS_METRICS_EXCLUDE", DEFAULT_EXCLUDE))
+        rate = float(getattr(settings, "REQUESTS_METRICS_SAMPLE_RATE", 1.0))
+        self.sample_rate = min(max(rate, 0.0), 1.0)
+        self.timer = timer(REQUEST_DURATION, "Request duration", labelnames=("method", "route", "status_class"))
+        self.exceptions = counter(REQUEST_EXCEPTIONS, "Requests that raised", labelnames=("method", "route"))
+        self._series: dict[tuple[str, str, str], tuple] = {}
+        self._failures = itertools.count()
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def wanted(self, request) -> bool:
+        if not self.enabled or request.path_info.startswith(self.exclude):
+            return False
+        # Sampling only thins the data; nothing depends on it being unpredictable.
+        return self.sample_rate >= 1.0 or random.random() < self.sample_rate  # noqa: S311
+
+    def __call__(self, request):
+        if self.is_async:
+            return self._acall(request)
+        if not self.wanted(request):
+            return self.get_response(request)
+        start = time.perf_counter()
+        response = None
+        try:
+            response = self.get_response(request)
+        finally:
+            # Without a response the handler raised (DEBUG_PROPAGATE_EXCEPTIONS, or a test client
+            # re-raising): recorded as a raised 500 and left to propagate.
+            self.record(request, response, start)
+        return response
+
+    async def _acall(self, request):
+        if not self.wanted(request):
+            return await self.get_response(request)
+        start = time.perf_counter()
+        response = None
+        try:
+            response = await self.get_response(request)
+        finally:
+            self.record(request, response, start)
+        return response
+
+    def record(self, request, response, start: float) -> None:
+        """Never raises: a metrics problem must not turn a good answer into an error."""
+        end = time.perf_counter()
+        try:
+            status = 500 if response is None else response.status_code
+            raised = response is None or getattr(request, _RAISED, False)
+            klass = "5xx" if raised else status_class(status)
+            method = request.method if request.method in METHODS else OTHER_METHOD
+            route = request_route(request, status)
+            key = (route, method, klass)
+            series = self._series.get(key)
+            if series is None:
+                labels = {"method": method, "route": route, "status_class": klass}
+                series = self._series[key] = self.timer.series(labels)
+            registry = self.timer.registry
+            registry.observe(series, end - start, end + registry.clock_offset)
+            if raised:
+                self.exceptions.inc(method=method, route=route)
+        except Exception:
+            failures = next(self._failures)
+            if failures % LOG_EVERY == 0:
+                logger.exception("request metrics not recorded (%d failures so far)", failures + 1)

@@ -19,6 +19,15 @@ def no_background_metric_flusher():
 
 
 @pytest.fixture(autouse=True)
+def no_leftover_observations():
+    # The request middleware records every test client request; a test that flushes the
+    # process-wide registry must see only what it recorded itself.
+    REGISTRY.take()
+    yield
+    REGISTRY.take()
+
+
+@pytest.fixture(autouse=True)
 def private_var_dir(settings, tmp_path):
     # portal_setup --demo leaves the first-start password there; never in the developer's var/.
     settings.VAR_DIR = tmp_path / "var"
