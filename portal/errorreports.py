@@ -13,25 +13,9 @@ import re
 from django.utils.datastructures import MultiValueDict
 from django.views.debug import SafeExceptionReporterFilter
 
-SUBSTITUTE = SafeExceptionReporterFilter.cleansed_substitute
+from portal.lib.masking import SUBSTITUTE, mask_credentials
 
-# scheme://userinfo@ — the userinfo is a password ("user:pw") or often a token alone (Sentry
-# DSNs, "https://<token>@github.com/..."), so all of it but a user name is masked.
-_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.\-]*://)(?P<userinfo>[^\s/@?#]+)@", re.IGNORECASE)
-_SECRET_PARAM = re.compile(
-    r"(?P<name>[?&;][^=&#\s]*(?:pass|pwd|token|key|secret|sig|auth|credential)[^=&#\s]*=)[^&#\s]*", re.IGNORECASE
-)
-
-
-def mask_credentials(text: str) -> str:
-    """`smtp://me:hunter2@mail/` -> `smtp://me:********@mail/`; `?token=abc` -> `?token=********`."""
-
-    def userinfo(match: re.Match) -> str:
-        user, colon, _password = match["userinfo"].partition(":")
-        return f"{match['scheme']}{user}:{SUBSTITUTE}@" if colon else f"{match['scheme']}{SUBSTITUTE}@"
-
-    text = _USERINFO.sub(userinfo, text)
-    return _SECRET_PARAM.sub(lambda m: m["name"] + SUBSTITUTE, text)
+__all__ = ["SUBSTITUTE", "PortalExceptionReporterFilter", "mask_credentials"]
 
 
 class PortalExceptionReporterFilter(SafeExceptionReporterFilter):
