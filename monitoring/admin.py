@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from monitoring.healthchecks.masking import config_masked, config_unmasked
 from monitoring.healthchecks.runner import health_check_run
 from monitoring.models import (
+    BrowserKey,
     HealthCheck,
     HealthCheckResult,
     HeartbeatPing,
@@ -16,6 +17,7 @@ from monitoring.models import (
     RollupState,
 )
 from monitoring.models.checks import CONFIG_FIELDS
+from monitoring.vitals import snippet_html
 from portal.admin_lists import BigTableAdmin
 
 
@@ -183,3 +185,21 @@ class HeartbeatPingAdmin(ReadOnlyAdmin):
     list_display = ["health_check", "kind", "created_at", "remote_addr", "user_agent"]
     list_filter = ["kind"]
     list_select_related = ["health_check", "health_check__service"]
+
+
+@admin.register(BrowserKey)
+class BrowserKeyAdmin(admin.ModelAdmin):
+    """Web-vitals beacon keys: public (they sit in the pages that report), limited to origins."""
+
+    list_display = ["service", "name", "public_key", "allowed_origins", "enabled", "created_at"]
+    list_filter = ["enabled"]
+    list_select_related = ["service"]
+    search_fields = ["name", "service__name", "=public_key"]
+    readonly_fields = ["public_key", "snippet", "created_at"]
+    fields = ["service", "name", "allowed_origins", "enabled", "public_key", "snippet", "created_at"]
+
+    @admin.display(description="Page snippet")
+    def snippet(self, obj):
+        if obj is None or obj.pk is None:
+            return "Shown once the key is saved."
+        return snippet_html(obj)

@@ -291,6 +291,8 @@ METRICS_INGEST_MAX_BODY_BYTES = env_int(
     "METRICS_INGEST_MAX_BODY_BYTES", 4096 * METRICS_INGEST_MAX_BATCH, min=1024, max=512 * 1024 * 1024
 )
 METRICS_FLUSH_ENABLED = env_bool("METRICS_FLUSH_ENABLED", True)
+# The portal's own pages report their web vitals (monitoring.vitals) to the portal service.
+VITALS_ENABLED = env_bool("VITALS_ENABLED", True)
 METRICS_FLUSH_INTERVAL_SECONDS = env_float("METRICS_FLUSH_INTERVAL_SECONDS", 10.0, min=0.1, max=3600)
 METRICS_FLUSH_SIZE = env_int("METRICS_FLUSH_SIZE", 1000, min=1, max=1_000_000)
 METRICS_BUFFER_LIMIT = env_int("METRICS_BUFFER_LIMIT", 100_000, min=1, max=10_000_000)

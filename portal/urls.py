@@ -7,6 +7,7 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from monitoring.vitals import VitalsBeacon
 from portal import charts, views
 
 handler403 = "portal.errorpages.permission_denied"
@@ -20,6 +21,8 @@ urlpatterns = [
     path("health/live", views.health_live, name="health-live"),
     path("charts/tasks-per-hour/", charts.TasksPerHourChart.as_view(), name="chart-tasks-per-hour"),
     path("admin/", admin.site.urls),
+    # Browsers post page timings here with a public key (before the API include: no API auth).
+    path("api/v1/vitals/", VitalsBeacon.as_view(), name="vitals-beacon"),
     path("api/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),

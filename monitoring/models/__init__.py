@@ -11,8 +11,10 @@ from monitoring.models.metrics import (
     MinuteRollup,
     RollupState,
 )
+from monitoring.models.vitals import BrowserKey
 
 __all__ = [
+    "BrowserKey",
     "CheckKind",
     "HealthCheck",
     "HealthCheckResult",

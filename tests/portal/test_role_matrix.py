@@ -182,6 +182,8 @@ MATRIX: dict[str, Route] = {
     # --- API wiring
     "api/v1/": Route({"GET": Api("viewer", 200), "POST": Api("admin", 405)}),
     "api/v1/auth/token/": Route({"GET": Same(405), "POST": Same(400)}),  # no username/password
+    # The web-vitals beacon: a public browser key is its credential, not a login (no key: 400).
+    "api/v1/vitals/": Route({"GET": Same(405), "POST": Same(400)}),
     "api/v1/.*": Route({"GET": Same(404), "POST": Same(404)}, kwargs=lambda o: {"path": "no-such-thing/"}),
     # --- portal API: services, keys, deployments
     "api/v1/services/": api_list(write="admin"),
