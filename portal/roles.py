@@ -14,7 +14,17 @@ ROLES = (VIEWER, OPERATOR, ADMIN)
 RANK = {VIEWER: 1, OPERATOR: 2, ADMIN: 3}
 
 # Apps whose data the portal roles cover (Django's own auth data is admin-only).
-PORTAL_APPS = ("portal", "monitoring", "alerting", "codehealth", "analytics", "maintenance", "reporting", "django_q")
+PORTAL_APPS = (
+    "portal",
+    "monitoring",
+    "alerting",
+    "errors",
+    "codehealth",
+    "analytics",
+    "maintenance",
+    "reporting",
+    "django_q",
+)
 
 
 def user_role(user) -> str | None:

@@ -308,6 +308,21 @@ REQUESTS_METRICS_EXCLUDE = env.list(
     "REQUESTS_METRICS_EXCLUDE", default=["/static/", "/health/", "/metrics", "/favicon.ico"]
 )
 REQUESTS_METRICS_SAMPLE_RATE = env_float("REQUESTS_METRICS_SAMPLE_RATE", 1.0, min=0.0, max=1.0)
+# Sentry-SDK ingest (monitoring/errors/sentry): limits of one request, as sent and decompressed,
+# and of one event; items per envelope; accepted events + transactions per project per minute.
+ERRORS_INGEST_MAX_BODY_BYTES = env_int("ERRORS_INGEST_MAX_BODY_BYTES", 5_000_000, min=10_000, max=100_000_000)
+ERRORS_INGEST_MAX_ENVELOPE_BYTES = env_int(
+    "ERRORS_INGEST_MAX_ENVELOPE_BYTES", 20_000_000, min=10_000, max=200_000_000
+)
+ERRORS_INGEST_MAX_EVENT_BYTES = env_int("ERRORS_INGEST_MAX_EVENT_BYTES", 1_000_000, min=1_000, max=20_000_000)
+ERRORS_INGEST_MAX_ITEMS = env_int("ERRORS_INGEST_MAX_ITEMS", 100, min=1, max=1000)
+ERRORS_INGEST_RATE_PER_MINUTE = env_int("ERRORS_INGEST_RATE_PER_MINUTE", 6000, min=1, max=10_000_000)
+# Error groups (monitoring.errors): events are deleted after this many days (groups keep their
+# counts); distinct users are counted exactly up to ERRORS_USERS_TRACKED per group; the portal's
+# own failures (requests, tasks) are captured as events unless ERRORS_CAPTURE_ENABLED is off.
+ERRORS_EVENT_RETENTION_DAYS = env_int("ERRORS_EVENT_RETENTION_DAYS", 30, min=1, max=3650)
+ERRORS_USERS_TRACKED = env_int("ERRORS_USERS_TRACKED", 10_000, min=1, max=1_000_000)
+ERRORS_CAPTURE_ENABLED = env_bool("ERRORS_CAPTURE_ENABLED", True)
 HEALTH_RESULT_RETENTION_DAYS = env_int("HEALTH_RESULT_RETENTION_DAYS", 30, min=1, max=3650)
 # Custom health checks the deployment allows: name=dotted.path,other=dotted.path. The API and admin
 # choose among these names only; an import path never comes from a request.

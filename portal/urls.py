@@ -23,10 +23,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Browsers post page timings here with a public key (before the API include: no API auth).
     path("api/v1/vitals/", VitalsBeacon.as_view(), name="vitals-beacon"),
+    # The Sentry SDKs post to <DSN path>/api/<project id>/envelope/ (and the older /store/).
+    path("", include("monitoring.errors.sentry.urls")),
     path("api/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     # Each app owns its pages; an app without pages yet has an empty urls module.
+    path("monitoring/errors/", include("monitoring.errors.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("alerts/", include("monitoring.alerting.urls")),
     path("codehealth/", include("codehealth.urls")),

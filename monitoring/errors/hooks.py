@@ -1,1 +1,27 @@
-"""Connects the capture of the portal's own failures: unhandled request exceptions and failed tasks."""
+"""The portal's own failures become error events: unhandled exceptions of its requests and
+failed django-q2 tasks. Connected once, from ErrorsConfig.ready; each handler only captures."""
+
+import sys
+
+from django.conf import settings
+from django.core.signals import got_request_exception
+from django.dispatch import receiver
+from django_q.signals import post_execute_in_worker
+
+from monitoring.errors.capture import capture_exception, capture_task_failure
+
+
+@receiver(got_request_exception, dispatch_uid="errors.capture.request")
+def request_failed(sender, request=None, **kwargs):
+    # Sent from inside Django's exception handling, so the exception is the one being handled.
+    if settings.ERRORS_CAPTURE_ENABLED:
+        capture_exception(sys.exc_info()[1], request=request, mechanism="django")
+
+
+@receiver(post_execute_in_worker, dispatch_uid="errors.capture.task")
+def task_failed(sender, func=None, task=None, **kwargs):
+    # django-q2 has caught the exception already: a synchronous run sends this from inside the
+    # `except` (the exception object is at hand); a worker sends it after, with the traceback as
+    # text in task["result"].
+    if settings.ERRORS_CAPTURE_ENABLED and task is not None and task.get("success") is False:
+        capture_task_failure(task, exc=sys.exc_info()[1])

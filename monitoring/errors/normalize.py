@@ -1,0 +1,275 @@
+"""An incoming Sentry-format event checked, bounded and scrubbed, ready to store. Framework-free.
+
+Maxima (said once, here; docs/requests-and-errors.md lists them):
+- MAX_EVENTS_PER_BATCH events per `events_store` call (the rest are refused, not stored);
+- MAX_EXCEPTIONS exceptions per chain (the outermost kept), MAX_FRAMES frames per stack (the
+  outermost and innermost kept, like Sentry: the middle of a deep recursion says least),
+  MAX_CONTEXT_LINES lines before/after the failing line, MAX_VARS variables per frame;
+- MAX_CHARS characters per text value (longer is cut, with "…"), MAX_MESSAGE_CHARS for messages;
+- MAX_ITEMS keys/items per object or list and MAX_DEPTH levels of nesting in free-form parts
+  (extra, contexts, request data, vars); MAX_TAGS tags; MAX_BREADCRUMBS breadcrumbs (the last).
+Text and lists beyond those are cut (an SDK cannot know our limits); parts of the wrong *type*
+refuse the event, with the field named.
+"""
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from monitoring.errors.fingerprint import exceptions_of, fingerprint, title_and_culprit
+from monitoring.errors.scrub import scrub_event
+
+MAX_EVENTS_PER_BATCH = 1000
+MAX_EXCEPTIONS = 10
+MAX_FRAMES = 200
+MAX_CONTEXT_LINES = 5
+MAX_VARS = 50
+MAX_CHARS = 1024
+MAX_MESSAGE_CHARS = 8192
+MAX_ITEMS = 100
+MAX_DEPTH = 5
+MAX_TAGS = 50
+MAX_TAG_KEY = 32
+MAX_TAG_VALUE = 200
+MAX_BREADCRUMBS = 50
+FUTURE_SKEW = timedelta(minutes=1)
+LEVELS = ("debug", "info", "warning", "error", "fatal")
+_LEVEL_ALIASES = {"warn": "warning", "critical": "fatal", "log": "info", "exception": "error"}
+_HEX = frozenset("0123456789abcdef")
+_FRAME_TEXT = ("filename", "abs_path", "module", "function", "package", "platform", "context_line")
+
+
+class Refused(ValueError):
+    """The event cannot be stored; `field` names the part that is wrong."""
+
+    def __init__(self, field: str, reason: str):
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")
+
+
+def cut(text, limit: int = MAX_CHARS) -> str:
+    text = text if isinstance(text, str) else str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def bound(value, depth: int = 0):
+    """Free-form JSON cut to MAX_ITEMS per container, MAX_DEPTH levels, MAX_CHARS per string."""
+    if isinstance(value, str):
+        return cut(value)
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if depth >= MAX_DEPTH:
+        return cut(repr(value), 80)
+    if isinstance(value, dict):
+        return {cut(key, 200): bound(item, depth + 1) for key, item in list(value.items())[:MAX_ITEMS]}
+    if isinstance(value, list | tuple):
+        return [bound(item, depth + 1) for item in value[:MAX_ITEMS]]
+    return cut(repr(value))
+
+
+def _text(event: dict, name: str, limit: int) -> str:
+    value = event.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise Refused(name, "must be text")
+    return cut(value, limit)
+
+
+def _event_id(event: dict) -> str:
+    raw = event.get("event_id")
+    if raw is None:
+        return ""  # the store assigns one
+    text = raw.replace("-", "").lower() if isinstance(raw, str) else ""
+    if len(text) != 32 or not set(text) <= _HEX:
+        raise Refused("event_id", "must be 32 hexadecimal digits (a UUID)")
+    return text
+
+
+def _timestamp(event: dict, now: datetime) -> datetime:
+    raw = event.get("timestamp")
+    if raw is None or raw == "":
+        return now
+    try:
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            when = datetime.fromtimestamp(raw, tz=UTC)
+        elif isinstance(raw, str):
+            when = datetime.fromisoformat(raw)
+            when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        else:
+            raise TypeError
+    except (TypeError, ValueError, OverflowError, OSError) as exc:
+        raise Refused("timestamp", "must be seconds since 1970 or an RFC 3339 date") from exc
+    # A client clock ahead of ours would keep the group "last seen" in the future.
+    return min(when, now + FUTURE_SKEW)
+
+
+def level_of(raw, field: str = "level") -> str:
+    if raw is None or raw == "":
+        return "error"
+    level = _LEVEL_ALIASES.get(str(raw).lower(), str(raw).lower()) if isinstance(raw, str) else None
+    if level not in LEVELS:
+        raise Refused(field, f"must be one of {', '.join(LEVELS)}")
+    return level
+
+
+def _lines(value, field: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Refused(field, "must be a list of lines")
+    return [cut(line, 300) for line in value[-MAX_CONTEXT_LINES:]]
+
+
+def _frame(frame, field: str) -> dict:
+    if not isinstance(frame, dict):
+        raise Refused(field, "must be an object")
+    out = {name: cut(frame[name], 300) for name in _FRAME_TEXT if frame.get(name) is not None}
+    for name in ("lineno", "colno"):
+        if isinstance(frame.get(name), int) and not isinstance(frame.get(name), bool):
+            out[name] = frame[name]
+    out["in_app"] = frame.get("in_app") is True
+    out["pre_context"] = _lines(frame.get("pre_context"), f"{field}.pre_context")
+    post = frame.get("post_context")
+    out["post_context"] = _lines(post[:MAX_CONTEXT_LINES] if isinstance(post, list) else post, f"{field}.post_context")
+    variables = frame.get("vars")
+    if isinstance(variables, dict):
+        out["vars"] = {cut(k, 100): bound(v, 2) for k, v in list(variables.items())[:MAX_VARS]}
+    return out
+
+
+def _exception(value, field: str) -> dict:
+    if not isinstance(value, dict):
+        raise Refused(field, "must be an object")
+    out = {
+        name: cut(value[name], MAX_MESSAGE_CHARS if name == "value" else 300)
+        for name in ("type", "value", "module")
+        if value.get(name) is not None
+    }
+    if isinstance(value.get("mechanism"), dict):
+        out["mechanism"] = bound(value["mechanism"], 3)
+    stack = value.get("stacktrace")
+    if stack is not None:
+        frames = stack.get("frames") if isinstance(stack, dict) else None
+        if not isinstance(frames, list):
+            raise Refused(f"{field}.stacktrace.frames", "must be a list")
+        if len(frames) > MAX_FRAMES:
+            half = MAX_FRAMES // 2
+            frames = frames[:half] + frames[-half:]
+        out["stacktrace"] = {"frames": [_frame(f, f"{field}.stacktrace.frames[{i}]") for i, f in enumerate(frames)]}
+    return out
+
+
+def _exceptions(event: dict) -> list[dict]:
+    raw = event.get("exception")
+    if raw is None:
+        return []
+    values = raw.get("values") if isinstance(raw, dict) else raw
+    if not isinstance(values, list):
+        raise Refused("exception.values", "must be a list")
+    values = values[-MAX_EXCEPTIONS:]
+    return [_exception(value, f"exception.values[{i}]") for i, value in enumerate(values)]
+
+
+def _tags(event: dict) -> dict[str, str]:
+    raw = event.get("tags")
+    if raw is None:
+        return {}
+    if isinstance(raw, dict):
+        pairs = list(raw.items())
+    elif isinstance(raw, list):
+        pairs = []
+        for i, pair in enumerate(raw):
+            if not isinstance(pair, list | tuple) or len(pair) != 2:
+                raise Refused(f"tags[{i}]", "must be a [key, value] pair")
+            pairs.append(tuple(pair))
+    else:
+        raise Refused("tags", "must be an object or a list of [key, value] pairs")
+    return {
+        cut(key, MAX_TAG_KEY): cut("" if value is None else value, MAX_TAG_VALUE) for key, value in pairs[:MAX_TAGS]
+    }
+
+
+def _object(event: dict, name: str) -> dict:
+    value = event.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Refused(name, "must be an object")
+    return bound(value)
+
+
+def _message(event: dict) -> str:
+    logentry = event.get("logentry")
+    if isinstance(logentry, dict):
+        text = logentry.get("formatted") or logentry.get("message")
+        if isinstance(text, str) and text:
+            return text
+    message = event.get("message")
+    if isinstance(message, dict):
+        message = message.get("formatted") or message.get("message")
+    if isinstance(message, str):
+        return message
+    if message is not None:
+        raise Refused("message", "must be text or an object with `formatted`")
+    return ""
+
+
+def _breadcrumbs(event: dict) -> list:
+    raw = event.get("breadcrumbs")
+    values = raw.get("values") if isinstance(raw, dict) else raw
+    return bound(values[-MAX_BREADCRUMBS:]) if isinstance(values, list) else []
+
+
+def user_hash(user: dict) -> str:
+    """Who was affected, as a hash (the same person across events), or '' when nobody is known."""
+    for key in ("id", "email", "username", "ip_address"):
+        value = user.get(key)
+        if value not in (None, ""):
+            return hashlib.sha256(f"{key}:{value}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return ""
+
+
+def event_normalize(event, *, now: datetime) -> dict:
+    """The stored form of one event (fields of ErrorEvent plus the grouping results). Raises Refused."""
+    if not isinstance(event, dict):
+        raise Refused("event", "must be an object")
+    fingerprint_field = event.get("fingerprint")
+    if fingerprint_field is not None and not isinstance(fingerprint_field, list):
+        raise Refused("fingerprint", "must be a list of strings")
+    bounded = {
+        "event_id": _event_id(event),
+        "timestamp": _timestamp(event, now),
+        "level": level_of(event.get("level")),
+        "platform": _text(event, "platform", 32),
+        "logger": _text(event, "logger", 128),
+        "transaction": _text(event, "transaction", 200),
+        "server_name": _text(event, "server_name", 128),
+        "release": _text(event, "release", 200),
+        "environment": _text(event, "environment", 64),
+        "message": cut(_message(event), MAX_MESSAGE_CHARS),
+        "logentry": _object(event, "logentry"),
+        "exception": {"values": _exceptions(event)},
+        "tags": _tags(event),
+        "user": _object(event, "user"),
+        "request": _object(event, "request"),
+        "contexts": _object(event, "contexts"),
+        "extra": _object(event, "extra"),
+        "sdk": _object(event, "sdk"),
+        "breadcrumbs": _breadcrumbs(event),
+        "fingerprint": [cut(part, 512) for part in (fingerprint_field or [])[:32]],
+    }
+    timestamp, event_id = bounded.pop("timestamp"), bounded.pop("event_id")
+    users = user_hash(bounded["user"])  # before scrubbing: an id is not a secret, but is hashed anyway
+    clean = scrub_event(bounded)
+    title, culprit = title_and_culprit(clean)
+    if not exceptions_of(clean) and not clean["message"] and not clean["logentry"]:
+        raise Refused("exception", "an event needs an exception or a message")
+    return {
+        "event": clean,
+        "event_id": event_id,
+        "time": timestamp,
+        "fingerprint": fingerprint(clean),
+        "title": cut(title, 300),
+        "culprit": cut(culprit, 300),
+        "user_hash": users,
+    }

@@ -1,0 +1,3 @@
+from portal.schedules import Periodic
+
+SCHEDULES = [Periodic(name="errors.prune", func="monitoring.errors.tasks.prune", cron="23 * * * *")]
