@@ -31,6 +31,8 @@ LabelKey = tuple[tuple[str, str], ...]
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+# What a query or rule may ask for; p75 is the web vitals' usual percentile (not a /metrics quantile).
+AGG_QUANTILES = {**QUANTILES, "p75": 0.75}
 ROLLUP_STATE_KEY = "minute"
 # PostgreSQL advisory lock: sample writes hold it shared while deciding to mark a late minute, a
 # rollup run takes it exclusively to claim its window (monitoring.rollups._claim).
@@ -105,8 +107,8 @@ class WindowAggregate:
             result = float(getattr(self, agg))
         elif agg == "rate":
             result = self.sum / self.window_seconds if self.window_seconds > 0 else None
-        elif agg in QUANTILES:
-            result = sketch_quantile(self.sketch, QUANTILES[agg])
+        elif agg in AGG_QUANTILES:
+            result = sketch_quantile(self.sketch, AGG_QUANTILES[agg])
         else:
             raise ValueError(f"unknown aggregation {agg!r}; expected one of {', '.join(AGGREGATIONS)}")
         return finite_or_none(result)

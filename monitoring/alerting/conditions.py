@@ -96,6 +96,23 @@ def parse_matchers(raw: Iterable) -> tuple[Matcher, ...]:
     return tuple(matchers)
 
 
+MAX_GROUP_BY = 16  # label names (a series has at most 16 labels)
+
+
+def parse_group_by(raw) -> tuple[str, ...]:
+    """A rule's `group_by`: distinct label names. Errors name the item."""
+    if not isinstance(raw, list | tuple):
+        raise MatcherError('group_by must be a list of label names, e.g. ["service", "route"]')
+    if len(raw) > MAX_GROUP_BY:
+        raise MatcherError(f"group_by may name at most {MAX_GROUP_BY} labels")
+    for index, name in enumerate(raw):
+        if not isinstance(name, str) or not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]{0,99}", name):
+            raise MatcherError(f"group_by[{index}] must be a label name")
+    if len(set(raw)) != len(raw):
+        raise MatcherError("group_by names a label twice")
+    return tuple(raw)
+
+
 def matches_all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
     return all(m.matches(labels) for m in matchers)
 

@@ -20,7 +20,15 @@ from django.apps import apps
 from django.db.models import Q
 from django.utils import timezone
 
-from monitoring.alerting.conditions import SYMBOLS, condition_holds, fingerprint, matches_all, render_annotation
+from monitoring.alerting.conditions import (
+    SYMBOLS,
+    condition_holds,
+    fingerprint,
+    matches_all,
+    parse_group_by,
+    parse_matchers,
+    render_annotation,
+)
 from monitoring.alerting.lifecycle import (
     EVALUATOR,
     Firing,
@@ -103,8 +111,45 @@ def _metric_observations(
     return found
 
 
+def _window_slice(buckets: list[Bucket], *, window: timedelta, now: datetime) -> list[Bucket]:
+    return buckets[bisect_left(buckets, floor_minute(now - window), key=_start) : bisect_left(buckets, now, key=_start)]
+
+
+def _grouped_observations(rule: AlertRule, series: list, *, now: datetime) -> dict[str, Observation]:
+    """A rule with `group_by`: the matching series that share those labels are merged into one
+    label set (a route's requests of every method and status). With `ratio_matchers` the value
+    is aggregation(the group's series that also match them) / aggregation(the whole group), e.g.
+    the share of 5xx requests; an empty group has no value (never a division by zero)."""
+    matchers, ratio = rule.all_matchers(), parse_matchers(rule.ratio_matchers)
+    names = parse_group_by(rule.group_by)
+    groups: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for key, buckets in series:
+        labels = dict(key)
+        if not matches_all(matchers, labels):
+            continue
+        whole, part = groups[tuple((name, labels.get(name, "")) for name in names)]
+        inside = _window_slice(buckets, window=rule.window, now=now)
+        whole.extend(inside)
+        if ratio and matches_all(ratio, labels):
+            part.extend(inside)
+    seconds = rule.window.total_seconds()
+    found: dict[str, Observation] = {}
+    for group, (whole, part) in groups.items():
+        labels = dict(group)
+        value = WindowAggregate.merge(whole, window_seconds=seconds).value(rule.aggregation)
+        if ratio and value is not None:
+            share = WindowAggregate.merge(part, window_seconds=seconds).value(rule.aggregation) or 0.0
+            value = share / value if value else None
+        found[fingerprint(rule.pk, labels)] = Observation(
+            labels, value, condition_holds(value, rule.comparison, rule.threshold)
+        )
+    return found
+
+
 def _rule_observations(rule: AlertRule, series: list, merged: dict, *, now: datetime) -> dict[str, Observation]:
     """One metric rule's label sets; merged aggregates are shared with rules of the same window."""
+    if rule.group_by or rule.ratio_matchers:
+        return _grouped_observations(rule, series, now=now)
     matchers = rule.all_matchers()
     seconds = rule.window.total_seconds()
     found: dict[str, Observation] = {}

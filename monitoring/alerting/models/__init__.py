@@ -8,6 +8,7 @@ from monitoring.alerting.models.alerts import (
     AlertStatus,
     EventKind,
 )
+from monitoring.alerting.models.budgets import BudgetKind, PerformanceBudget
 from monitoring.alerting.models.channels import Channel, ChannelKind, Delivery, DeliveryEvent, DeliveryStatus
 from monitoring.alerting.models.escalation import MAX_STEPS, EscalationPolicy, EscalationStep
 from monitoring.alerting.models.rules import Aggregation, AlertRule, Comparison, RuleSource, RuleState, Severity
@@ -22,6 +23,7 @@ __all__ = [
     "AlertEvent",
     "AlertRule",
     "AlertStatus",
+    "BudgetKind",
     "Channel",
     "ChannelKind",
     "Comparison",
@@ -32,6 +34,7 @@ __all__ = [
     "EscalationStep",
     "EventKind",
     "MaintenanceWindow",
+    "PerformanceBudget",
     "RuleSource",
     "RuleState",
     "Severity",

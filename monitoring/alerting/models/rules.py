@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from monitoring.aggregations import AGGREGATIONS  # not from monitoring.query: that loads numpy
-from monitoring.alerting.conditions import SYMBOLS, MatcherError, parse_matchers
+from monitoring.alerting.conditions import SYMBOLS, MatcherError, parse_group_by, parse_matchers
 
 # Bounds said once, as field validators (the admin, the rule builder and the API all apply them).
 # Every minute the evaluator reads each series' minute buckets over the window: a typo like 3650
@@ -52,6 +52,17 @@ def validate_matchers(value):
         raise ValidationError(str(exc)) from exc
 
 
+def validate_group_by(value):
+    try:
+        parse_group_by(value)
+    except MatcherError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+# A ratio divides sums of samples or of counts; a ratio of two percentiles means nothing.
+RATIO_AGGREGATIONS = ("count", "sum", "rate")
+
+
 def validate_labels(value):
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise ValidationError('labels must be an object of strings, e.g. {"team": "payments"}')
@@ -77,6 +88,21 @@ class AlertRule(models.Model):
         help_text="Only series of this service (adds service=<slug> to the matchers).",
     )
     aggregation = models.CharField(max_length=10, choices=Aggregation.choices, default=Aggregation.AVG)
+    group_by = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_group_by],
+        help_text='Merge the matching series that share these labels, e.g. ["service", "route"]; empty: '
+        "each series is its own label set.",
+    )
+    ratio_matchers = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_matchers],
+        help_text="With these: the value is aggregation(series also matching these) / aggregation(all "
+        'matching series) per group, e.g. [{"label": "status_class", "op": "=", "value": "5xx"}] with count '
+        "gives the share of failed requests (0..1).",
+    )
     window = models.DurationField(
         default=timedelta(minutes=5),
         validators=[
@@ -122,6 +148,10 @@ class AlertRule(models.Model):
     def clean(self):
         if self.source == RuleSource.METRIC and not self.metric:
             raise ValidationError({"metric": "A metric rule needs a metric name."})
+        if self.ratio_matchers and self.aggregation not in RATIO_AGGREGATIONS:
+            raise ValidationError({"aggregation": f"A ratio needs one of {', '.join(RATIO_AGGREGATIONS)}."})
+        if self.ratio_matchers and not self.group_by:
+            raise ValidationError({"group_by": 'A ratio compares groups of series: set group_by, e.g. ["service"].'})
 
     def out_of_bounds(self) -> str:
         """What is wrong with a row written around the validators (a shell, a bulk update), or ''.
@@ -143,7 +173,14 @@ class AlertRule(models.Model):
         if self.source == RuleSource.ERROR_GROUP:
             return "new or regressed error group (services that opted in)"
         minutes = int(self.window.total_seconds() // 60)
-        return f"{self.aggregation}({self.metric}[{minutes}m]) {SYMBOLS[self.comparison]} {self.threshold:g}"
+        selected = f"{self.metric}[{minutes}m]"
+        expression = f"{self.aggregation}({selected})"
+        if self.ratio_matchers:
+            part = ",".join(f'{m["label"]}{m.get("op", "=")}"{m["value"]}"' for m in self.ratio_matchers)
+            expression = f"{self.aggregation}({self.metric}{{{part}}}[{minutes}m]) / {expression}"
+        if self.group_by:
+            expression += f" by ({', '.join(self.group_by)})"
+        return f"{expression} {SYMBOLS[self.comparison]} {self.threshold:g}"
 
     def all_matchers(self):
         """Stored matchers plus the service scope, parsed."""
