@@ -14,7 +14,11 @@ class MonitoringConfig(AppConfig):
     name = "monitoring"
     verbose_name = "Monitoring"
     # Pages in the top navigation: (label, url name). Shown once the URL exists.
-    nav: list[tuple[str, str]] = [("Monitoring", "monitoring:index"), ("Health", "monitoring:health")]
+    nav: list[tuple[str, str]] = [
+        ("Monitoring", "monitoring:index"),
+        ("Endpoints", "monitoring:endpoints"),
+        ("Health", "monitoring:health"),
+    ]
     # Permissions ("app.codename") the operator role gets in addition to viewing.
     operator_permissions: tuple[str, ...] = ("monitoring.run_healthcheck",)
     # Dotted path of function(*, stdout, demo) that portal_setup calls to install defaults (idempotent).

@@ -1,12 +1,15 @@
 from django.urls import path
 
-from monitoring import charts, check_pages, views
+from monitoring import charts, check_pages, endpoint_pages, views
 
 app_name = "monitoring"
 urlpatterns = [
     path("", views.index, name="index"),
     path("services/<slug:slug>/", views.service_detail, name="service"),
     path("charts/<slug:slug>/<str:name>/", charts.MetricChart.as_view(), name="metric-chart"),
+    path("endpoints/", endpoint_pages.endpoints, name="endpoints"),
+    path("endpoints/<slug:slug>/endpoint/", endpoint_pages.endpoint_detail, name="endpoint"),
+    path("endpoints/<slug:slug>/chart.json", endpoint_pages.EndpointChart.as_view(), name="endpoint-chart"),
     path("health/", views.health, name="health"),
     path("health/new/", check_pages.check_create, name="health-new"),
     path("health/<int:pk>/edit/", check_pages.check_edit, name="health-edit"),

@@ -20,6 +20,7 @@ from monitoring.models import (
     PingKind,
 )
 from monitoring.query import floor_hour, rollup_watermark
+from monitoring.request_stats import status_summary
 from portal.access import viewer_required
 from portal.models import Service
 
@@ -100,6 +101,7 @@ def service_detail(request, slug):
         "other_metrics": [(name, CHART_AGG.get(kinds.get(name), "avg")) for name in others],
         "more_metrics": max(0, len(names - SYSTEM_NAMES) - MAX_OTHER_CHARTS),
         "checks": service.health_checks.filter(enabled=True).order_by("name"),
+        "requests": status_summary(service_id=service.pk, range_name=range_name),
     }
     return render(request, "monitoring/service.html", context)
 
