@@ -21,7 +21,10 @@ def request_failed(sender, request=None, **kwargs):
 @receiver(post_execute_in_worker, dispatch_uid="errors.capture.task")
 def task_failed(sender, func=None, task=None, **kwargs):
     # django-q2 has caught the exception already: a synchronous run sends this from inside the
-    # `except` (the exception object is at hand); a worker sends it after, with the traceback as
-    # text in task["result"].
-    if settings.ERRORS_CAPTURE_ENABLED and task is not None and task.get("success") is False:
-        capture_task_failure(task, exc=sys.exc_info()[1])
+    # `except`, before setting task["success"] (the exception object is at hand); a worker sends
+    # it after, with success False and the traceback as text in task["result"].
+    if not settings.ERRORS_CAPTURE_ENABLED or task is None:
+        return
+    exc = sys.exc_info()[1]
+    if task.get("success") is False or ("success" not in task and exc is not None):
+        capture_task_failure(task, exc=exc)
