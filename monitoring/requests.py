@@ -43,6 +43,8 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
 OTHER_METHOD = "OTHER"
 # A failing recorder logs its first failure and then one in this many, not once per request.
 LOG_EVERY = 1000
+MAX_CACHED_SERIES = 10_000
+_perf_counter = time.perf_counter
 
 logger = logging.getLogger(__name__)
 _RAISED = "_request_metrics_raised"
@@ -107,9 +109,13 @@ class RequestMetricsMiddleware:
         self.exclude = tuple(getattr(settings, "REQUESTS_METRICS_EXCLUDE", DEFAULT_EXCLUDE))
         rate = float(getattr(settings, "REQUESTS_METRICS_SAMPLE_RATE", 1.0))
         self.sample_rate = min(max(rate, 0.0), 1.0)
+        self.every = self.enabled and self.sample_rate >= 1.0
         self.timer = timer(REQUEST_DURATION, "Request duration", labelnames=("method", "route", "status_class"))
         self.exceptions = counter(REQUEST_EXCEPTIONS, "Requests that raised", labelnames=("method", "route"))
-        self._series: dict[tuple[str, str, str], tuple] = {}
+        self.registry = self.timer.registry
+        # (raw route of the match, method, status, raised) -> series: the common request costs
+        # one dict lookup instead of normalizing the route and building labels every time.
+        self._series: dict[tuple, tuple] = {}
         self._failures = itertools.count()
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
@@ -124,9 +130,10 @@ class RequestMetricsMiddleware:
     def __call__(self, request):
         if self.is_async:
             return self._acall(request)
-        if not self.wanted(request):
+        # wanted() inlined for the common case: a method call is a noticeable share of the cost.
+        if not (self.every and not request.path_info.startswith(self.exclude)) and not self.wanted(request):
             return self.get_response(request)
-        start = time.perf_counter()
+        start = _perf_counter()
         response = None
         try:
             response = self.get_response(request)
@@ -139,7 +146,7 @@ class RequestMetricsMiddleware:
     async def _acall(self, request):
         if not self.wanted(request):
             return await self.get_response(request)
-        start = time.perf_counter()
+        start = _perf_counter()
         response = None
         try:
             response = await self.get_response(request)
@@ -149,23 +156,35 @@ class RequestMetricsMiddleware:
 
     def record(self, request, response, start: float) -> None:
         """Never raises: a metrics problem must not turn a good answer into an error."""
-        end = time.perf_counter()
+        end = _perf_counter()
         try:
-            status = 500 if response is None else response.status_code
-            raised = response is None or getattr(request, _RAISED, False)
-            klass = "5xx" if raised else status_class(status)
-            method = request.method if request.method in METHODS else OTHER_METHOD
-            route = request_route(request, status)
-            key = (route, method, klass)
-            series = self._series.get(key)
-            if series is None:
-                labels = {"method": method, "route": route, "status_class": klass}
-                series = self._series[key] = self.timer.series(labels)
-            registry = self.timer.registry
-            registry.observe(series, end - start, end + registry.clock_offset)
+            if response is None or getattr(request, _RAISED, False):
+                status, raised = 500, True
+            else:
+                status, raised = response.status_code, False
+            match = request.resolver_match
+            key = (None if match is None else match.route, request.method, status, raised)
+            found = self._series.get(key)
+            if found is None:
+                found = self._series_for(request, key)
+            registry = self.registry
+            registry.observe(found[0], end - start, end + registry.clock_offset)
             if raised:
-                self.exceptions.inc(method=method, route=route)
+                self.exceptions.inc(method=found[1], route=found[2])
         except Exception:
             failures = next(self._failures)
             if failures % LOG_EVERY == 0:
                 logger.exception("request metrics not recorded (%d failures so far)", failures + 1)
+
+    def _series_for(self, request, key: tuple) -> tuple:
+        """(series, method label, route label) of a request not seen in this form before."""
+        _, method, status, raised = key
+        method = method if method in METHODS else OTHER_METHOD
+        route = request_route(request, status)
+        klass = "5xx" if raised else status_class(status)
+        found = (self.timer.series({"method": method, "route": route, "status_class": klass}), method, route)
+        # Not kept: an early answer without a match (its route depends on the path), and new keys
+        # once the cache is full (clients choose methods, and status codes are many).
+        if (key[0] is not None or status == 404) and len(self._series) < MAX_CACHED_SERIES:
+            self._series[key] = found
+        return found
