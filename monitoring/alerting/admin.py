@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from monitoring.alerting.budgets import budget_delete, budget_save
 from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_acknowledge, alert_reopen, alert_resolve
 from monitoring.alerting.models import (
     MAX_STEPS,
@@ -17,6 +18,7 @@ from monitoring.alerting.models import (
     EscalationPolicy,
     EscalationStep,
     MaintenanceWindow,
+    PerformanceBudget,
     RuleState,
     Silence,
 )
@@ -277,3 +279,28 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset)
         holds_recheck(now=timezone.now())
+
+
+@admin.register(PerformanceBudget)
+class PerformanceBudgetAdmin(admin.ModelAdmin):
+    """Each budget keeps an alert rule (shown read-only): saved, disabled and deleted with it."""
+
+    list_display = ["service", "route", "kind", "limit", "window", "severity", "enabled", "rule"]
+    list_filter = ["enabled", "kind", "service"]
+    list_select_related = ["service", "rule"]
+    search_fields = ["route", "service__name"]
+    readonly_fields = ["rule", "condition", "created_at", "updated_at"]
+
+    @admin.display(description="Evaluated as")
+    def condition(self, obj):
+        return obj.rule.condition_text if obj.rule_id else "—"
+
+    def save_model(self, request, obj, form, change):
+        budget_save(budget=obj, by=request.user)
+
+    def delete_model(self, request, obj):
+        budget_delete(budget=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for budget in queryset:
+            budget_delete(budget=budget, by=request.user)

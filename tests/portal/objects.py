@@ -13,6 +13,7 @@ from codehealth.models import CodeRepository, DebtItem, FileMetrics, FunctionMet
 from codehealth.scanning import scan_create, scan_run
 from maintenance.models import MaintenanceTask
 from monitoring.alerting.acklinks import ack_link_token
+from monitoring.alerting.budgets import budget_save
 from monitoring.alerting.conditions import fingerprint
 from monitoring.alerting.lifecycle import alert_fire
 from monitoring.alerting.models import (
@@ -23,9 +24,12 @@ from monitoring.alerting.models import (
     Delivery,
     EscalationPolicy,
     MaintenanceWindow,
+    PerformanceBudget,
     RuleState,
     Silence,
 )
+from monitoring.errors.models import ErrorGroup
+from monitoring.errors.store import events_store
 from monitoring.models import HealthCheck, HealthCheckResult, Metric
 from portal.keys import service_key_issue
 from portal.models import Deployment, Service, ServiceKey
@@ -68,6 +72,8 @@ class Objects:
     function: FunctionMetrics
     debt: DebtItem
     task: MaintenanceTask
+    budget: PerformanceBudget
+    error_group: ErrorGroup
 
     def ack_token(self) -> str:
         return ack_link_token(alert_id=self.alert.pk, recipient=self.users["operator"].email)
@@ -148,4 +154,8 @@ def make_objects(*, root: Path, users: dict | None = None) -> Objects:
         function=FunctionMetrics.objects.filter(file__repository=repository).first(),
         debt=DebtItem.objects.filter(repository=repository).first(),
         task=MaintenanceTask.objects.create(kind="refactor", title="tidy", created_at=now, updated_at=now),
+        budget=budget_save(budget=PerformanceBudget(service=service, route="/cart/", kind="p95", limit=800)),
+        error_group=ErrorGroup.objects.get(
+            pk=events_store(service=service, events=[{"message": "cart total failed"}]).outcomes[0].group_id
+        ),
     )

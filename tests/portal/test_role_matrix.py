@@ -219,6 +219,7 @@ MATRIX: dict[str, Route] = {
     "api/v1/silences/<pk>/": api_detail("silence", write="admin"),
     "api/v1/silences/<pk>/expire/": api_action("silence", "operator", 200),
     **crud("maintenance-windows", "window"),
+    **crud("budgets", "budget", write="operator"),
     **readonly("alerts", "alert"),
     "api/v1/alerts/<pk>/acknowledge/": api_action("alert", "operator", 200),
     "api/v1/alerts/<pk>/unacknowledge/": api_action("alert", "operator", 409),  # it is firing

@@ -10,7 +10,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from monitoring.alerting.conditions import MatcherError, parse_matchers
+from monitoring.alerting.conditions import MAX_GROUP_BY, MatcherError, parse_group_by, parse_matchers
 from monitoring.alerting.models import (
     MAX_STEPS,
     AlertRule,
@@ -20,6 +20,7 @@ from monitoring.alerting.models import (
     EscalationPolicy,
     EscalationStep,
     MaintenanceWindow,
+    PerformanceBudget,
     Silence,
 )
 from monitoring.alerting.notify import channel_test
@@ -82,6 +83,10 @@ def _model_clean(instance, attrs: dict, exclude_m2m: tuple = ()) -> None:
         raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
 
 
+GROUP_BY_HELP = AlertRule._meta.get_field("group_by").help_text
+RATIO_HELP = AlertRule._meta.get_field("ratio_matchers").help_text
+
+
 class AlertRuleSerializer(serializers.ModelSerializer):
     matchers = MatcherSerializer(many=True, required=False)
     service = serializers.SlugRelatedField(
@@ -89,12 +94,17 @@ class AlertRuleSerializer(serializers.ModelSerializer):
     )
     condition = serializers.CharField(source="condition_text", read_only=True)
     labels = LabelsField(required=False)
+    group_by = serializers.ListField(
+        child=serializers.CharField(), required=False, max_length=MAX_GROUP_BY, help_text=GROUP_BY_HELP
+    )
+    ratio_matchers = MatcherSerializer(many=True, required=False, help_text=RATIO_HELP)
 
     class Meta:
         model = AlertRule
         fields = [
-            "id", "name", "description", "source", "metric", "matchers", "service", "aggregation", "window",
-            "comparison", "threshold", "for_duration", "severity", "labels", "summary", "annotation",
+            "id", "name", "description", "source", "metric", "matchers", "service", "aggregation", "group_by",
+            "ratio_matchers", "window", "comparison", "threshold", "for_duration", "severity", "labels", "summary",
+            "annotation",
             "escalation_policy", "channels", "enabled", "builtin", "condition", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["builtin", "created_at", "updated_at"]
@@ -102,12 +112,23 @@ class AlertRuleSerializer(serializers.ModelSerializer):
     def validate_matchers(self, value):
         return _matchers(value)
 
+    def validate_ratio_matchers(self, value):
+        return _matchers(value)
+
+    def validate_group_by(self, value):
+        try:
+            return list(parse_group_by(value))
+        except MatcherError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
     def validate_labels(self, value):
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise serializers.ValidationError('Expected an object of strings, e.g. {"team": "payments"}.')
         return value
 
     def validate(self, attrs):
+        if self.instance is not None and PerformanceBudget.objects.filter(rule=self.instance).exists():
+            raise serializers.ValidationError("This rule belongs to a performance budget: change the budget.")
         _model_clean(self.instance or AlertRule(), dict(attrs), exclude_m2m=("channels",))
         return attrs
 
