@@ -232,3 +232,18 @@ def test_an_early_answer_from_middleware_keeps_its_route():
     request = RequestFactory().post("/api/v2/things/5/")
     assert request_route(request, 413) == "/api/v2/things/<int:pk>/"
     assert request_route(RequestFactory().get("/nope/"), 503) == UNRESOLVED
+
+
+def test_early_answers_on_different_paths_keep_their_own_routes():
+    # The per-request cache is keyed by the match; without one, the path decides the route.
+    middleware = request_metrics.RequestMetricsMiddleware(lambda request: HttpResponse(status=413))
+    for url in ("/api/v2/things/5/", "/plain/", "/api/v2/things/6/"):
+        middleware(RequestFactory().post(url))
+    assert [d["route"] for d in recorded()[0]] == ["/api/v2/things/<int:pk>/", "/plain/", "/api/v2/things/<int:pk>/"]
+
+
+def test_recording_goes_on_when_the_series_cache_is_full(client, monkeypatch):
+    monkeypatch.setattr(request_metrics, "MAX_CACHED_SERIES", 0)
+    client.get("/plain/")
+    client.get("/api/v2/things/1/")
+    assert [d["route"] for d in recorded()[0]] == ["/plain/", "/api/v2/things/<int:pk>/"]
