@@ -113,10 +113,19 @@ class DebtItemAdmin(admin.ModelAdmin):
     list_filter = ["status", "severity", "kind", "repository"]
     search_fields = ["path", "symbol", "message", "fingerprint"]
     list_select_related = ["repository"]
-    raw_id_fields = ["first_seen_scan", "last_seen_scan", "fixed_in_scan"]
+    raw_id_fields = ["first_seen_scan", "fixed_in_scan"]
+    # The stored column is the last scan that compared the item; shown is the last that saw it.
+    exclude = ["last_seen_scan"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_last_seen()
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return [f.name for f in self.model._meta.fields if f.name != "last_seen_scan"] + ["last_seen"]
+
+    @admin.display(description="last seen scan")
+    def last_seen(self, obj):
+        return f"scan #{obj.last_seen}"
 
     def has_add_permission(self, request):
         return False  # debt is found by scans, not typed in

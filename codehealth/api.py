@@ -96,6 +96,10 @@ class FunctionSerializer(serializers.ModelSerializer):
 
 
 class DebtItemSerializer(serializers.ModelSerializer):
+    last_seen_scan = serializers.IntegerField(
+        source="last_seen", read_only=True, help_text="The last scan that saw the item (id)."
+    )
+
     class Meta:
         model = DebtItem
         fields = [
@@ -152,7 +156,7 @@ class FunctionViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class DebtItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    queryset = with_severity_rank(DebtItem.objects.all())
+    queryset = with_severity_rank(DebtItem.objects.with_last_seen())
     serializer_class = DebtItemSerializer
     filterset_class = DebtFilter
     filter_backends = [PortalFilterBackend, SeverityOrdering]

@@ -1,7 +1,8 @@
 """Filters shared by the API and the pages."""
 
 import django_filters
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, IntegerField, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from rest_framework.filters import OrderingFilter
 
 from codehealth.models import SEVERITY_RANK, CodeScan, DebtItem, DebtKind, FileMetrics, FunctionMetrics, Severity
@@ -19,9 +20,15 @@ class ScanFilter(PortalFilterSet):
         fields = ["repository", "status", "trigger", "gate"]
 
 
+def _files_scan(scan_id: int):
+    """The scan whose file links list scan `scan_id`'s files: itself, or the one an unchanged
+    re-scan took over (CodeScan.same_as), as a subquery."""
+    return Coalesce(Subquery(CodeScan.objects.filter(pk=scan_id).values("same_as")[:1]), Value(scan_id))
+
+
 class FileFilter(PortalFilterSet):
     repository = IdFilter(field_name="repository_id")
-    scan = IdFilter(field_name="scan_files__scan_id", help_text="Files of this scan.")
+    scan = IdFilter(method="filter_scan", help_text="Files of this scan.")
     path = django_filters.CharFilter(lookup_expr="startswith", help_text="Path prefix.")
     mi_rank = django_filters.CharFilter()
 
@@ -29,10 +36,13 @@ class FileFilter(PortalFilterSet):
         model = FileMetrics
         fields = ["repository", "scan", "path", "mi_rank"]
 
+    def filter_scan(self, queryset, name, value):
+        return queryset.filter(scan_files__scan_id=_files_scan(value))
+
 
 class FunctionFilter(PortalFilterSet):
     file = IdFilter(field_name="file_id")
-    scan = IdFilter(field_name="file__scan_files__scan_id", help_text="Functions of this scan.")
+    scan = IdFilter(method="filter_scan", help_text="Functions of this scan.")
     repository = IdFilter(field_name="file__repository_id")
     kind = django_filters.ChoiceFilter(choices=FunctionMetrics.Kind.choices)
     rank = django_filters.CharFilter()
@@ -42,6 +52,9 @@ class FunctionFilter(PortalFilterSet):
     class Meta:
         model = FunctionMetrics
         fields = ["file", "scan", "repository", "kind", "rank", "min_complexity", "min_cognitive"]
+
+    def filter_scan(self, queryset, name, value):
+        return queryset.filter(file__scan_files__scan_id=_files_scan(value))
 
 
 class DebtFilter(PortalFilterSet):

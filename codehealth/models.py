@@ -2,14 +2,17 @@
 
 A `FileMetrics` row is one *version* of a file (repository, path, content hash, analysis key):
 scans share unchanged versions through `ScanFile` instead of copying them, which is what makes
-a re-scan cheap. `DebtItem` is one piece of debt tracked across live scans by its fingerprint.
+a re-scan cheap. A re-scan that finds the tree exactly as an earlier scan left it stores no links
+at all: it points at that scan (`CodeScan.same_as`), whose files, functions and findings are its
+own. `DebtItem` is one piece of debt tracked across live scans by its fingerprint.
 """
 
 import hashlib
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, OuterRef, Q, Subquery, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from codehealth.analyzer import debt
@@ -193,6 +196,18 @@ class CodeScan(models.Model):
     gate_reasons = models.JSONField(default=list, blank=True)
 
     file_versions = models.ManyToManyField("FileMetrics", through="ScanFile", related_name="scans")
+    # Set (only on success) when this live scan found every file exactly as that scan did, stat
+    # included, and took its results over: it stores no file links and marks no debt item seen;
+    # both are derived through this column (files_scan_id, DebtItemQuerySet.with_last_seen).
+    same_as = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.CASCADE,  # without that scan this one has no files
+        related_name="+",
+        help_text="The earlier scan whose files and findings this unchanged re-scan took over.",
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -200,6 +215,11 @@ class CodeScan(models.Model):
 
     def __str__(self):
         return f"{self.repository} scan #{self.pk}"
+
+    @property
+    def files_scan_id(self) -> int:
+        """The scan whose ScanFile links list this scan's files."""
+        return self.same_as_id or self.pk
 
     @property
     def duration(self):
@@ -308,6 +328,21 @@ class FunctionMetrics(models.Model):
         return self.qualname
 
 
+class DebtItemQuerySet(models.QuerySet):
+    def with_last_seen(self):
+        """Annotate `last_seen`: the id of the last scan that saw the item. `last_seen_scan` is
+        the last scan that compared it; unchanged re-scans after that one (same_as it) saw it too,
+        except pylint items, which only scans running pylint see (and those never reuse)."""
+        reused = CodeScan.objects.filter(same_as=OuterRef("last_seen_scan")).order_by("-id").values("id")[:1]
+        return self.annotate(
+            last_seen=Case(
+                When(kind=DebtKind.PYLINT, then=F("last_seen_scan")),
+                default=Coalesce(Subquery(reused), F("last_seen_scan")),
+                output_field=models.IntegerField(),
+            )
+        )
+
+
 class DebtItem(models.Model):
     class Status(models.TextChoices):
         OPEN = "open"
@@ -325,10 +360,14 @@ class DebtItem(models.Model):
     message = models.TextField()
     remediation_minutes = models.PositiveIntegerField()
     first_seen_scan = models.ForeignKey(CodeScan, on_delete=models.CASCADE, related_name="+")
+    # The last scan that compared the item with its findings; unchanged re-scans since then saw
+    # it too without writing here (DebtItemQuerySet.with_last_seen derives the last one).
     last_seen_scan = models.ForeignKey(CodeScan, on_delete=models.CASCADE, related_name="+")
     fixed_in_scan = models.ForeignKey(CodeScan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+
+    objects = DebtItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["path", "line"]

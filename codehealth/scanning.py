@@ -128,12 +128,15 @@ def scan_run(
     repository's directory; history scans pass the files of a commit. Failures are recorded on
     the scan (status failed, error), never raised, so a worker survives a bad repository."""
     now = now or timezone.now()
-    claimed = _claim(scan, now)
-    scan.refresh_from_db()
-    if not claimed:
+    if not _claim(scan, now):
+        scan.refresh_from_db()
         return scan
+    # Claimed: only these two columns changed (no reload, so a repository given to
+    # scan_create stays loaded).
+    scan.status, scan.started_at = CodeScan.Status.RUNNING, now
     try:
         _execute(scan, files, workers or settings.CODEHEALTH_WORKERS, progress, now)
+        return scan  # saved by _execute as it is in memory
     except ScanError as exc:
         _fail(scan, str(exc))
     except Exception as exc:
@@ -192,6 +195,14 @@ def _execute(scan: CodeScan, files, workers: int, progress, now: datetime) -> No
         if progress:
             progress("pylint", 1, 1)
     with transaction.atomic():
+        if live and pylint is None and not files and _unchanged_since(latest, set(known.values()), previous):
+            # Every file's stat is what the latest scan recorded (nothing was read), so its links
+            # would be written again unchanged: point at that scan instead (O(1) rows).
+            _take_over(scan, latest, same=True)
+            scan.status = CodeScan.Status.SUCCEEDED
+            scan.finished_at = timezone.now()
+            scan.save()
+            return
         new_ids = _store_versions(repository, scan, key, reports)
         ids = {path: new_ids.get(path) or known[(path, digest)] for path, digest in hashes.items()}
         links = [(scan.pk, ids[path], path not in new_ids, stat) for path, stat in listing]
@@ -199,7 +210,7 @@ def _execute(scan: CodeScan, files, workers: int, progress, now: datetime) -> No
         if pylint is not None:
             scan.pylint_score, scan.pylint_error = pylint.score, pylint.error
         if live and pylint is None and _unchanged_since(latest, set(ids.values()), previous):
-            _take_over(scan, latest)
+            _take_over(scan, latest, same=False)  # same versions, new stat signatures recorded above
         else:
             _totals(scan, reused=len(listing) - len(todo))
             if live:
@@ -241,14 +252,19 @@ def _unchanged_since(latest: CodeScan | None, file_ids: set[int], previous: dict
     return _open_debt(latest.repository_id) == (latest.debt_count, latest.debt_minutes)
 
 
-def _take_over(scan: CodeScan, latest: CodeScan) -> None:
-    """An unchanged tree: the latest scan's totals and verdict inputs, its open items seen again."""
+def _take_over(scan: CodeScan, latest: CodeScan, *, same: bool) -> None:
+    """An unchanged tree: the latest scan's totals and verdict inputs. `same` (its links not
+    written again): the scan points at the latest one, and its open items count as seen through
+    that pointer; otherwise they are marked seen by this scan."""
     for name in _TOTAL_FIELDS:
         setattr(scan, name, getattr(latest, name))
     scan.files_reused, scan.files_analyzed = scan.files, 0
     scan.debt_count, scan.debt_minutes = latest.debt_count, latest.debt_minutes
     scan.new_debt = scan.fixed_debt = 0
-    debt_seen_again(scan=scan, pylint_ran=False)
+    if same:
+        scan.same_as_id = latest.files_scan_id  # one step: a chain of unchanged scans points at its start
+    else:
+        debt_seen_again(scan=scan, pylint_ran=False)
     gate_apply(scan=scan, new_by_severity=Counter(), baseline=False)
 
 
@@ -258,7 +274,7 @@ def _latest_versions(repository, key: str) -> tuple[CodeScan | None, dict[str, t
     latest = CodeScan.objects.filter(repository=repository, status=CodeScan.Status.SUCCEEDED).order_by("-id").first()
     if latest is None:
         return None, {}
-    rows = ScanFile.objects.filter(scan=latest, file__analysis_key=key).values_list(
+    rows = ScanFile.objects.filter(scan_id=latest.files_scan_id, file__analysis_key=key).values_list(
         "file__path", "file__content_hash", "stat", "file_id"
     )
     return latest, {path: (digest, stat, pk) for path, digest, stat, pk in rows}

@@ -64,12 +64,12 @@ def repository_overview(request, pk: int):
         "in_progress": CodeScan.objects.filter(repository=repository, status__in=IN_PROGRESS).order_by("-id").first(),
     }
     if scan is not None:
-        files = FileMetrics.objects.filter(scan_files__scan=scan)
+        files = FileMetrics.objects.filter(scan_files__scan_id=scan.files_scan_id)
         context["worst_files"] = files.order_by("-worst_complexity", "path")[:10]
         context["lowest_mi"] = files.filter(error="").order_by("mi", "path")[:10]
         context["broken_files"] = files.exclude(error="").order_by("path")[:20]
         context["worst_functions"] = (
-            FunctionMetrics.objects.filter(file__scan_files__scan=scan)
+            FunctionMetrics.objects.filter(file__scan_files__scan_id=scan.files_scan_id)
             .exclude(kind=FunctionMetrics.Kind.CLASS)
             .select_related("file")
             .order_by("-complexity", "-cognitive")[:10]
@@ -149,7 +149,9 @@ def debt_list(request, pk: int):
     scan = latest_scan(repository)
     files = (
         dict(
-            FileMetrics.objects.filter(scan_files__scan=scan, path__in={i.path for i in page}).values_list("path", "id")
+            FileMetrics.objects.filter(
+                scan_files__scan_id=scan.files_scan_id, path__in={i.path for i in page}
+            ).values_list("path", "id")
         )
         if scan
         else {}
