@@ -205,6 +205,7 @@ MATRIX: dict[str, Route] = {
         body={"service": "checkout", "samples": [{"name": "matrix_probe", "value": 1.0}]},
     ),
     "api/v1/metrics/query/": Route({"GET": Api("viewer", 200)}, query="name=http_latency_ms"),
+    "api/v1/endpoints/": Route({"GET": Api("viewer", 200)}, query="service=checkout"),  # keys may not read
     "api/v1/metrics/series/": Route({"GET": Api("viewer", 200)}, query="name=http_latency_ms"),
     "api/v1/metrics/<pk>/": api_detail("metric"),
     **crud("health-checks", "check"),
@@ -227,6 +228,13 @@ MATRIX: dict[str, Route] = {
     "api/v1/alerts/<pk>/reopen/": api_action("alert", "operator", 409),
     "api/v1/alerts/<pk>/comment/": api_action("alert", "operator", 400),  # no text
     **readonly("alert-events", "event"),
+    # --- error groups API
+    **readonly("errors/groups", "error_group"),
+    "api/v1/errors/groups/<pk>/events/": Route({"GET": Api("viewer", 200)}, kwargs=pk("error_group")),
+    "api/v1/errors/groups/<pk>/resolve/": api_action("error_group", "operator", 200),
+    "api/v1/errors/groups/<pk>/ignore/": api_action("error_group", "operator", 200),
+    "api/v1/errors/groups/<pk>/unresolve/": api_action("error_group", "operator", 409),  # it is unresolved
+    "api/v1/errors/groups/<pk>/merge/": api_action("error_group", "operator", 400),  # no target
     **readonly("alert-deliveries", "delivery"),
     **readonly("alert-rule-states", "state"),
     # --- code health API
@@ -243,6 +251,13 @@ MATRIX: dict[str, Route] = {
     "monitoring/": read(),
     "monitoring/services/<slug:slug>/": read(kwargs=lambda o: {"slug": o.service.slug}),
     "monitoring/charts/<slug:slug>/<str:name>/": chart(kwargs=lambda o: {"slug": o.service.slug, "name": "x"}),
+    "monitoring/endpoints/": read(),
+    "monitoring/endpoints/<slug:slug>/endpoint/": read(
+        kwargs=lambda o: {"slug": o.service.slug}, query="route=/a/&method=GET"
+    ),
+    "monitoring/endpoints/<slug:slug>/chart.json": chart(
+        kwargs=lambda o: {"slug": o.service.slug}, query="route=/a/&method=GET"
+    ),
     "monitoring/health/": read(),
     "monitoring/health/new/": read("admin"),  # POST without fields: the empty form again
     "monitoring/health/<int:pk>/edit/": read("admin", kwargs=pk("check")),
@@ -254,6 +269,16 @@ MATRIX: dict[str, Route] = {
     "ping/<uuid:uuid>": Route({"GET": Same(200), "POST": Same(200)}, kwargs=lambda o: {"uuid": o.heartbeat.uuid}),
     "ping/<uuid:uuid>/start": Route({"GET": Same(200), "POST": Same(200)}, kwargs=lambda o: {"uuid": o.heartbeat.uuid}),
     "ping/<uuid:uuid>/fail": Route({"GET": Same(200), "POST": Same(200)}, kwargs=lambda o: {"uuid": o.heartbeat.uuid}),
+    # Sentry SDK ingest: the DSN's public key is the credential; a login or a service key is none.
+    "api/<int:project_id>/envelope/": Route({"GET": Same(405), "POST": Same(401)}, kwargs=lambda o: {"project_id": 1}),
+    "api/<int:project_id>/store/": Route({"GET": Same(405), "POST": Same(401)}, kwargs=lambda o: {"project_id": 1}),
+    # --- error group pages
+    "monitoring/errors/": read(),
+    "monitoring/errors/<int:pk>/": read(kwargs=pk("error_group")),
+    "monitoring/errors/<int:pk>/resolve/": action(kwargs=pk("error_group")),
+    "monitoring/errors/<int:pk>/ignore/": action(kwargs=pk("error_group")),
+    "monitoring/errors/<int:pk>/unresolve/": action(kwargs=pk("error_group")),
+    "monitoring/errors/<int:pk>/merge/": action(kwargs=pk("error_group")),
     # --- alert pages
     "alerts/": read(),
     "alerts/<int:pk>/": read(kwargs=pk("alert")),
