@@ -16,6 +16,7 @@ than (d). The processes get a bytecode cache in a temporary folder (an installed
     .venv/bin/python bench/codehealth_scan.py                      # SQLite in a temp dir
     .venv/bin/python bench/codehealth_scan.py --postgres postgres://postgres@127.0.0.1:5432/postgres
     .venv/bin/python bench/codehealth_scan.py --repeat 3 --verify  # best of 3; check values equal radon's
+    .venv/bin/python bench/codehealth_scan.py --processes-only --repeat 5   # (d) and (e) only
 """
 
 import argparse
@@ -44,6 +45,9 @@ def parse_args():
     parser.add_argument("--repeat", type=int, default=1, help="runs of each side; the best is reported")
     parser.add_argument("--verify", action="store_true", help="also check every file's CC/MI/raw equal radon's")
     parser.add_argument("--cold-bytecode", action="store_true", help="no .pyc cache for the command processes")
+    parser.add_argument(
+        "--processes-only", action="store_true", help="only (d) and (e): the command as a process, first and again"
+    )
     return parser.parse_args()
 
 
@@ -142,7 +146,6 @@ def main():
 
     from codehealth.analyzer import python_files
     from codehealth.models import CodeRepository
-    from codehealth.scanning import scan_create, scan_run
 
     path = Path(args.path or Path(django.__file__).parent).resolve()
     files = python_files(path, ())
@@ -155,53 +158,40 @@ def main():
     try:
         time_command(env, Path(warm), "warm-up", 1)  # fills the bytecode cache (or not, when cold)
         a_runs, b_runs, c_runs, single_runs, d_runs, e_runs = [], [], [], [], [], []
+        d_cpu, e_cpu = [], []
         for n in range(args.repeat):
             capacity = parallel_capacity(args.workers)
             print(f"machine: {args.workers} CPU-bound processes run {capacity:.2f}x faster than one")
-            clis = time_radon_clis(path)
-            a_runs.append(sum(clis.values()))
-            parts = " + ".join(f"{name} {seconds:.2f} s" for name, seconds in clis.items())
-            print(f"(a) radon {parts} = {a_runs[-1]:.2f} s")
-            # Same files as radon sees: no default excludes. A fresh repository each round, so (b) is a full scan.
-            repo = CodeRepository.objects.create(name=f"django-{n}", path=str(path), use_default_excludes=False)
-            start = time.perf_counter()
-            full = scan_run(scan=scan_create(repository=repo), workers=args.workers)
-            b_runs.append(time.perf_counter() - start)
-            assert full.status == "succeeded", full.error
-            print(
-                f"(b) full scan, {args.workers} workers: {b_runs[-1]:.2f} s  "
-                f"({full.files} files, {full.functions} functions, {full.debt_count} debt items)"
-            )
-            # The same full scan in one process: the analyzer's own efficiency, whatever the machine's load.
-            solo = CodeRepository.objects.create(name=f"django-solo-{n}", path=str(path), use_default_excludes=False)
-            start = time.perf_counter()
-            scan_run(scan=scan_create(repository=solo), workers=1)
-            single_runs.append(time.perf_counter() - start)
-            print(f"(b1) the same full scan in 1 process: {single_runs[-1]:.2f} s")
-            start = time.perf_counter()
-            again = scan_run(scan=scan_create(repository=repo), workers=args.workers)
-            c_runs.append(time.perf_counter() - start)
-            assert again.status == "succeeded" and again.files_reused == again.files, again.error
-            print(f"(c) re-scan, nothing changed: {c_runs[-1]:.3f} s  ({again.files_reused} files reused)")
+            if not args.processes_only:
+                in_process_round(args, path, n, a_runs, b_runs, single_runs, c_runs)
             cli = f"django-cli-{n}"
             CodeRepository.objects.create(name=cli, path=str(path), use_default_excludes=False)
             wall, cpu = time_command(env, path, cli, args.workers)
             d_runs.append(wall)
+            d_cpu.append(cpu)
             print(f"(d) manage.py codehealth scan, first scan, as a process: {wall:.2f} s  (CPU {cpu:.2f} s)")
             wall, cpu = time_command(env, path, cli, args.workers)
             e_runs.append(wall)
+            e_cpu.append(cpu)
             print(f"(e) manage.py codehealth scan, nothing changed, as a process: {wall:.3f} s  (CPU {cpu:.3f} s)")
-        a, b, c, b1 = min(a_runs), min(b_runs), min(c_runs), min(single_runs)
-        d, e = min(d_runs), min(e_runs)
         print()
-        print(f"best of {args.repeat}: (a) {a:.2f} s   (b) {b:.2f} s   (c) {c:.3f} s   (d) {d:.2f} s   (e) {e:.3f} s")
-        print(f"(a)/(b) = {a / b:.1f}x   goal >= 4x   {'met' if a / b >= 4 else 'NOT met'}")
-        print(f"(b)/(c) = {b / c:.1f}x   goal >= 20x  {'met' if b / c >= 20 else 'NOT met'}")
+        d, e = min(d_runs), min(e_runs)
+        if not args.processes_only:
+            a, b, c, b1 = min(a_runs), min(b_runs), min(c_runs), min(single_runs)
+            print(f"best of {args.repeat}: (a) {a:.2f} s  (b) {b:.2f} s  (c) {c:.3f} s  (d) {d:.2f} s  (e) {e:.3f} s")
+            print(f"(a)/(b) = {a / b:.1f}x   goal >= 4x   {'met' if a / b >= 4 else 'NOT met'}")
+            print(f"(b)/(c) = {b / c:.1f}x   goal >= 20x  {'met' if b / c >= 20 else 'NOT met'}")
+        else:
+            print(f"best of {args.repeat}: (d) {d:.2f} s   (e) {e:.3f} s")
         print(f"(d)/(e) = {d / e:.1f}x   goal >= 10x  {'met' if d / e >= 10 else 'NOT met'}   (processes)")
-        print(f"(a)/(b1) = {a / b1:.1f}x   (one process against radon's one process: no help from a second core)")
+        print(f"CPU: (d) {min(d_cpu):.2f}-{max(d_cpu):.2f} s  (e) {min(e_cpu):.3f}-{max(e_cpu):.3f} s")
+        if not args.processes_only:
+            print(f"(a)/(b1) = {a / b1:.1f}x   (one process against radon's one process: no help from a second core)")
         if args.repeat > 1:
-            medians = [statistics.median(runs) for runs in (a_runs, b_runs, c_runs, d_runs, e_runs)]
-            print("medians: (a) {:.2f} s  (b) {:.2f} s  (c) {:.3f} s  (d) {:.2f} s  (e) {:.3f} s".format(*medians))
+            runs = (d_runs, e_runs) if args.processes_only else (a_runs, b_runs, c_runs, d_runs, e_runs)
+            names = ("(d)", "(e)") if args.processes_only else ("(a)", "(b)", "(c)", "(d)", "(e)")
+            medians = "  ".join(f"{name} {statistics.median(r):.3f} s" for name, r in zip(names, runs, strict=True))
+            print(f"medians: {medians}")
             ratios = sorted(x / y for x, y in zip(d_runs, e_runs, strict=True))
             print("(d)/(e) per round: " + ", ".join(f"{r:.1f}x" for r in ratios))
         if args.verify:
@@ -211,6 +201,38 @@ def main():
         for folder in (warm, env.get("PYTHONPYCACHEPREFIX")):
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def in_process_round(args, path: Path, n: int, a_runs, b_runs, single_runs, c_runs) -> None:
+    """(a), (b), (b1) and (c) of one round, appended to the lists."""
+    from codehealth.models import CodeRepository
+    from codehealth.scanning import scan_create, scan_run
+
+    clis = time_radon_clis(path)
+    a_runs.append(sum(clis.values()))
+    parts = " + ".join(f"{name} {seconds:.2f} s" for name, seconds in clis.items())
+    print(f"(a) radon {parts} = {a_runs[-1]:.2f} s")
+    # Same files as radon sees: no default excludes. A fresh repository each round, so (b) is a full scan.
+    repo = CodeRepository.objects.create(name=f"django-{n}", path=str(path), use_default_excludes=False)
+    start = time.perf_counter()
+    full = scan_run(scan=scan_create(repository=repo), workers=args.workers)
+    b_runs.append(time.perf_counter() - start)
+    assert full.status == "succeeded", full.error
+    print(
+        f"(b) full scan, {args.workers} workers: {b_runs[-1]:.2f} s  "
+        f"({full.files} files, {full.functions} functions, {full.debt_count} debt items)"
+    )
+    # The same full scan in one process: the analyzer's own efficiency, whatever the machine's load.
+    solo = CodeRepository.objects.create(name=f"django-solo-{n}", path=str(path), use_default_excludes=False)
+    start = time.perf_counter()
+    scan_run(scan=scan_create(repository=solo), workers=1)
+    single_runs.append(time.perf_counter() - start)
+    print(f"(b1) the same full scan in 1 process: {single_runs[-1]:.2f} s")
+    start = time.perf_counter()
+    again = scan_run(scan=scan_create(repository=repo), workers=args.workers)
+    c_runs.append(time.perf_counter() - start)
+    assert again.status == "succeeded" and again.files_reused == again.files, again.error
+    print(f"(c) re-scan, nothing changed: {c_runs[-1]:.3f} s  ({again.files_reused} files reused)")
 
 
 if __name__ == "__main__":
