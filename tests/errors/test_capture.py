@@ -151,6 +151,7 @@ def test_a_worker_failure_is_rebuilt_from_the_traceback_text():
     assert ErrorEvent.objects.get(event_id=event_id).group_id == direct.pk
 
 
+@pytest.mark.django_db(transaction=True)  # the worker closes and reopens database connections
 def test_a_task_failing_in_a_worker_is_captured():
     # The worker loop itself (as a qcluster process runs it), with a task that is not `sync`:
     # django-q2 reports the failure only as text there.
