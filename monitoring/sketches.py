@@ -235,31 +235,33 @@ def sketch_quantile(sketch: DDSketch, q: float) -> float | None:
     return min(max(value, sketch._min), sketch._max)
 
 
-class _Bins:
-    """Bins of many groups, sorted by (group, key), with running counts: built once, then asked
-    for any number of ranks."""
+def _first_passing(gids, keys, counts, targets, groups: int, *, at_least: bool) -> np.ndarray:
+    """Per group, DenseStore.key_at_rank over the group's bins: the key of the first bin (in key
+    order) where the group's running count passes targets[g] (`> target`, or `>= target + 1` when
+    at_least, which is `lower=False`), else its largest key. Bins come grouped by gid, each blob's
+    run in key order.
 
-    def __init__(self, gids: np.ndarray, keys: np.ndarray, counts: np.ndarray, groups: int):
-        order = np.argsort(gids * (1 << 32) + keys, kind="stable")
-        self.keys = keys[order]
-        self.cumulative = np.cumsum(counts[order])
-        gids = gids[order]
-        self.starts = np.searchsorted(gids, np.arange(groups), side="left")
-        self.ends = np.searchsorted(gids, np.arange(groups), side="right")
-        self.totals = np.bincount(gids, weights=counts[order], minlength=groups)
-
-    def key_at(self, targets: np.ndarray, *, at_least: bool) -> np.ndarray:
-        """Per group, the key where its running count first passes targets[g]: `> target`, or
-        `>= target` when at_least (DenseStore.key_at_rank; its last key if never)."""
-        out = np.zeros(len(targets), dtype=np.int64)
-        present = self.ends > self.starts
-        if not present.any():
-            return out
-        base = np.where(self.starts > 0, self.cumulative[np.maximum(self.starts - 1, 0)], 0.0)
-        found = np.searchsorted(self.cumulative, base + targets, side="left" if at_least else "right")
-        found = np.minimum(found, np.maximum(self.ends - 1, 0))
-        out[present] = self.keys[found[present]]
+    Exactly ddsketch's answer: counts are whole numbers, so running counts are exact integers and
+    `running > t` is `running >= floor(t) + 1` (`>= t + 1` is `>= ceil(t + 1)`), an integer
+    threshold that can be added to the counts before a group without rounding (adding the
+    fractional target can round across an integer: 2**52 + 9.5 is 2**52 + 10)."""
+    out = np.zeros(groups, dtype=np.int64)
+    if not len(keys):
         return out
+    order_key = gids * (1 << 32) + keys
+    if len(order_key) > 1 and not (np.diff(order_key) >= 0).all():  # a group of several blobs
+        order = np.argsort(order_key, kind="stable")
+        gids, keys, counts = gids[order], keys[order], counts[order]
+    running = np.cumsum(counts)
+    ends = np.cumsum(np.bincount(gids, minlength=groups))
+    starts = ends - np.bincount(gids, minlength=groups)
+    base = np.where(starts > 0, running[np.maximum(starts - 1, 0)], 0.0)
+    threshold = np.ceil(targets + 1) if at_least else np.floor(targets) + 1
+    first = np.maximum(np.searchsorted(running, base + threshold, side="left"), starts)
+    chosen = np.where(first < ends, keys[np.minimum(first, len(keys) - 1)], keys[np.maximum(ends - 1, 0)])
+    present = ends > starts
+    out[present] = chosen[present]
+    return out
 
 
 def _key_values(keys: np.ndarray) -> np.ndarray:
@@ -311,20 +313,75 @@ def sketch_quantiles_grouped(groups, quantiles) -> list[list[float | None]]:
     for positive, (keys, counts, groups_of, sizes) in sections.items():
         mask = values > MIN_POSITIVE if positive else values < -MIN_POSITIVE
         stored_keys = np.frombuffer(b"".join(keys), dtype="<i4").astype(np.int64)
-        bins[positive] = _Bins(
+        bins[positive] = (
             np.concatenate([np.repeat(np.array(groups_of, dtype=np.int64), sizes), owners[mask]]),
             np.concatenate([stored_keys, sketch_keys(np.abs(values[mask]))]),
             np.concatenate([np.frombuffer(b"".join(counts), dtype="<f8"), np.ones(int(mask.sum()))]),
-            n,
         )
-    negative = bins[False].totals
+    negative = np.bincount(bins[False][0], weights=bins[False][2], minlength=n)
     answers = [[None] * len(quantiles) for _ in range(n)]
     for column, q in enumerate(quantiles):
         rank = q * (count - 1)
-        positive_value = _key_values(bins[True].key_at(rank - zero - negative, at_least=False))
-        negative_value = -_key_values(bins[False].key_at(negative - rank, at_least=True))
+        positive_value = _key_values(_first_passing(*bins[True], rank - zero - negative, n, at_least=False))
+        negative_value = -_key_values(_first_passing(*bins[False], negative - rank - 1, n, at_least=True))
         value = np.where(rank < negative, negative_value, np.where(rank < zero + negative, 0.0, positive_value))
         value = np.minimum(np.maximum(value, low), high)
         for g in np.flatnonzero(count):
             answers[g][column] = float(value[g])
+    return answers
+
+
+def sketch_quantiles_packed(groups, q: float) -> list[float | None]:
+    """`sketch_quantile(sketch_merge_packed(blobs), q)` for each group of serialized sketches,
+    equal to it exactly and in one numpy pass over the bins of all groups: a chart of 60 series
+    over a week is 10,080 groups, and a DDSketch per group cost ~0.1 ms. None for an empty group."""
+    n = len(groups)
+    zero, count = [0.0] * n, [0.0] * n
+    low, high = [math.inf] * n, [-math.inf] * n
+    sections = {True: ([], [], [], []), False: ([], [], [], [])}  # key bytes, count bytes, group, size
+    for g, blobs in enumerate(groups):
+        for data in blobs:
+            version, zeros, total, _, smallest, largest, n_pos, n_neg = _HEADER.unpack_from(data, 0)
+            if version != _VERSION:
+                raise ValueError(f"unknown sketch format version {version}")
+            if not total:
+                continue
+            zero[g] += zeros
+            count[g] += total
+            low[g], high[g] = min(low[g], smallest), max(high[g], largest)
+            offset = _HEADER.size
+            for positive, size in ((True, n_pos), (False, n_neg)):
+                if size:
+                    key_bytes, count_bytes, owners, sizes = sections[positive]
+                    key_bytes.append(data[offset : offset + 4 * size])
+                    count_bytes.append(data[offset + 4 * size : offset + 12 * size])
+                    owners.append(g)
+                    sizes.append(size)
+                offset += 12 * size
+    ranks = q * (np.array(count) - 1)
+    bins = {}
+    for positive, (key_bytes, count_bytes, owners, sizes) in sections.items():
+        gids = np.repeat(np.array(owners, dtype=np.int64), sizes)
+        keys = np.frombuffer(b"".join(key_bytes), dtype="<i4").astype(np.int64)
+        counts = np.frombuffer(b"".join(count_bytes), dtype="<f8")
+        bins[positive] = (gids, keys, counts)
+    negative = np.bincount(bins[False][0], weights=bins[False][2], minlength=n)
+    # DDSketch.get_quantile_value's ranks, with its order of operations
+    positive_keys = _first_passing(*bins[True], ranks - np.array(zero) - negative, n, at_least=False)
+    negative_keys = _first_passing(*bins[False], negative - ranks - 1, n, at_least=True)
+    answers: list[float | None] = [None] * n
+    value = _MAPPING.value
+    # Python numbers from here: indexing numpy arrays one element at a time costs ~10x more.
+    negative, positive_keys, negative_keys = negative.tolist(), positive_keys.tolist(), negative_keys.tolist()
+    for g in range(n):
+        if not count[g]:
+            continue
+        rank = q * (count[g] - 1)
+        if rank < negative[g]:
+            found = -value(negative_keys[g])
+        elif rank < zero[g] + negative[g]:
+            found = 0
+        else:
+            found = value(positive_keys[g])
+        answers[g] = min(max(found, low[g]), high[g])
     return answers

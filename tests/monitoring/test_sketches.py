@@ -17,6 +17,8 @@ from monitoring.sketches import (
     sketch_merge_packed,
     sketch_new,
     sketch_quantile,
+    sketch_quantiles_grouped,
+    sketch_quantiles_packed,
 )
 from tests.support import ROOT
 
@@ -110,3 +112,44 @@ def test_only_the_sketches_module_touches_ddsketch_internals():
         if re.search(r"\._(?:mapping|store|negative_store|zero_count|multiplier)\b", path.read_text()):
             touching.append(str(path.relative_to(ROOT)))
     assert touching == ["monitoring/sketches.py"]
+
+
+def _mixed_values(rng, size: int) -> list[float]:
+    kind = int(rng.integers(0, 4))
+    if kind == 0:
+        return rng.lognormal(-2, 1, size).tolist()
+    if kind == 1:
+        return rng.normal(0, 5, size).tolist()  # both signs
+    if kind == 2:
+        return [0.0] * size
+    return (-rng.lognormal(0, 2, size)).tolist()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_quantiles_of_many_groups_equal_merging_each_group_exactly(seed):
+    # A chart's p95 over a week of 60 series is 10,080 groups (one per point) answered at once;
+    # the points must be the very numbers a merged DDSketch per point gives, not approximations.
+    rng = np.random.default_rng(seed)
+    groups = [
+        [sketch_dumps(sketch_from_values(_mixed_values(rng, int(rng.integers(0, 150))))) for _ in range(blobs)]
+        for blobs in rng.integers(0, 5, size=200)
+    ]
+    for q in (0.0, 0.123, 0.5, 0.95, 0.99, 1.0):
+        expected = [sketch_quantile(sketch_merge_packed(blobs), q) for blobs in groups]
+        assert sketch_quantiles_packed(groups, q) == expected
+    assert None in expected and any(v is not None and v < 0 for v in expected)
+
+
+def test_quantiles_of_many_groups_are_exact_after_a_huge_group():
+    # Behind a group of 2**52 values, adding a fraction to the running count rounds: 2**52 + 9.5
+    # is 2**52 + 10, which would move a later group's p95 of 11 values (rank 9.5) one bin up.
+    huge = sketch_new()
+    huge.add(1.0, 2.0**52)
+    small = sketch_from_values([float(v) for v in range(1, 12)])  # one bin per value
+    groups = [[sketch_dumps(huge)], [sketch_dumps(small)]]
+    expected = [sketch_quantile(huge, 0.95), sketch_quantile(small, 0.95)]
+    assert expected[1] == pytest.approx(10, rel=0.01)
+    assert sketch_quantiles_packed(groups, 0.95) == expected
+    # /metrics' summaries (several quantiles, raw values beside the sketches) choose the same bins
+    found = sketch_quantiles_grouped([(blobs, []) for blobs in groups], (0.95,))
+    assert [answers[0] for answers in found] == pytest.approx(expected, rel=1e-12)
