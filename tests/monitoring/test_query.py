@@ -3,6 +3,8 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from monitoring import query
 from monitoring.models import MinuteRollup
@@ -146,3 +148,42 @@ def test_series_list_reads_hour_rollups_for_whole_hours(put, service, django_ass
     with django_assert_max_num_queries(4):
         found = series_list(name="latency", since=T0 + timedelta(minutes=30), until=T0 + timedelta(hours=4))
     assert [dict(key)["route"] for key in found] == ["/edge", "/old", "/raw", "/recent"]
+
+
+@pytest.mark.parametrize("step", [60, 600, 3600, 7200])
+def test_series_query_points_are_each_steps_merged_buckets(put, service, other_service, step):
+    # Quantile points are answered for all points at once from the stored sketches, and points of
+    # one bucket skip the general merge: the numbers must stay those of merging each step's buckets.
+    rng = np.random.default_rng(step)
+    for i in range(400):
+        moment = T0 + timedelta(seconds=int(rng.integers(0, 3 * 3600 + 1500)))
+        put(service if i % 3 else other_service, "latency", float(rng.lognormal(-2, 1)), moment, route=f"/r{i % 2}")
+    put(service, "latency", -3.0, T0 + timedelta(minutes=5), route="/r0")  # a negative and a zero
+    put(service, "latency", 0.0, T0 + timedelta(minutes=6), route="/r0")
+    rollup_run(now=T0 + timedelta(hours=3, minutes=10))  # hours 0-2 and 3:00-3:08 rolled up, the rest raw
+    since, until = T0 + timedelta(minutes=7), T0 + timedelta(hours=3, minutes=25)
+    first = query.step_start(since, step)
+    found = query.collect_buckets(names=["latency"], since=first, until=until, hours=step % 3600 == 0)
+    for agg in ("p50", "p95", "p99", "avg", "sum", "count", "min", "max", "last", "rate"):
+        series = series_query(name="latency", since=since, until=until, step=step, agg=agg)
+        assert len(series) == 4
+        for s in series:
+            steps = {}
+            for bucket in found[("latency", s.labels)]:
+                steps.setdefault(query.step_start(bucket.start, step), []).append(bucket)
+            expected = [
+                (t, WindowAggregate.merge(steps.get(t, []), window_seconds=step).value(agg)) for t, _ in s.points
+            ]
+            assert s.points == expected
+            assert any(v is not None for _, v in s.points)
+
+
+def test_series_query_reads_sketches_only_for_quantiles(put, service):
+    for minute in range(0, 180, 7):
+        put(service, "latency", minute, T0 + timedelta(minutes=minute))
+    rollup_run(now=T0 + timedelta(hours=3))
+    for agg, reads_sketches in (("avg", False), ("max", False), ("p95", True)):
+        with CaptureQueriesContext(connection) as captured:
+            series_query(name="latency", since=T0, until=T0 + timedelta(hours=3), step=3600, agg=agg)
+        rollup_reads = [q["sql"] for q in captured.captured_queries if "rollup\" " in q["sql"]]  # hour, minute
+        assert rollup_reads and all(('"sketch"' in sql) == reads_sketches for sql in rollup_reads), agg
