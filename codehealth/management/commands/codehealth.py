@@ -4,6 +4,7 @@ Exit status: 0 when the scan passed its quality gate, 1 when the gate failed, 2 
 could not run (bad path, not a git repository, ...) — so CI can tell "worse code" from "broken job".
 """
 
+import gc
 import json
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +25,14 @@ class Command(BaseCommand):
     # The system checks import the whole URL conf and every template library, which costs more
     # than an unchanged scan itself; `manage.py check` and the web process still run them.
     requires_system_checks = []
+
+    def run_from_argv(self, argv):
+        # Run as its own process (manage.py; call_command does not come here): the ~70,000 objects
+        # of Django's start-up live until exit, and the cyclic collector would walk them in every
+        # older-generation pass of the scan and once more at exit, ~20% of an unchanged re-scan's
+        # CPU. Frozen, it leaves them alone.
+        gc.freeze()
+        super().run_from_argv(argv)
 
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True, metavar="{scan,history}")
