@@ -142,6 +142,8 @@ def test_keys_are_refused_with_401_or_403(project, other_project, service):
     missing = post(project.pk, body)
     assert missing.status_code == 401
     assert "no sentry_key" in missing.json()["detail"]
+    # Without credentials the body is not judged: 401, not a 400 about its contents.
+    assert post(project.pk, b"garbage").status_code == 401
     assert post(project.pk, body, **auth("0" * 32)).status_code == 401
     assert post(project.pk, body, **auth("x" * 500)).status_code == 401
     # Another project's key is a real key, for the wrong project: it cannot post here.
@@ -250,6 +252,29 @@ def test_nothing_is_half_written_when_a_later_item_is_bad(project, service):
     assert durations(service) == [] and not ErrorEvent.objects.exists()
 
 
+def test_an_event_the_store_refuses_takes_the_whole_envelope_back(project, service):
+    body = envelope(
+        ({"type": "transaction"}, transaction_event()),
+        ({"type": "event"}, {"message": "fine", "event_id": uuid.uuid4().hex}),
+        ({"type": "event"}, {"level": "error", "event_id": uuid.uuid4().hex}),  # neither exception nor message
+    )
+    response = post(project.pk, body, **auth(project.public_key))
+    assert response.status_code == 400
+    assert "needs an exception or a message" in response.json()["detail"]
+    assert durations(service) == [] and not ErrorEvent.objects.filter(service=service).exists()
+
+
+def test_an_event_arrives_and_answers_its_id(project, service):
+    event_id = uuid.uuid4().hex
+    body = envelope(({"type": "event"}, {"message": "Payment failed"}), headers={"event_id": event_id})
+    response = post(project.pk, body, **auth(project.public_key))
+    assert response.json() == {"id": event_id}
+    assert ErrorEvent.objects.get(service=service).event_id == event_id
+    # The SDK may send it again (a retry): stored once.
+    assert post(project.pk, body, **auth(project.public_key)).status_code == 200
+    assert ErrorEvent.objects.filter(service=service).count() == 1
+
+
 def test_nothing_is_half_written_when_the_samples_write_fails(project, service, monkeypatch):
     def failing_write(rows):
         raise RuntimeError("disk full")
@@ -261,7 +286,8 @@ def test_nothing_is_half_written_when_the_samples_write_fails(project, service, 
     )
     client = Client(raise_request_exception=False)
     assert post(project.pk, body, client=client, **auth(project.public_key)).status_code == 500
-    assert not ErrorEvent.objects.exists()
+    # (The portal records its own 500 under its own service.)
+    assert not ErrorEvent.objects.filter(service=service).exists()
 
 
 def test_browsers_get_their_cors_preflight_answered(project):

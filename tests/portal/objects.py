@@ -28,7 +28,7 @@ from monitoring.alerting.models import (
     RuleState,
     Silence,
 )
-from monitoring.errors.models import ErrorGroup
+from monitoring.errors.models import ErrorGroup, ErrorProject
 from monitoring.errors.store import events_store
 from monitoring.models import HealthCheck, HealthCheckResult, Metric
 from portal.keys import service_key_issue
@@ -74,6 +74,7 @@ class Objects:
     task: MaintenanceTask
     budget: PerformanceBudget
     error_group: ErrorGroup
+    error_project: ErrorProject
 
     def ack_token(self) -> str:
         return ack_link_token(alert_id=self.alert.pk, recipient=self.users["operator"].email)
@@ -158,4 +159,5 @@ def make_objects(*, root: Path, users: dict | None = None) -> Objects:
         error_group=ErrorGroup.objects.get(
             pk=events_store(service=service, events=[{"message": "cart total failed"}]).outcomes[0].group_id
         ),
+        error_project=ErrorProject.for_service(service),
     )

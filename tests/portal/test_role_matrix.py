@@ -235,6 +235,11 @@ MATRIX: dict[str, Route] = {
     "api/v1/errors/groups/<pk>/ignore/": api_action("error_group", "operator", 200),
     "api/v1/errors/groups/<pk>/unresolve/": api_action("error_group", "operator", 409),  # it is unresolved
     "api/v1/errors/groups/<pk>/merge/": api_action("error_group", "operator", 400),  # no target
+    # Error projects: people read the DSNs; admins make one for a service (400: none named) and
+    # regenerate its key. The DSN's key itself opens no API view.
+    "api/v1/errors/projects/": api_list(write="admin"),
+    "api/v1/errors/projects/<pk>/": api_detail("error_project"),
+    "api/v1/errors/projects/<pk>/regenerate-key/": api_action("error_project", "admin", 200),
     **readonly("alert-deliveries", "delivery"),
     **readonly("alert-rule-states", "state"),
     # --- code health API
@@ -258,6 +263,7 @@ MATRIX: dict[str, Route] = {
     "monitoring/endpoints/<slug:slug>/chart.json": chart(
         kwargs=lambda o: {"slug": o.service.slug}, query="route=/a/&method=GET"
     ),
+    "monitoring/budgets/": read(),
     "monitoring/health/": read(),
     "monitoring/health/new/": read("admin"),  # POST without fields: the empty form again
     "monitoring/health/<int:pk>/edit/": read("admin", kwargs=pk("check")),

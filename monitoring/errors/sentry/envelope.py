@@ -181,6 +181,17 @@ def _item_payload(data: bytes, start: int, headers: dict, what: str) -> tuple[by
     return data[start:end], end + 1
 
 
+def envelope_dsn(data: bytes) -> str:
+    """The DSN in the envelope header, read before the rest is parsed; "" when there is none."""
+    end = data.find(b"\n")
+    try:
+        headers = json.loads(data[: len(data) if end < 0 else end])
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    dsn = headers.get("dsn") if type(headers) is dict else None
+    return dsn if type(dsn) is str else ""
+
+
 def parse_envelope(data: bytes, *, limits: Limits) -> Envelope:
     """Parse a decompressed envelope; EnvelopeError names what is wrong and where."""
     if len(data) > limits.envelope_bytes:

@@ -23,6 +23,7 @@ from monitoring.errors.sentry.envelope import (
     EnvelopeError,
     Limits,
     decompress,
+    envelope_dsn,
     event_id_of,
     parse_envelope,
     parse_store,
@@ -158,12 +159,13 @@ def _store(project, events: list[dict], transactions: list[dict]) -> None:
 def _envelope(request, project_id: int) -> JsonResponse:
     credentials = sdk_auth(header=request.headers.get("X-Sentry-Auth", ""), query=request.GET)
     project = _authenticate(project_id, credentials.key) if credentials else None
+    data = _body(request)
+    if project is None:  # tunnels forward browsers' envelopes with the DSN in the header instead
+        project = _authenticate(project_id, key_from_dsn(envelope_dsn(data)))
     try:
-        envelope = parse_envelope(_body(request), limits=_limits())
+        envelope = parse_envelope(data, limits=_limits())
     except EnvelopeError as exc:
         raise Refused(exc.status, exc.reason) from None
-    if project is None:  # browsers' tunnels send the DSN in the envelope instead
-        project = _authenticate(project_id, key_from_dsn(envelope.headers.get("dsn")))
     events, transactions = _events(envelope)
     _store(project, events, transactions)
     ignored = Counter(item.type for item in envelope.items if item.type not in ("event", "transaction"))
