@@ -1,6 +1,7 @@
 from django.urls import path
 
 from monitoring import charts, check_pages, endpoint_pages, views
+from monitoring.alerting import budget_pages
 
 app_name = "monitoring"
 urlpatterns = [
@@ -10,6 +11,7 @@ urlpatterns = [
     path("endpoints/", endpoint_pages.endpoints, name="endpoints"),
     path("endpoints/<slug:slug>/endpoint/", endpoint_pages.endpoint_detail, name="endpoint"),
     path("endpoints/<slug:slug>/chart.json", endpoint_pages.EndpointChart.as_view(), name="endpoint-chart"),
+    path("budgets/", budget_pages.budget_list, name="budgets"),
     path("health/", views.health, name="health"),
     path("health/new/", check_pages.check_create, name="health-new"),
     path("health/<int:pk>/edit/", check_pages.check_edit, name="health-edit"),

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from monitoring.alerting.models import AlertRule, RuleSource
+from monitoring.alerting.models import AlertRule, PerformanceBudget, RuleSource
 from monitoring.alerting.models.alerts import OPEN_STATUSES
 from monitoring.alerting.preview import MAX_CHART_SERIES, duration_text, rule_preview
 from monitoring.alerting.rule_forms import AlertRuleForm, RuleConditionForm
@@ -85,6 +85,9 @@ def rule_edit(request, pk: int):
     rule = get_object_or_404(AlertRule, pk=pk)
     if rule.source != RuleSource.METRIC:
         raise Http404("Only metric rules are edited here; the built-in health rule is in the admin.")
+    if PerformanceBudget.objects.filter(rule=rule).exists():
+        messages.info(request, f"{rule.name!r} is evaluated for a performance budget: change the budget.")
+        return redirect("monitoring:budgets")
     was_enabled = rule.enabled
     form = AlertRuleForm(request.POST or None, instance=rule)
     if request.method == "POST" and form.is_valid():
