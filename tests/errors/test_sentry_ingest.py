@@ -318,3 +318,16 @@ def test_the_store_endpoint_takes_a_transaction_too(project, service):
 def test_the_dsn_follows_the_portal_base_url(project, settings):
     settings.PORTAL_BASE_URL = "https://ops.example.com/portal"
     assert dsn_for(project) == f"https://{project.public_key}@ops.example.com/portal/{project.pk}"
+
+
+def test_queries_do_not_grow_with_the_items(project, service, django_assert_max_num_queries):
+    def body(count: int) -> bytes:
+        transactions = [({"type": "transaction"}, transaction_event(f"/r{i}/")) for i in range(count)]
+        return envelope(({"type": "event"}, {"message": f"m{count}"}), *transactions)
+
+    post(project.pk, body(1), **auth(project.public_key))  # the metric's kind is registered once
+    with django_assert_max_num_queries(25) as few:
+        assert post(project.pk, body(2), **auth(project.public_key)).status_code == 200
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert post(project.pk, body(50), **auth(project.public_key)).status_code == 200
+    assert len(durations(service)) == 53
