@@ -8,7 +8,7 @@ the floor of what storing them costs. Printed side by side: both rates, the rati
 per-event cost of grouping (fingerprint) and of the rest of the preparation (normalize + scrub)
 measured in this process, and whether the goal (>= 1,000 events/s on SQLite) is met.
 
-    .venv/bin/python bench/error_ingest.py                          # SQLite, 4,000 events
+    .venv/bin/python bench/error_ingest.py                          # SQLite, 2,000 events
     .venv/bin/python bench/error_ingest.py --events 10000 --clients 8 --workers 2
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/x .venv/bin/python bench/error_ingest.py
 """
@@ -197,7 +197,7 @@ def executemany_rate(service_id: int) -> tuple[int, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=4000, help="events to send, one per envelope (default 4000)")
+    parser.add_argument("--events", type=int, default=2000, help="events to send, one per envelope (default 2000)")
     parser.add_argument("--groups", type=int, default=300, help="distinct groups among them (default 300)")
     parser.add_argument("--frames", type=int, default=30, help="frames per stack (default 30)")
     parser.add_argument("--clients", type=int, default=8, help="client threads (default 8)")
@@ -206,6 +206,12 @@ def main() -> int:
 
     given = os.environ.get("DATABASE_URL", "")
     label, cleanup = throwaway_database("bench_errors", given if given.startswith("postgres") else None)
+    if label == "SQLite":
+        folder = Path(os.environ["DATABASE_URL"].removeprefix("sqlite:///")).parent
+
+        def cleanup():
+            shutil.rmtree(folder, ignore_errors=True)
+
     env = server_env()
     env["ERRORS_INGEST_RATE_PER_MINUTE"] = "10000000"  # measure the ingest, not the rate limit
     os.environ.update({k: env[k] for k in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT")})
