@@ -338,10 +338,13 @@ def sketch_quantiles_packed(groups, q: float) -> list[float | None]:
     n = len(groups)
     zero, count = [0.0] * n, [0.0] * n
     low, high = [math.inf] * n, [-math.inf] * n
-    sections = {True: ([], [], [], []), False: ([], [], [], [])}  # key bytes, count bytes, group, size
+    # per sign: the key bytes and count bytes of every blob's bins, its group and its number of bins
+    sections = {True: ([], [], [], []), False: ([], [], [], [])}
+    pos_keys, pos_counts, pos_groups, pos_sizes = sections[True]
+    unpack, start = _HEADER.unpack_from, _HEADER.size
     for g, blobs in enumerate(groups):
-        for data in blobs:
-            version, zeros, total, _, smallest, largest, n_pos, n_neg = _HEADER.unpack_from(data, 0)
+        for data in blobs:  # the loop of the whole pass that runs per blob: kept lean
+            version, zeros, total, _, smallest, largest, n_pos, n_neg = unpack(data, 0)
             if version != _VERSION:
                 raise ValueError(f"unknown sketch format version {version}")
             if not total:
@@ -349,15 +352,20 @@ def sketch_quantiles_packed(groups, q: float) -> list[float | None]:
             zero[g] += zeros
             count[g] += total
             low[g], high[g] = min(low[g], smallest), max(high[g], largest)
-            offset = _HEADER.size
-            for positive, size in ((True, n_pos), (False, n_neg)):
-                if size:
-                    key_bytes, count_bytes, owners, sizes = sections[positive]
-                    key_bytes.append(data[offset : offset + 4 * size])
-                    count_bytes.append(data[offset + 4 * size : offset + 12 * size])
-                    owners.append(g)
-                    sizes.append(size)
-                offset += 12 * size
+            if n_pos:
+                middle = start + 4 * n_pos
+                pos_keys.append(data[start:middle])
+                pos_counts.append(data[middle : middle + 8 * n_pos])
+                pos_groups.append(g)
+                pos_sizes.append(n_pos)
+            if n_neg:
+                begin = start + 12 * n_pos
+                middle = begin + 4 * n_neg
+                neg_keys, neg_counts, neg_groups, neg_sizes = sections[False]
+                neg_keys.append(data[begin:middle])
+                neg_counts.append(data[middle : middle + 8 * n_neg])
+                neg_groups.append(g)
+                neg_sizes.append(n_neg)
     ranks = q * (np.array(count) - 1)
     bins = {}
     for positive, (key_bytes, count_bytes, owners, sizes) in sections.items():
