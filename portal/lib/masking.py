@@ -12,8 +12,11 @@ SUBSTITUTE = "********************"
 # scheme://userinfo@ — the userinfo is a password ("user:pw") or often a token alone (Sentry
 # DSNs, "https://<token>@github.com/..."), so all of it but a user name is masked.
 _USERINFO = re2.compile(r"(?i)(?P<scheme>\b[a-z][a-z0-9+.\-]*://)(?P<userinfo>[^\s/@?#]+)@")
+# A parameter starts after "?", "&" or ";", or opens the text: a bare query string
+# ("token=abc&page=2", as held in QUERY_STRING) has nothing before its first parameter.
+_PARAM_WORDS = ("pass", "pwd", "token", "key", "secret", "sig", "auth", "credential", "session", "csrf")
 _SECRET_PARAM = re2.compile(
-    r"(?i)(?P<name>[?&;][^=&#\s]*(?:pass|pwd|token|key|secret|sig|auth|credential|session|csrf)[^=&#\s]*=)[^&#\s]*",
+    r"(?i)(?P<name>(?:^|[?&;])[^=&#\s]*(?:" + "|".join(_PARAM_WORDS) + r")[^=&#\s]*=)[^&#\s]*",
 )
 
 
@@ -24,5 +27,10 @@ def mask_credentials(text: str, substitute: str = SUBSTITUTE) -> str:
         user, colon, _password = match["userinfo"].partition(":")
         return f"{match['scheme']}{user}:{substitute}@" if colon else f"{match['scheme']}{substitute}@"
 
-    text = _USERINFO.sub(userinfo, text)
-    return _SECRET_PARAM.sub(lambda m: m["name"] + substitute, text)
+    # Most text holds neither (source lines, names, messages): a substring test is ~100x cheaper
+    # than an RE2 pass, and neither pattern can match without these characters.
+    if "@" in text and "://" in text:
+        text = _USERINFO.sub(userinfo, text)
+    if "=" in text and any(word in text.lower() for word in _PARAM_WORDS):
+        text = _SECRET_PARAM.sub(lambda m: m["name"] + substitute, text)
+    return text

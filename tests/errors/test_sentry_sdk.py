@@ -146,9 +146,6 @@ def test_an_unhandled_error_in_a_view_arrives_with_its_request_scrubbed(sdk, ser
     assert event.request["query_string"].endswith("&page=2")
 
 
-@pytest.mark.xfail(
-    reason="a bare query string held in a frame variable (the WSGI environ's QUERY_STRING) is not masked yet"
-)
 def test_a_query_string_in_the_frame_variables_is_scrubbed_too(sdk, service):
     sdk()
     with pytest.raises(KeyError):
