@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "monitoring",
     "monitoring.alerting",
     "monitoring.errors",
+    "monitoring.integrations",
     "codehealth",
     "analytics",
     "maintenance",

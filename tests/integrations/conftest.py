@@ -1,0 +1,1 @@
+"""Fixtures shared by the integrations tests (each integration keeps its own in its test files)."""
