@@ -372,10 +372,12 @@ def rules_evaluate(*, now: datetime | None = None) -> EvaluationReport:
     started = time.perf_counter()
     now = now or timezone.now()
     report = EvaluationReport()
-    # Error-group rules have nothing to evaluate: the error store opens their alerts as events
-    # arrive, and they must not look "cleared" here for lack of observations.
+    # Error-group and external (receiver) rules have nothing to evaluate: their alerts are opened
+    # as events or payloads arrive, and they must not look "cleared" here for lack of observations.
     rules = list(
-        AlertRule.objects.filter(enabled=True).exclude(source=RuleSource.ERROR_GROUP).select_related("service")
+        AlertRule.objects.filter(enabled=True)
+        .exclude(source__in=(RuleSource.ERROR_GROUP, RuleSource.EXTERNAL))
+        .select_related("service")
     )
     report.rules = len(rules)
     # A rule saved before a matcher rule tightened (RE2 syntax, pattern length) is skipped and

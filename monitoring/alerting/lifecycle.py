@@ -103,6 +103,7 @@ class Firing:
     summary: str
     description: str = ""
     service: Service | None = None
+    severity: str | None = None  # None: the rule's (receivers take it from the sender's labels)
 
 
 def alert_fire(
@@ -133,7 +134,7 @@ def alerts_fire(*, firings: list[Firing], now: datetime | None = None) -> list[t
             fingerprint=f.fingerprint,
             labels=f.labels,
             service=f.service,
-            severity=f.rule.severity,
+            severity=f.severity or f.rule.severity,
             summary=f.summary[:300],
             description=f.description,
             value=f.value,

@@ -43,6 +43,9 @@ class RuleSource(models.TextChoices):
     # Raised by the error store (monitoring/errors) when a service opted in: a new error group or
     # a regression. The evaluator leaves these alerts alone; resolving the group resolves them.
     ERROR_GROUP = "error_group", "New or regressed error group"
+    # One managed rule per Alertmanager/Grafana receiver (monitoring.integrations): alerts are
+    # opened and resolved by the payloads that arrive; the evaluator leaves them alone too.
+    EXTERNAL = "external", "Received from Alertmanager or Grafana"
 
 
 def validate_matchers(value):
@@ -172,6 +175,8 @@ class AlertRule(models.Model):
             return "critical health check is unhealthy"
         if self.source == RuleSource.ERROR_GROUP:
             return "new or regressed error group (services that opted in)"
+        if self.source == RuleSource.EXTERNAL:
+            return "firing in the sending Alertmanager or Grafana"
         minutes = int(self.window.total_seconds() // 60)
         selected = f"{self.metric}[{minutes}m]"
         expression = f"{self.aggregation}({selected})"
