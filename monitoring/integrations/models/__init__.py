@@ -1,5 +1,6 @@
 """Integration models, one module per topic, re-exported here."""
 
+from monitoring.integrations.models.receivers import Receiver, ReceiverKind
 from monitoring.integrations.models.scrape import ScrapeTarget
 
-__all__ = ["ScrapeTarget"]
+__all__ = ["Receiver", "ReceiverKind", "ScrapeTarget"]
