@@ -324,6 +324,21 @@ ERRORS_INGEST_RATE_PER_MINUTE = env_int("ERRORS_INGEST_RATE_PER_MINUTE", 6000, m
 ERRORS_EVENT_RETENTION_DAYS = env_int("ERRORS_EVENT_RETENTION_DAYS", 30, min=1, max=3650)
 ERRORS_USERS_TRACKED = env_int("ERRORS_USERS_TRACKED", 10_000, min=1, max=1_000_000)
 ERRORS_CAPTURE_ENABLED = env_bool("ERRORS_CAPTURE_ENABLED", True)
+# Scraping Prometheus exporters (monitoring.integrations): the largest body read from one target
+# (read as it streams; past it the scrape fails) and how many targets are fetched at once.
+SCRAPE_MAX_BODY_BYTES = env_int("SCRAPE_MAX_BODY_BYTES", 10_000_000, min=10_000, max=100_000_000)
+SCRAPE_CONCURRENCY = env_int("SCRAPE_CONCURRENCY", 8, min=1, max=64)
+# OpenTelemetry metrics (POST /v1/metrics): the largest body as sent and once decompressed, the
+# samples one request may write (points past it are refused in partial_success), the resource
+# attributes kept as labels (others are dropped: they would multiply series), and the scale
+# exponential histograms are re-bucketed to (2 = 4 buckets per power of two).
+OTLP_MAX_BODY_BYTES = env_int("OTLP_MAX_BODY_BYTES", 4_000_000, min=10_000, max=100_000_000)
+OTLP_MAX_DECOMPRESSED_BYTES = env_int("OTLP_MAX_DECOMPRESSED_BYTES", 16_000_000, min=10_000, max=200_000_000)
+OTLP_MAX_SAMPLES = env_int("OTLP_MAX_SAMPLES", 20_000, min=100, max=1_000_000)
+OTLP_RESOURCE_LABELS = env.list(
+    "OTLP_RESOURCE_LABELS", default=["service.instance.id", "deployment.environment", "host.name"]
+)
+OTLP_EXPONENTIAL_SCALE = env_int("OTLP_EXPONENTIAL_SCALE", 2, min=0, max=5)
 HEALTH_RESULT_RETENTION_DAYS = env_int("HEALTH_RESULT_RETENTION_DAYS", 30, min=1, max=3650)
 # Custom health checks the deployment allows: name=dotted.path,other=dotted.path. The API and admin
 # choose among these names only; an import path never comes from a request.
