@@ -37,6 +37,7 @@ from portal.lib.bulk import chunks, full_batches
 log = logging.getLogger(__name__)
 
 STORED, DUPLICATE, REFUSED = "stored", "duplicate", "refused"
+PREPARED = "prepared"  # checked and scrubbed, not stored yet (events_prepare)
 MAX_MERGE_HOPS = 10  # merged_into chains are followed this far (a merge into a merged group)
 
 
@@ -45,7 +46,7 @@ class EventOutcome:
     """What happened to one event of a batch: stored, duplicate (same event_id seen before) or refused."""
 
     event_id: str
-    status: str  # STORED | DUPLICATE | REFUSED
+    status: str  # STORED | DUPLICATE | REFUSED (PREPARED between events_prepare and the store)
     group_id: int | None = None
     reason: str = ""  # for refused: "<field>: <why>"
 
@@ -72,6 +73,14 @@ def hour_of(when: datetime) -> datetime:
 def events_store(*, service, events: list[dict], now: datetime | None = None) -> StoreResult:
     """Store a batch of Sentry-format events for `service`; one outcome per event, in order."""
     now = now or timezone.now()
+    result, ready = events_prepare(events, now=now)
+    return _store_ready(service, result, ready, now=now)
+
+
+def events_prepare(events: list[dict], *, now: datetime) -> tuple[StoreResult, list[tuple[int, dict]]]:
+    """Normalize, scrub and fingerprint a batch without touching the database: the outcomes so far
+    (refused, or duplicate within the batch) and (index, prepared item) for the rest. The ingest
+    endpoint does this on the request and leaves the storing to the inbox drain (inbox.py)."""
     result = StoreResult(outcomes=[EventOutcome(event_id="", status=REFUSED) for _ in events])
     ready: list[tuple[int, dict]] = []
     seen_ids: set[str] = set()
@@ -92,7 +101,27 @@ def events_store(*, service, events: list[dict], now: datetime | None = None) ->
             outcome.status = DUPLICATE
             continue
         seen_ids.add(item["event_id"])
+        outcome.status = PREPARED
         ready.append((index, item))
+    return result, ready
+
+
+def events_store_prepared(*, service, items: list[dict], now: datetime | None = None) -> StoreResult:
+    """Store items `events_prepare` made (kept in the inbox meanwhile); one outcome per item."""
+    now = now or timezone.now()
+    result = StoreResult(outcomes=[EventOutcome(event_id=item["event_id"], status=PREPARED) for item in items])
+    ready: list[tuple[int, dict]] = []
+    seen_ids: set[str] = set()
+    for index, item in enumerate(items):
+        if item["event_id"] in seen_ids:
+            result.outcomes[index].status = DUPLICATE
+            continue
+        seen_ids.add(item["event_id"])
+        ready.append((index, item))
+    return _store_ready(service, result, ready, now=now)
+
+
+def _store_ready(service, result: StoreResult, ready: list[tuple[int, dict]], *, now: datetime) -> StoreResult:
     if not ready:
         return result
     known = _known_ids(service, [item["event_id"] for _, item in ready])

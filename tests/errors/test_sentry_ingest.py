@@ -12,7 +12,8 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from monitoring.errors.models import ErrorEvent, ErrorProject
+from monitoring.errors.inbox import inbox_drain
+from monitoring.errors.models import ErrorEvent, ErrorInbox, ErrorProject
 from monitoring.errors.sentry import views
 from monitoring.errors.sentry.dsn import dsn_for
 from monitoring.models import MetricSample
@@ -122,7 +123,7 @@ def test_ignored_item_types_are_accepted(project, service):
     response = post(project.pk, body, **auth(project.public_key))
     assert response.status_code == 200
     assert response.json() == {}
-    assert durations(service) == [] and not ErrorEvent.objects.exists()
+    assert durations(service) == [] and not ErrorInbox.objects.exists()
 
 
 @pytest.mark.parametrize("where", ["header", "query", "dsn"])
@@ -249,7 +250,7 @@ def test_nothing_is_half_written_when_a_later_item_is_bad(project, service):
         ({"type": "event"}, {"message": "bad id", "event_id": "not-a-uuid"}),
     )
     assert post(project.pk, body, **auth(project.public_key)).status_code == 400
-    assert durations(service) == [] and not ErrorEvent.objects.exists()
+    assert durations(service) == [] and not ErrorInbox.objects.exists()
 
 
 def test_an_event_the_store_refuses_takes_the_whole_envelope_back(project, service):
@@ -261,7 +262,7 @@ def test_an_event_the_store_refuses_takes_the_whole_envelope_back(project, servi
     response = post(project.pk, body, **auth(project.public_key))
     assert response.status_code == 400
     assert "needs an exception or a message" in response.json()["detail"]
-    assert durations(service) == [] and not ErrorEvent.objects.filter(service=service).exists()
+    assert durations(service) == [] and not ErrorInbox.objects.exists()
 
 
 def test_an_event_arrives_and_answers_its_id(project, service):
@@ -269,10 +270,14 @@ def test_an_event_arrives_and_answers_its_id(project, service):
     body = envelope(({"type": "event"}, {"message": "Payment failed"}), headers={"event_id": event_id})
     response = post(project.pk, body, **auth(project.public_key))
     assert response.json() == {"id": event_id}
+    # Accepted into the inbox; grouped and stored by the drain (queued after the commit).
+    assert ErrorInbox.objects.get(service=service).event_id == event_id
+    assert inbox_drain().stored == 1
     assert ErrorEvent.objects.get(service=service).event_id == event_id
     # The SDK may send it again (a retry): stored once.
     assert post(project.pk, body, **auth(project.public_key)).status_code == 200
-    assert ErrorEvent.objects.filter(service=service).count() == 1
+    assert inbox_drain().duplicate == 1
+    assert ErrorEvent.objects.filter(service=service).count() == 1 and not ErrorInbox.objects.exists()
 
 
 def test_nothing_is_half_written_when_the_samples_write_fails(project, service, monkeypatch):
@@ -287,7 +292,7 @@ def test_nothing_is_half_written_when_the_samples_write_fails(project, service, 
     client = Client(raise_request_exception=False)
     assert post(project.pk, body, client=client, **auth(project.public_key)).status_code == 500
     # (The portal records its own 500 under its own service.)
-    assert not ErrorEvent.objects.filter(service=service).exists()
+    assert not ErrorInbox.objects.filter(service=service).exists()
 
 
 def test_browsers_get_their_cors_preflight_answered(project):

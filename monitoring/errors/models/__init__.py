@@ -10,6 +10,7 @@ from monitoring.errors.models.groups import (
     GroupStatus,
     Level,
 )
+from monitoring.errors.models.inbox import ErrorInbox
 from monitoring.errors.models.projects import ErrorProject
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ErrorGroupActivity",
     "ErrorGroupHour",
     "ErrorGroupUser",
+    "ErrorInbox",
     "ErrorProject",
     "GroupStatus",
     "Level",

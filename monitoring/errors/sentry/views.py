@@ -17,6 +17,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from monitoring.errors.inbox import inbox_add, inbox_wake
 from monitoring.errors.sentry.auth import AuthFailed, key_from_dsn, project_authenticate, sdk_auth
 from monitoring.errors.sentry.envelope import (
     Envelope,
@@ -34,7 +35,7 @@ from monitoring.errors.sentry.ratelimit import (
     ratelimit_exceeded,
 )
 from monitoring.errors.sentry.transactions import transaction_rows
-from monitoring.errors.store import events_store
+from monitoring.errors.store import events_prepare
 from monitoring.ingest import metric_kinds, samples_write
 from monitoring.metrics import counter
 from monitoring.models import MetricKind
@@ -44,7 +45,7 @@ from portal.middleware import own_body_limit
 
 logger = logging.getLogger(__name__)
 
-# What arrived, per item type and outcome (stored / ignored / dropped): the portal's own metrics.
+# What arrived, per item type and outcome (accepted / ignored / dropped): the portal's own metrics.
 ITEMS = counter(
     "errors_ingest_items_total", "Sentry envelope items received, by type and outcome", labelnames=("type", "outcome")
 )
@@ -131,17 +132,20 @@ def _events(envelope: Envelope) -> tuple[list[dict], list[dict]]:
 
 
 def _store(project, events: list[dict], transactions: list[dict]) -> None:
-    """Events and transaction samples in one transaction: a failure leaves neither written."""
+    """Events into the inbox and transaction samples, in one transaction: a failure leaves neither
+    written. Events are prepared (checked, scrubbed, fingerprinted) here, so a bad one refuses the
+    envelope with the reason; grouping them is the inbox drain's work, off the request (inbox.py)."""
     now = timezone.now()
     service = project.service
+    prepared, ready = events_prepare(events, now=now) if events else (None, [])
+    if prepared is not None and prepared.refused:
+        refused = prepared.refused[0]
+        raise Refused(400, f"event {refused.event_id}: {refused.reason}")
     with transaction.atomic():
-        if events:
-            result = events_store(service=service, events=events, now=now)
-            refused = [o for o in result.outcomes if o.status == "refused"]
-            if refused:  # raised inside the atomic block: nothing of the envelope stays written
-                raise Refused(400, f"event {refused[0].event_id}: {refused[0].reason}")
-            for outcome in result.outcomes:
-                ITEMS.inc(type="event", outcome=outcome.status)
+        if ready:
+            inbox_add(service=service, items=[item for _, item in ready], now=now)
+            ITEMS.inc(len(ready), type="event", outcome="accepted")
+            transaction.on_commit(inbox_wake)
         if transactions:
             made = transaction_rows(transactions, service_id=service.pk, now=now)
             rows = made.rows

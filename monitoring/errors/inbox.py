@@ -1,0 +1,160 @@
+"""The inbox between the Sentry ingest endpoint and the grouping, as Relay and GlitchTip split it.
+
+The request authenticates, checks limits, parses, normalizes and scrubs (store.events_prepare),
+then writes the prepared events with ONE insert (`inbox_add`) and answers. Grouping and storing
+(store.events_store_prepared: ~10 queries, the same for 1 event or 500) runs off the request path,
+in bulk: `inbox_drain` claims rows with a conditional UPDATE, so two drains never take one row,
+stores them per service and deletes them. A drain is queued after each accepted envelope, at most
+one pending per cache (`inbox_wake`), and a per-minute sweep (schedules.py) drains whatever a lost
+wake-up left. Rows a crashed drain claimed are claimable again after CLAIM_TIMEOUT; storing is
+idempotent on event_id, so a retried row is never counted twice.
+
+Maxima: DRAIN_BATCH rows per claim, DRAIN_MAX_BATCHES claims per drain run (the sweep takes the
+rest), MAX_ATTEMPTS claims of one row before it is dropped (logged).
+"""
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from monitoring.errors.models import ErrorInbox
+from monitoring.errors.store import DUPLICATE, STORED, events_store_prepared
+from portal.models import Service
+
+log = logging.getLogger(__name__)
+
+DRAIN_BATCH = 500  # at most store.MAX_EVENTS_PER_BATCH
+DRAIN_MAX_BATCHES = 200
+MAX_ATTEMPTS = 5
+CLAIM_TIMEOUT = timedelta(minutes=5)
+WAKE_KEY = "errors:inbox:drain-queued"
+WAKE_TIMEOUT = 60  # seconds: a queued drain that never ran stops blocking new ones after this
+_ITEM_KEYS = ("event", "fingerprint", "title", "culprit", "user_hash")
+
+
+@dataclass
+class DrainResult:
+    claimed: int = 0
+    stored: int = 0
+    duplicate: int = 0
+    dropped: int = 0
+    batches: int = 0
+
+
+def inbox_add(*, service, items: list[dict], now: datetime) -> None:
+    """Prepared items (store.events_prepare) into the inbox: one INSERT for the whole envelope."""
+    ErrorInbox.objects.bulk_create(
+        [
+            ErrorInbox(
+                service=service,
+                event_id=item["event_id"],
+                time=item["time"],
+                received_at=now,
+                item={key: item[key] for key in _ITEM_KEYS},
+            )
+            for item in items
+        ]
+    )
+
+
+def inbox_wake() -> None:
+    """Queue a drain unless one is already queued. Never fails the caller: the sweep drains later."""
+    try:
+        if cache.add(WAKE_KEY, 1, timeout=WAKE_TIMEOUT):
+            async_task("monitoring.errors.tasks.inbox_drain", task_name="errors inbox drain")
+    except Exception:
+        log.exception("queueing the error inbox drain failed; the per-minute sweep will drain it")
+
+
+def inbox_claim(*, now: datetime, limit: int = DRAIN_BATCH) -> tuple[str, list[ErrorInbox]]:
+    """Claim up to `limit` rows, oldest first: (claim token, the rows this drain now owns)."""
+    token = uuid.uuid4().hex
+    claimable = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT)
+    oldest = ErrorInbox.objects.filter(claimable).order_by("id").values("id")[:limit]
+    # The condition is repeated outside the subquery: when two drains pick the same rows,
+    # PostgreSQL re-checks it on the row the first one updated, so the second one skips it
+    # (SQLite runs one writer at a time). Only rows carrying our token are ours.
+    claimed = ErrorInbox.objects.filter(claimable, pk__in=oldest).update(
+        claim=token, claimed_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return token, []
+    return token, list(ErrorInbox.objects.filter(claim=token).order_by("id"))
+
+
+def _prepared(row: ErrorInbox) -> dict:
+    item = row.item
+    if not isinstance(item, dict) or not isinstance(item.get("event"), dict) or not item.get("fingerprint"):
+        raise ValueError("not a prepared event")
+    return {**item, "event_id": row.event_id, "time": row.time}
+
+
+def inbox_drain(*, now: datetime | None = None, batch: int = DRAIN_BATCH, max_batches: int = DRAIN_MAX_BATCHES):
+    """Group and store what the inbox holds, `batch` rows per claim, until it is empty."""
+    result = DrainResult()
+    for _ in range(max_batches):
+        claimed = _drain_batch(now=now or timezone.now(), limit=batch, result=result)
+        if claimed < batch:
+            break
+    return result
+
+
+def _drain_batch(*, now: datetime, limit: int, result: DrainResult) -> int:
+    token, rows = inbox_claim(now=now, limit=limit)
+    if not rows:
+        return 0
+    result.batches += 1
+    result.claimed += len(rows)
+    per_service: dict[int, list[dict]] = defaultdict(list)
+    for row in rows:
+        try:
+            if row.attempts > MAX_ATTEMPTS:
+                raise ValueError(f"claimed {MAX_ATTEMPTS} times without being stored")
+            per_service[row.service_id].append(_prepared(row))
+        except ValueError as exc:
+            log.error("error inbox: event %s of service %s dropped: %s", row.event_id, row.service_id, exc)
+            result.dropped += 1
+    services = Service.objects.in_bulk(list(per_service))
+    for service_id, items in per_service.items():
+        service = services.get(service_id)
+        if service is None:  # deleted meanwhile (its rows go with it)
+            result.dropped += len(items)
+            continue
+        _store(service, items, now=now, result=result)
+    ErrorInbox.objects.filter(claim=token).delete()
+    return len(rows)
+
+
+def _store(service, items: list[dict], *, now: datetime, result: DrainResult) -> None:
+    try:
+        with transaction.atomic():
+            _count(events_store_prepared(service=service, items=items, now=now), result)
+        return
+    except Exception:
+        log.exception("error inbox: a batch of %d events of %s failed; storing them one by one", len(items), service)
+    # One bad event must not keep the others out: each alone, in its own savepoint.
+    for item in items:
+        try:
+            with transaction.atomic():
+                _count(events_store_prepared(service=service, items=[item], now=now), result)
+        except Exception:
+            log.exception("error inbox: event %s of %s dropped", item.get("event_id"), service)
+            result.dropped += 1
+
+
+def _count(stored, result: DrainResult) -> None:
+    for outcome in stored.outcomes:
+        if outcome.status == STORED:
+            result.stored += 1
+        elif outcome.status == DUPLICATE:
+            result.duplicate += 1
+        else:
+            result.dropped += 1
