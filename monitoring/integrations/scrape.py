@@ -1,0 +1,266 @@
+"""Scraping Prometheus exporters: claim due targets, fetch, parse, map to samples, write.
+
+The sweep (each minute) claims every due target with a conditional UPDATE, so two workers never
+scrape one target in one period. Fetches run in a small thread pool (they wait on the network);
+mapping and writes stay on the sweep's thread and go through `monitoring.ingest.samples_write`,
+the shared fast path. A target that fails records its error and the sweep goes on.
+
+Mapping (docs/integrations.md, "Scraping Prometheus exporters"):
+- counters -> increments since the previous scrape, from the cumulative values kept per series in
+  `ScrapeTarget.previous`; a value lower than before is a reset (the process restarted) and the
+  new value is the increment. A target's first scrape only records the values.
+- gauges, untyped, info and stateset samples -> readings.
+- histograms -> `<name>_bucket{le=...}`, `<name>_sum` and `<name>_count` as counter series (the
+  buckets are kept exactly, not folded into a sketch, so no quantile error is added here; a
+  quantile over them is up to the reader).
+- summaries -> `<name>{quantile=...}` as gauges, `<name>_sum` and `<name>_count` as counters.
+"""
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitoring.ingest import Row, metric_kinds, samples_write
+from monitoring.integrations.models import ScrapeTarget
+from monitoring.labels import (
+    LABEL_RE,
+    MAX_ABS_VALUE,
+    MAX_LABEL_VALUE,
+    MAX_LABELS,
+    MetricError,
+    check_name,
+    labels_canonical,
+    labels_hash,
+)
+from monitoring.models import MetricKind
+
+# A target due at 12:00:00 is claimed by the sweep of 12:00:00 give or take its start delay; the
+# next due time is this much early so a 60 s target is not skipped by a sweep that starts 1 s early.
+SLACK = timedelta(seconds=5)
+# A claim outlives the scrape's timeout by this much; a worker that died mid-scrape frees it then.
+CLAIM_MARGIN = timedelta(seconds=60)
+# The exporter's labels the portal sets itself are kept under exported_<name>, as Prometheus does.
+OWN_LABELS = frozenset({"service"})
+# le and quantile are reserved for clients of the ingest API; scraped series keep them as named.
+KEPT_RESERVED = frozenset({"le", "quantile"})
+ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1"
+
+
+class ScrapeError(Exception):
+    pass
+
+
+@dataclass
+class Fetched:
+    target_id: int
+    samples: list[tuple[str, str, dict, float]] = field(default_factory=list)  # name, kind, labels, value
+    error: str = ""
+    duration: float = 0.0
+
+
+@dataclass
+class SweepOutcome:
+    scraped: int = 0
+    failed: int = 0
+    rows: int = 0
+
+
+def body_fetch(client: httpx.Client, target: ScrapeTarget) -> tuple[str, str]:
+    """The body (bounded by SCRAPE_MAX_BODY_BYTES, read as it streams) and its Content-Type."""
+    limit = settings.SCRAPE_MAX_BODY_BYTES
+    headers = {"Accept": ACCEPT}
+    if target.bearer_token:
+        headers["Authorization"] = f"Bearer {target.bearer_token}"
+    with client.stream("GET", target.url, headers=headers, timeout=target.timeout_seconds) as response:
+        if response.status_code != 200:
+            raise ScrapeError(f"HTTP {response.status_code}")
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise ScrapeError(f"body larger than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks).decode("utf-8", errors="replace"), response.headers.get("content-type", "")
+
+
+def samples_parse(text: str, content_type: str) -> list[tuple[str, str, dict, float]]:
+    """(name, portal kind, labels, value) per sample, named as the exporter's samples are."""
+    openmetrics = content_type.startswith("application/openmetrics-text")
+    families = openmetrics_families(text) if openmetrics else text_string_to_metric_families(text)
+    found = []
+    for family in families:
+        kind = family.type
+        for sample in family.samples:
+            name = sample.name
+            if name.endswith("_created"):
+                continue  # a creation time, not a quantity
+            if kind == "counter" or (kind in ("histogram", "summary") and name != family.name):
+                portal_kind = MetricKind.COUNTER
+            else:
+                portal_kind = MetricKind.GAUGE  # gauges, quantiles, untyped, info, stateset, gaugehistogram
+            found.append((name, portal_kind, sample.labels, float(sample.value)))
+    return found
+
+
+def target_fetch(client: httpx.Client, target: ScrapeTarget) -> Fetched:
+    started = time.monotonic()
+    fetched = Fetched(target.pk)
+    try:
+        text, content_type = body_fetch(client, target)
+        fetched.samples = samples_parse(text, content_type)
+    except ScrapeError as exc:
+        fetched.error = str(exc)
+    except httpx.TimeoutException:
+        fetched.error = f"timed out after {target.timeout_seconds} s"
+    except httpx.HTTPError as exc:
+        fetched.error = f"{type(exc).__name__}: {exc}"[:500]
+    except Exception as exc:  # the parser raises ValueError and friends for malformed text
+        fetched.error = f"unparsable: {type(exc).__name__}: {exc}"[:500]
+    fetched.duration = time.monotonic() - started
+    return fetched
+
+
+def series_labels(target: ScrapeTarget, labels: dict) -> dict | None:
+    """The stored labels of a scraped series (target labels win), or None if they cannot be stored."""
+    merged = {}
+    for key, value in labels.items():
+        if key in OWN_LABELS or key in target.labels:
+            key = f"exported_{key}"
+        if not LABEL_RE.match(key) or key.startswith("__") or len(value) > MAX_LABEL_VALUE or "\x00" in value:
+            return None
+        merged[key] = value
+    merged.update(target.labels)
+    return merged if len(merged) <= MAX_LABELS + len(KEPT_RESERVED) else None
+
+
+def rows_map(target: ScrapeTarget, fetched: Fetched, now: datetime) -> tuple[list[Row], dict, int, int]:
+    """-> (rows, new previous values, refused over the limit, invalid series)."""
+    first = not target.previous and not target.last_ok
+    previous, current = target.previous, {}
+    declared: dict[str, str] = {}
+    candidates = []
+    refused = invalid = 0
+    for name, kind, labels, value in fetched.samples:
+        try:
+            check_name(name)
+        except MetricError:
+            invalid += 1
+            continue
+        labels = series_labels(target, labels)
+        if labels is None or math.isnan(value) or not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
+            invalid += 1
+            continue
+        if len(candidates) >= target.series_limit:
+            refused += 1
+            continue
+        canonical = labels_canonical(labels)
+        candidates.append((name, kind, canonical, value))
+        declared.setdefault(name, kind)
+    stored = metric_kinds(declared) if declared else {}
+    rows = []
+    for name, kind, canonical, value in candidates:
+        if stored[name] != kind:
+            invalid += 1  # the name is stored as the other kind: its samples would mean something else
+            continue
+        if kind == MetricKind.COUNTER:
+            key = f"{name}{canonical}"
+            current[key] = value
+            before = previous.get(key)
+            if before is None:
+                if first:
+                    continue  # no baseline yet: the process's whole life is not one minute's count
+                before = 0.0  # a series that appeared since the last scrape started from zero
+            value = value - before if value >= before else value  # lower than before: a reset
+        rows.append((target.service_id, name, canonical, labels_hash(canonical), value, now))
+    return rows, current, refused, invalid
+
+
+def health_rows(target: ScrapeTarget, ok: bool, duration: float, samples: int, now: datetime) -> list[Row]:
+    canonical = labels_canonical({"target": target.url[:MAX_LABEL_VALUE]})
+    digest = labels_hash(canonical)
+    values = {"scrape_up": 1.0 if ok else 0.0, "scrape_duration_seconds": round(duration, 6)}
+    if ok:
+        values["scrape_samples"] = float(samples)
+    return [(target.service_id, name, canonical, digest, value, now) for name, value in values.items()]
+
+
+def claim(target: ScrapeTarget, now: datetime) -> bool:
+    """Take the target for this period; False if another worker already did.
+
+    The UPDATE moves next_scrape_at forward in the same statement that checks it, so of two
+    workers racing, the second one's WHERE no longer matches (PostgreSQL re-checks it after the
+    first commits; SQLite runs one writer at a time)."""
+    return bool(
+        ScrapeTarget.objects.filter(pk=target.pk, enabled=True)
+        .filter(Q(next_scrape_at__isnull=True) | Q(next_scrape_at__lte=now))
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .update(
+            next_scrape_at=now + timedelta(seconds=target.interval_seconds) - SLACK,
+            claimed_until=now + timedelta(seconds=target.timeout_seconds) + CLAIM_MARGIN,
+        )
+    )
+
+
+def target_store(target: ScrapeTarget, fetched: Fetched, now: datetime) -> int:
+    """Write one target's samples and state; returns rows written."""
+    state = {"last_scrape_at": now, "last_duration_ms": round(fetched.duration * 1000), "claimed_until": None}
+    rows: list[Row] = []
+    if fetched.error:
+        state.update(last_ok=False, last_error=fetched.error[:500], last_samples=None)
+    else:
+        rows, current, refused, invalid = rows_map(target, fetched, now)
+        notes = []
+        if refused:
+            notes.append(f"{refused} series over the limit of {target.series_limit} refused")
+        if invalid:
+            notes.append(f"{invalid} series not stored (invalid name, labels or value, or a kind conflict)")
+        state.update(
+            last_ok=True,
+            last_error="; ".join(notes),
+            last_samples=len(fetched.samples) - refused - invalid,
+            last_refused_series=refused,
+            previous=current,
+        )
+    rows += health_rows(target, not fetched.error, fetched.duration, state["last_samples"] or 0, now)
+    with transaction.atomic():
+        metric_kinds(dict.fromkeys(("scrape_up", "scrape_duration_seconds", "scrape_samples"), MetricKind.GAUGE))
+        written = samples_write(rows)
+        ScrapeTarget.objects.filter(pk=target.pk).update(**state)
+    return written
+
+
+def scrape_sweep(now: datetime | None = None) -> SweepOutcome:
+    """Scrape every due, enabled target once."""
+    now = now or timezone.now()
+    due = ScrapeTarget.objects.filter(enabled=True).filter(Q(next_scrape_at__isnull=True) | Q(next_scrape_at__lte=now))
+    claimed = [t for t in due.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)) if claim(t, now)]
+    outcome = SweepOutcome()
+    if not claimed:
+        return outcome
+    by_id = {t.pk: t for t in claimed}
+    workers = min(settings.SCRAPE_CONCURRENCY, len(claimed))
+    with httpx.Client(follow_redirects=False) as client, ThreadPoolExecutor(workers) as pool:
+        for fetched in pool.map(lambda t: target_fetch(client, t), claimed):
+            target = by_id[fetched.target_id]
+            try:
+                outcome.rows += target_store(target, fetched, now)
+            except Exception as exc:  # one target's bad data never stops the others
+                fetched.error = f"not stored: {type(exc).__name__}: {exc}"[:500]
+                ScrapeTarget.objects.filter(pk=target.pk).update(
+                    last_scrape_at=now, last_ok=False, last_error=fetched.error, claimed_until=None
+                )
+            if fetched.error:
+                outcome.failed += 1
+            else:
+                outcome.scraped += 1
+    return outcome
