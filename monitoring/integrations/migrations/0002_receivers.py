@@ -2,38 +2,83 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import monitoring.integrations.models.receivers
 from django.db import migrations, models
+
+import monitoring.integrations.models.receivers
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerting', '0007_alertrule_source_external'),
-        ('integrations', '0001_initial'),
-        ('portal', '0004_admin_role_is_staff'),
+        ("alerting", "0007_alertrule_source_external"),
+        ("integrations", "0001_initial"),
+        ("portal", "0004_admin_role_is_staff"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Receiver',
+            name="Receiver",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('kind', models.CharField(choices=[('alertmanager', 'Prometheus Alertmanager'), ('grafana', 'Grafana alerting')], max_length=12)),
-                ('enabled', models.BooleanField(default=True, help_text='A disabled receiver refuses payloads (403).')),
-                ('token_prefix', models.CharField(blank=True, editable=False, max_length=8, null=True, unique=True)),
-                ('token_hashed', models.CharField(blank=True, editable=False, max_length=64)),
-                ('severity_label', models.CharField(blank=True, default='severity', help_text='The alert label that says how severe it is.', max_length=100)),
-                ('severity_map', models.JSONField(blank=True, default=dict, help_text='Label value → portal severity, added to the usual names (critical, warning, info, page, …), e.g. {"P1": "critical"}.', validators=[monitoring.integrations.models.receivers.validate_severity_map])),
-                ('default_severity', models.CharField(choices=[('info', 'Info'), ('warning', 'Warning'), ('critical', 'Critical')], default='warning', help_text='When the label is absent or unknown.', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('last_received_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('rule', models.OneToOneField(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='receiver', to='alerting.alertrule')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alert_receivers', to='portal.service')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("alertmanager", "Prometheus Alertmanager"), ("grafana", "Grafana alerting")],
+                        max_length=12,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True, help_text="A disabled receiver refuses payloads (403).")),
+                ("token_prefix", models.CharField(blank=True, editable=False, max_length=8, null=True, unique=True)),
+                ("token_hashed", models.CharField(blank=True, editable=False, max_length=64)),
+                (
+                    "severity_label",
+                    models.CharField(
+                        blank=True,
+                        default="severity",
+                        help_text="The alert label that says how severe it is.",
+                        max_length=100,
+                    ),
+                ),
+                (
+                    "severity_map",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='Label value → portal severity, added to the usual names (critical, warning, info, page, …), e.g. {"P1": "critical"}.',
+                        validators=[monitoring.integrations.models.receivers.validate_severity_map],
+                    ),
+                ),
+                (
+                    "default_severity",
+                    models.CharField(
+                        choices=[("info", "Info"), ("warning", "Warning"), ("critical", "Critical")],
+                        default="warning",
+                        help_text="When the label is absent or unknown.",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("last_received_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "rule",
+                    models.OneToOneField(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="receiver",
+                        to="alerting.alertrule",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="alert_receivers", to="portal.service"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
     ]

@@ -36,7 +36,9 @@ DEFAULT_SEVERITY_MAP = {
 def validate_severity_map(value):
     allowed = set(Severity.values)
     if not isinstance(value, dict) or not all(isinstance(k, str) and v in allowed for k, v in value.items()):
-        raise ValidationError(f'An object of label value → one of {", ".join(sorted(allowed))}, e.g. {{"P1": "critical"}}')
+        raise ValidationError(
+            f'An object of label value → one of {", ".join(sorted(allowed))}, e.g. {{"P1": "critical"}}'
+        )
 
 
 class Receiver(models.Model):
@@ -57,10 +59,14 @@ class Receiver(models.Model):
         default=dict,
         blank=True,
         validators=[validate_severity_map],
-        help_text='Label value → portal severity, added to the usual names (critical, warning, info, page, …), e.g. {"P1": "critical"}.',
+        help_text="Label value → portal severity, added to the usual names (critical, warning, info, page, …), "
+        'e.g. {"P1": "critical"}.',
     )
     default_severity = models.CharField(
-        max_length=10, choices=Severity.choices, default=Severity.WARNING, help_text="When the label is absent or unknown."
+        max_length=10,
+        choices=Severity.choices,
+        default=Severity.WARNING,
+        help_text="When the label is absent or unknown.",
     )
     rule = models.OneToOneField(
         "alerting.AlertRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="receiver", editable=False
