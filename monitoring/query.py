@@ -49,7 +49,7 @@ ROLLUP_STATE_KEY = "minute"
 ROLLUP_LOCK_KEY = 0x6D6F6E5F726F6C6C
 
 
-@dataclass
+@dataclass(slots=True)  # ~12,600 per week-long chart: no __dict__ each
 class Bucket:
     """One period (a minute, or an hour from hour rollups) of one series."""
 
@@ -66,7 +66,7 @@ class Bucket:
     packed: bytes | None = field(default=None, repr=False, compare=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class WindowAggregate:
     count: int = 0
     sum: float = 0.0
