@@ -13,6 +13,7 @@ queries whatever its number of alerts.
 
 import hashlib
 import json
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +38,7 @@ MAX_LABEL_VALUE = 1024
 MAX_ANNOTATION_VALUE = 10_000
 MAX_URL = 2000
 MAX_VALUES = 64  # Grafana's `values` (one per query/expression)
-SHOWN_URLS = ("generatorURL", "dashboardURL", "panelURL", "silenceURL")
+SHOWN_URLS = ("generatorURL", "dashboardURL", "panelURL", "silenceURL", "imageURL")
 STATUSES = ("firing", "resolved")
 VERSIONS = {ReceiverKind.ALERTMANAGER: "4", ReceiverKind.GRAFANA: "1"}
 
@@ -58,6 +59,8 @@ class Received:
     annotations: dict[str, str]
     urls: dict[str, str]
     value: float | None
+    values: dict[str, float | None]  # Grafana's evaluated query/expression values, shown as they came
+    value_string: str  # older Grafana versions send the values as one string instead
     starts_at: str
 
 
@@ -87,18 +90,18 @@ def _optional_str(alert: dict, name: str, field: str, limit: int) -> str:
     return value
 
 
-def _value(values, field: str) -> float | None:
-    """Grafana's evaluated values (`{"B": 93.2}`): the value when there is one, else None."""
+def _values(values, field: str) -> dict[str, float | None]:
+    """Grafana's evaluated values (`{"B": 93.2, "C": 1}`), checked."""
     if values is None:
-        return None
+        return {}
     if not isinstance(values, dict) or len(values) > MAX_VALUES:
         raise PayloadInvalid(field, f"must be an object of at most {MAX_VALUES} numbers.")
-    numbers = []
     for name, number in values.items():
-        if number is not None and (isinstance(number, bool) or not isinstance(number, int | float)):
-            raise PayloadInvalid(f"{field}.{name}", "must be a number or null.")
-        numbers.append(number)
-    return float(numbers[0]) if len(numbers) == 1 and numbers[0] is not None else None
+        if number is not None and (
+            isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number)
+        ):
+            raise PayloadInvalid(f"{field}.{name}", "must be a finite number or null.")
+    return values
 
 
 def payload_parse(body, *, kind: str) -> list[Received]:
@@ -132,13 +135,18 @@ def _alert_parse(alert, field: str) -> Received:
     if not key:  # the sender's own identity of the alert is its label set
         key = hashlib.sha256(json.dumps(sorted(labels.items())).encode()).hexdigest()[:16]
     urls = {name: _optional_str(alert, name, field, MAX_URL) for name in SHOWN_URLS}
+    # One value is the alert's value; with several (query, reduce, threshold) none is "the" one.
+    values = _values(alert.get("values"), f"{field}.values")
+    numbers = list(values.values())
     return Received(
         status=status,
         key=key,
         labels=labels,
         annotations=annotations,
         urls={name: url for name, url in urls.items() if url},
-        value=_value(alert.get("values"), f"{field}.values"),
+        value=float(numbers[0]) if len(numbers) == 1 and numbers[0] is not None else None,
+        values=values,
+        value_string=_optional_str(alert, "valueString", field, MAX_ANNOTATION_VALUE),
         starts_at=_optional_str(alert, "startsAt", field, 64),
     )
 
@@ -159,6 +167,16 @@ def _description(alert: Received) -> str:
     notes.pop("summary", None)
     parts.append("\n".join(f"{name}: {text}" for name, text in sorted(notes.items())))
     parts.append("\n".join(f"{name}: {url}" for name, url in alert.urls.items()))
+    if alert.values:
+        parts.append(
+            "values: "
+            + ", ".join(
+                f"{name}={number:.6g}" if number is not None else f"{name}=null"
+                for name, number in alert.values.items()
+            )
+        )
+    elif alert.value_string:
+        parts.append(f"values: {alert.value_string}")
     if alert.starts_at:
         parts.append(f"startsAt: {alert.starts_at}")
     return "\n\n".join(part for part in parts if part)
