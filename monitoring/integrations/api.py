@@ -1,0 +1,3 @@
+"""Integrations API: imported by portal.api.urls' autodiscovery; each module registers its viewsets."""
+
+from monitoring.integrations import scrape_api  # noqa: F401
