@@ -235,33 +235,44 @@ def sketch_quantile(sketch: DDSketch, q: float) -> float | None:
     return min(max(value, sketch._min), sketch._max)
 
 
-def _first_passing(gids, keys, counts, targets, groups: int, *, at_least: bool) -> np.ndarray:
-    """Per group, DenseStore.key_at_rank over the group's bins: the key of the first bin (in key
-    order) where the group's running count passes targets[g] (`> target`, or `>= target + 1` when
-    at_least, which is `lower=False`), else its largest key. Bins come grouped by gid, each blob's
-    run in key order.
+class _Bins:
+    """The bins of many groups, sorted by (group, key) once, with running counts: then asked for
+    any number of ranks (a scrape asks three quantiles of the same bins)."""
 
-    Exactly ddsketch's answer: counts are whole numbers, so running counts are exact integers and
-    `running > t` is `running >= floor(t) + 1` (`>= t + 1` is `>= ceil(t + 1)`), an integer
-    threshold that can be added to the counts before a group without rounding (adding the
-    fractional target can round across an integer: 2**52 + 9.5 is 2**52 + 10)."""
-    out = np.zeros(groups, dtype=np.int64)
-    if not len(keys):
+    def __init__(self, gids: np.ndarray, keys: np.ndarray, counts: np.ndarray, groups: int):
+        order_key = gids * (1 << 32) + keys
+        if len(order_key) > 1 and not (np.diff(order_key) >= 0).all():  # several blobs, or raw values
+            order = np.argsort(order_key, kind="stable")
+            gids, keys, counts = gids[order], keys[order], counts[order]
+        self.keys = keys
+        self.running = np.cumsum(counts)
+        sizes = np.bincount(gids, minlength=groups)
+        self.totals = np.bincount(gids, weights=counts, minlength=groups)
+        self.ends = np.cumsum(sizes)
+        self.starts = self.ends - sizes
+        before = self.running[np.maximum(self.starts - 1, 0)] if len(keys) else np.zeros(groups)
+        self.base = np.where(self.starts > 0, before, 0.0)  # the running count before each group
+
+    def key_at(self, targets: np.ndarray, *, at_least: bool) -> np.ndarray:
+        """Per group, DenseStore.key_at_rank over the group's bins: the key of the first bin (in
+        key order) where the group's running count passes targets[g] (`> target`, or
+        `>= target + 1` when at_least, which is `lower=False`), else its largest key; 0 for a
+        group without bins.
+
+        Exactly ddsketch's answer: counts are whole numbers, so running counts are exact integers
+        and `running > t` is `running >= floor(t) + 1` (`>= t + 1` is `>= ceil(t + 1)`), an
+        integer threshold that can be added to the counts before a group without rounding (adding
+        the fractional target can round across an integer: 2**52 + 9.5 is 2**52 + 10)."""
+        out = np.zeros(len(self.starts), dtype=np.int64)
+        keys, starts, ends = self.keys, self.starts, self.ends
+        if not len(keys):
+            return out
+        threshold = np.ceil(targets + 1) if at_least else np.floor(targets) + 1
+        first = np.maximum(np.searchsorted(self.running, self.base + threshold, side="left"), starts)
+        chosen = np.where(first < ends, keys[np.minimum(first, len(keys) - 1)], keys[np.maximum(ends - 1, 0)])
+        present = ends > starts
+        out[present] = chosen[present]
         return out
-    order_key = gids * (1 << 32) + keys
-    if len(order_key) > 1 and not (np.diff(order_key) >= 0).all():  # a group of several blobs
-        order = np.argsort(order_key, kind="stable")
-        gids, keys, counts = gids[order], keys[order], counts[order]
-    running = np.cumsum(counts)
-    ends = np.cumsum(np.bincount(gids, minlength=groups))
-    starts = ends - np.bincount(gids, minlength=groups)
-    base = np.where(starts > 0, running[np.maximum(starts - 1, 0)], 0.0)
-    threshold = np.ceil(targets + 1) if at_least else np.floor(targets) + 1
-    first = np.maximum(np.searchsorted(running, base + threshold, side="left"), starts)
-    chosen = np.where(first < ends, keys[np.minimum(first, len(keys) - 1)], keys[np.maximum(ends - 1, 0)])
-    present = ends > starts
-    out[present] = chosen[present]
-    return out
 
 
 def _key_values(keys: np.ndarray) -> np.ndarray:
@@ -313,17 +324,18 @@ def sketch_quantiles_grouped(groups, quantiles) -> list[list[float | None]]:
     for positive, (keys, counts, groups_of, sizes) in sections.items():
         mask = values > MIN_POSITIVE if positive else values < -MIN_POSITIVE
         stored_keys = np.frombuffer(b"".join(keys), dtype="<i4").astype(np.int64)
-        bins[positive] = (
+        bins[positive] = _Bins(
             np.concatenate([np.repeat(np.array(groups_of, dtype=np.int64), sizes), owners[mask]]),
             np.concatenate([stored_keys, sketch_keys(np.abs(values[mask]))]),
             np.concatenate([np.frombuffer(b"".join(counts), dtype="<f8"), np.ones(int(mask.sum()))]),
+            n,
         )
-    negative = np.bincount(bins[False][0], weights=bins[False][2], minlength=n)
+    negative = bins[False].totals
     answers = [[None] * len(quantiles) for _ in range(n)]
     for column, q in enumerate(quantiles):
         rank = q * (count - 1)
-        positive_value = _key_values(_first_passing(*bins[True], rank - zero - negative, n, at_least=False))
-        negative_value = -_key_values(_first_passing(*bins[False], negative - rank - 1, n, at_least=True))
+        positive_value = _key_values(bins[True].key_at(rank - zero - negative, at_least=False))
+        negative_value = -_key_values(bins[False].key_at(negative - rank - 1, at_least=True))
         value = np.where(rank < negative, negative_value, np.where(rank < zero + negative, 0.0, positive_value))
         value = np.minimum(np.maximum(value, low), high)
         for g in np.flatnonzero(count):
@@ -371,12 +383,11 @@ def sketch_quantiles_packed(groups, q: float) -> list[float | None]:
     for positive, (key_bytes, count_bytes, owners, sizes) in sections.items():
         gids = np.repeat(np.array(owners, dtype=np.int64), sizes)
         keys = np.frombuffer(b"".join(key_bytes), dtype="<i4").astype(np.int64)
-        counts = np.frombuffer(b"".join(count_bytes), dtype="<f8")
-        bins[positive] = (gids, keys, counts)
-    negative = np.bincount(bins[False][0], weights=bins[False][2], minlength=n)
+        bins[positive] = _Bins(gids, keys, np.frombuffer(b"".join(count_bytes), dtype="<f8"), n)
+    negative = bins[False].totals
     # DDSketch.get_quantile_value's ranks, with its order of operations
-    positive_keys = _first_passing(*bins[True], ranks - np.array(zero) - negative, n, at_least=False)
-    negative_keys = _first_passing(*bins[False], negative - ranks - 1, n, at_least=True)
+    positive_keys = bins[True].key_at(ranks - np.array(zero) - negative, at_least=False)
+    negative_keys = bins[False].key_at(negative - ranks - 1, at_least=True)
     answers: list[float | None] = [None] * n
     value = _MAPPING.value
     # Python numbers from here: indexing numpy arrays one element at a time costs ~10x more.
