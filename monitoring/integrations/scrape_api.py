@@ -7,6 +7,7 @@ says whether one is set), and a blank one on update keeps the stored token.
 from rest_framework import serializers, viewsets
 
 from monitoring.integrations.models import ScrapeTarget
+from monitoring.integrations.models.scrape import url_validate
 from monitoring.labels import MetricError, check_labels
 from portal.api.router import router
 from portal.models import Service
@@ -14,7 +15,9 @@ from portal.models import Service
 
 class ScrapeTargetSerializer(serializers.ModelSerializer):
     service = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all())
-    url = serializers.URLField(max_length=500, help_text=ScrapeTarget._meta.get_field("url").help_text)
+    url = serializers.CharField(
+        max_length=500, validators=[url_validate], help_text=ScrapeTarget._meta.get_field("url").help_text
+    )
     bearer_token = serializers.CharField(
         write_only=True,
         required=False,
@@ -36,11 +39,6 @@ class ScrapeTargetSerializer(serializers.ModelSerializer):
             "next_scrape_at", "last_scrape_at", "last_ok", "last_error", "last_duration_ms", "last_samples",
             "last_refused_series", "created_at",
         ]  # fmt: skip
-
-    def validate_url(self, value):
-        if not value.lower().startswith(("http://", "https://")):
-            raise serializers.ValidationError("must be an http or https URL")
-        return value
 
     def validate_labels(self, value):
         try:

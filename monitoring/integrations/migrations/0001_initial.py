@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                     models.CharField(
                         help_text="The exporter's metrics URL (http or https), e.g. http://app:8000/metrics.",
                         max_length=500,
-                        validators=[django.core.validators.URLValidator(schemes=["http", "https"])],
+                        validators=[monitoring.integrations.models.scrape.url_validate],
                     ),
                 ),
                 (

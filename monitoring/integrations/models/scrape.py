@@ -1,7 +1,9 @@
 """Prometheus exporters the portal scrapes (monitoring/integrations/scrape.py does the work)."""
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from monitoring.labels import MetricError, check_labels
@@ -12,6 +14,18 @@ MIN_TIMEOUT = 1
 MAX_TIMEOUT = 60  # and below the interval: a scrape must end before the next one is due
 DEFAULT_SERIES_LIMIT = 2_000
 MAX_SERIES_LIMIT = 20_000
+
+
+def url_validate(value):
+    """http or https with a host. Not Django's URLValidator: it refuses hosts without a dot, and
+    exporters are often reached by a bare container or host name (http://app:8000/metrics)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range or not a number)
+    except ValueError as exc:
+        raise ValidationError("must be a valid http or https URL") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValidationError("must be a valid http or https URL")
 
 
 def labels_validate(value):
@@ -25,7 +39,7 @@ class ScrapeTarget(models.Model):
     service = models.ForeignKey("portal.Service", on_delete=models.CASCADE, related_name="scrape_targets")
     url = models.CharField(
         max_length=500,
-        validators=[URLValidator(schemes=["http", "https"])],
+        validators=[url_validate],
         help_text="The exporter's metrics URL (http or https), e.g. http://app:8000/metrics.",
     )
     interval_seconds = models.PositiveIntegerField(
