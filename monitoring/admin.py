@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 
 from monitoring.healthchecks.masking import config_masked, config_unmasked
 from monitoring.healthchecks.runner import health_check_run
+from monitoring.integrations import receiver_admin  # noqa: F401  (registers the alert receivers)
 from monitoring.models import (
     BrowserKey,
     HealthCheck,

@@ -99,7 +99,13 @@ ResultSerializer = inline_serializer(
 @method_decorator(csrf_exempt, name="dispatch")
 class _ReceiverView(APIView):
     kind: str = ""
-    authentication_classes = [ReceiverTokenAuthentication, ServiceKeyAuthentication]
+    # People's session and token are read too, so a person gets a clear 403 rather than a 401.
+    authentication_classes = [
+        ReceiverTokenAuthentication,
+        ServiceKeyAuthentication,
+        authentication.SessionAuthentication,
+        authentication.TokenAuthentication,
+    ]
     permission_classes = [MachinesOnly]
     parser_classes = [_DeclaresJSON]
     own_body_limit = True  # MAX_BODY_BYTES, read by body_read (413 above it, before parsing)
