@@ -7,6 +7,7 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from monitoring.integrations import otlp_views
 from monitoring.vitals import VitalsBeacon
 from portal import charts, views
 
@@ -25,6 +26,8 @@ urlpatterns = [
     path("api/v1/vitals/", VitalsBeacon.as_view(), name="vitals-beacon"),
     # The Sentry SDKs post to <DSN path>/api/<project id>/envelope/ (and the older /store/).
     path("", include("monitoring.errors.sentry.urls")),
+    # OpenTelemetry exporters post to <OTEL_EXPORTER_OTLP_ENDPOINT>/v1/metrics (a service key, no session).
+    path("v1/metrics", otlp_views.metrics_export, name="otlp-metrics"),
     path("api/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),

@@ -103,6 +103,20 @@ class Api:
 
 
 @dataclass(frozen=True)
+class ServiceKeyOnly:
+    """A protocol endpoint for service keys only (OTLP): no credentials 401, a login 403, a key
+    gets `key` (the matrix sends no body, so both keys stop at the content type; another
+    service's key naming this service in its data is refused in tests/integrations)."""
+
+    key: int
+
+    def expect(self, actor):
+        if actor == "anonymous":
+            return 401
+        return self.key if actor in KEYS else 403
+
+
+@dataclass(frozen=True)
 class Staff:
     """The Django admin: staff only; everyone else is sent to the admin's login page."""
 
@@ -278,6 +292,8 @@ MATRIX: dict[str, Route] = {
     # Sentry SDK ingest: the DSN's public key is the credential; a login or a service key is none.
     "api/<int:project_id>/envelope/": Route({"GET": Same(405), "POST": Same(401)}, kwargs=lambda o: {"project_id": 1}),
     "api/<int:project_id>/store/": Route({"GET": Same(405), "POST": Same(401)}, kwargs=lambda o: {"project_id": 1}),
+    # OpenTelemetry exporters: service keys only; an empty application/octet-stream body is a 415.
+    "v1/metrics": Route({"GET": Same(405), "POST": ServiceKeyOnly(415)}),
     # --- error group pages
     "monitoring/errors/": read(),
     "monitoring/errors/<int:pk>/": read(kwargs=pk("error_group")),
