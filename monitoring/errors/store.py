@@ -3,8 +3,9 @@
 `events_store` is the one way events enter the database (the Sentry ingest, capture_exception
 and the portal's own hooks all call it). Per batch, whatever its size: one read for known event
 ids, one for the groups (plus one insert and one re-read for new ones), one insert of events,
-one upsert of hour buckets, two for distinct users, one UPDATE per group touched (counters with
-F(), so two processes storing into one group both count), and the regression check.
+one upsert of hour buckets, two for distinct users, one UPDATE of the groups touched (per
+GROUPS_PER_UPDATE; counters with F(), so two processes storing into one group both count), and
+the regression check.
 Idempotent: an event_id already stored for the service is answered "duplicate" and not counted.
 """
 
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F
+from django.db.models import Case, Count, DateTimeField, F, Value, When
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 STORED, DUPLICATE, REFUSED = "stored", "duplicate", "refused"
 PREPARED = "prepared"  # checked and scrubbed, not stored yet (events_prepare)
+GROUPS_PER_UPDATE = 500  # groups per UPDATE of the counters (CASE per group: ~10 parameters each)
 MAX_MERGE_HOPS = 10  # merged_into chains are followed this far (a merge into a merged group)
 
 
@@ -221,26 +223,45 @@ def _write(service, ready: list[tuple[int, dict]], groups: dict[str, ErrorGroup]
         [_event_row(service, groups[item["fingerprint"]], item, now=now) for _, item in ready],
         ignore_conflicts=True,  # the same event_id stored concurrently: the first one wins
     )
-    users = _count_users(per_group)
-    for group_id, items in per_group.items():
-        latest = max(items, key=lambda item: item["time"])
-        earliest = min(item["time"] for item in items)
-        releases = [item["event"]["release"] for item in items if item["event"]["release"]]
-        update = {
-            "times_seen": F("times_seen") + len(items),
-            "last_seen": Greatest(F("last_seen"), latest["time"]),
-            "first_seen": Least(F("first_seen"), earliest),
-            "level": latest["event"]["level"],
-        }
-        if releases:
-            update["last_release"] = releases[-1]
-        if group_id in users:
-            update["users_affected"] = users[group_id]
-        ErrorGroup.objects.filter(pk=group_id).update(**update)
-        if releases:
-            ErrorGroup.objects.filter(pk=group_id, first_release="").update(first_release=releases[0])
+    _groups_update(per_group, _count_users(per_group))
     _hours_add(per_group)
     return regressed
+
+
+def _kind(name: str):
+    """A field of ErrorGroup's type for `name`, so CASE expressions mixing values and columns resolve."""
+    return type(ErrorGroup._meta.get_field(name))()
+
+
+def _groups_update(per_group: dict[int, list[dict]], users: dict[int, int]) -> None:
+    """Counters, times, level and releases of every group touched, in one UPDATE per
+    GROUPS_PER_UPDATE groups (CASE on the pk): a batch over 300 groups is not 600 statements."""
+    for part in chunks(sorted(per_group), GROUPS_PER_UPDATE):
+        whens: dict[str, list[When]] = defaultdict(list)
+        for group_id in part:
+            items = per_group[group_id]
+            latest = max(items, key=lambda item: item["time"])
+            releases = [item["event"]["release"] for item in items if item["event"]["release"]]
+            whens["count"].append(When(pk=group_id, then=Value(len(items))))
+            whens["last_seen"].append(When(pk=group_id, then=Value(latest["time"], output_field=DateTimeField())))
+            first = min(item["time"] for item in items)
+            whens["first_seen"].append(When(pk=group_id, then=Value(first, output_field=DateTimeField())))
+            whens["level"].append(When(pk=group_id, then=Value(latest["event"]["level"])))
+            if releases:
+                whens["last_release"].append(When(pk=group_id, then=Value(releases[-1])))
+                whens["first_release"].append(When(pk=group_id, first_release="", then=Value(releases[0])))
+            if group_id in users:
+                whens["users_affected"].append(When(pk=group_id, then=Value(users[group_id])))
+        update = {
+            "times_seen": F("times_seen") + Case(*whens["count"], default=Value(0), output_field=_kind("times_seen")),
+            "last_seen": Greatest(F("last_seen"), Case(*whens["last_seen"], default=F("last_seen"))),
+            "first_seen": Least(F("first_seen"), Case(*whens["first_seen"], default=F("first_seen"))),
+            "level": Case(*whens["level"], default=F("level")),
+        }
+        for name in ("last_release", "first_release", "users_affected"):
+            if whens[name]:
+                update[name] = Case(*whens[name], default=F(name), output_field=_kind(name))
+        ErrorGroup.objects.filter(pk__in=part).update(**update)
 
 
 def _event_row(service, group: ErrorGroup, item: dict, *, now: datetime) -> ErrorEvent:
