@@ -67,10 +67,6 @@ CUMULATIVE_COUNTER = "cumulative"  # value minus the previous export's
 RUNNING_TOTAL = "running"  # previous total plus value (a non-monotonic delta sum)
 
 
-class OtherService(Exception):
-    """A resource's service.name is another portal service's slug: the key may not write there."""
-
-
 @dataclass
 class Out:
     name: str
@@ -308,7 +304,7 @@ def point_outs(metric, point, base_labels: dict[str, str]) -> list[Out]:
                 MetricKind.COUNTER,
                 series.canonical,
                 series.digest,
-                float(point.count),
+                check_value(point.count),
                 CUMULATIVE_COUNTER,
                 start,
             )
