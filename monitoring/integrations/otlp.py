@@ -18,7 +18,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -430,4 +430,9 @@ def _rows(service, points, now, outcome) -> list:
             unique_fields=["service", "name", "labels_hash"],
             update_fields=["start_unix_nano", "value", "updated_at"],
         )
+        # An SDK exports every series every interval, changed or not: a state idle for the raw
+        # retention belongs to a process that is gone. One indexed DELETE keeps the table to the
+        # live series (restarts make new ones when service.instance.id is a label).
+        cutoff = now - timedelta(days=settings.METRICS_RAW_RETENTION_DAYS)
+        OtlpSeriesState.objects.filter(service=service, updated_at__lt=cutoff).delete()
     return rows

@@ -4,9 +4,11 @@ success, and the mapping of each point type (exponential histograms, summaries, 
 import gzip
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from google.protobuf import json_format
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -95,6 +97,20 @@ def test_cumulative_sums_become_increments_and_a_drop_is_a_reset(post):
     assert values("jobs_done_total") == [10.0, 5.0, 0.0, 4.0]
     state = OtlpSeriesState.objects.get()
     assert (state.name, state.value, state.start_unix_nano) == ("jobs_done_total", 4.0, 7)
+
+
+def test_states_of_series_gone_for_the_raw_retention_are_dropped(post, service):
+    gone = OtlpSeriesState.objects.create(
+        service=service,
+        name="old_total",
+        labels_hash="0",
+        start_unix_nano=1,
+        value=3,
+        updated_at=timezone.now() - timedelta(days=8),
+    )
+    post(export([sum_metric("jobs.done", 1)]))
+    assert not OtlpSeriesState.objects.filter(pk=gone.pk).exists()
+    assert OtlpSeriesState.objects.get().name == "jobs_done_total"
 
 
 def test_a_cumulative_sum_without_a_start_time_is_a_baseline_first(post):
