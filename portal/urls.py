@@ -8,6 +8,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from monitoring.integrations import otlp_views
+from monitoring.integrations.receiver_views import AlertmanagerReceiverView, GrafanaReceiverView
 from monitoring.vitals import VitalsBeacon
 from portal import charts, views
 
@@ -28,6 +29,9 @@ urlpatterns = [
     path("", include("monitoring.errors.sentry.urls")),
     # OpenTelemetry exporters post to <OTEL_EXPORTER_OTLP_ENDPOINT>/v1/metrics (a service key, no session).
     path("v1/metrics", otlp_views.metrics_export, name="otlp-metrics"),
+    # Alertmanager and Grafana webhooks (before the API include: receiver tokens, own body limit).
+    path("api/v1/integrations/alertmanager/", AlertmanagerReceiverView.as_view(), name="alertmanager-receiver"),
+    path("api/v1/integrations/grafana/", GrafanaReceiverView.as_view(), name="grafana-receiver"),
     path("api/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),

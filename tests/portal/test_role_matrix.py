@@ -103,6 +103,22 @@ class Api:
 
 
 @dataclass(frozen=True)
+class Receiver:
+    """Alertmanager/Grafana webhooks: machines only (a receiver token or a service key); people
+    are refused whatever their role. The request names the own service."""
+
+    own: int
+    other: int = 403
+
+    def expect(self, actor):
+        if actor == "anonymous":
+            return 401
+        if actor in KEYS:
+            return self.own if actor == "own_key" else self.other
+        return 403
+
+
+@dataclass(frozen=True)
 class ServiceKeyOnly:
     """A protocol endpoint for service keys only (OTLP): no credentials 401, a login 403, a key
     gets `key` (the matrix sends no body, so both keys stop at the content type; another
@@ -254,6 +270,19 @@ MATRIX: dict[str, Route] = {
     "api/v1/errors/projects/": api_list(write="admin"),
     "api/v1/errors/projects/<pk>/": api_detail("error_project"),
     "api/v1/errors/projects/<pk>/regenerate-key/": api_action("error_project", "admin", 200),
+    # --- integrations API
+    # GET: a key passes authentication, then the view takes POST only (405 for either key).
+    "api/v1/integrations/alertmanager/": Route(
+        {"GET": Receiver(405, other=405), "POST": Receiver(200)},
+        query="service=checkout",
+        body={"version": "4", "alerts": []},
+    ),
+    "api/v1/integrations/grafana/": Route(
+        {"GET": Receiver(405, other=405), "POST": Receiver(200)},
+        query="service=checkout",
+        body={"version": "1", "alerts": []},
+    ),
+    **crud("integrations/scrape-targets", "scrape_target"),
     **readonly("alert-deliveries", "delivery"),
     **readonly("alert-rule-states", "state"),
     # --- code health API
