@@ -101,6 +101,8 @@ def service_detail(request, slug):
         "other_metrics": [(name, CHART_AGG.get(kinds.get(name), "avg")) for name in others],
         "more_metrics": max(0, len(names - SYSTEM_NAMES) - MAX_OTHER_CHARTS),
         "checks": service.health_checks.filter(enabled=True).order_by("name"),
+        # Prometheus exporters scraped for this service (monitoring.integrations), with their health.
+        "scrape_targets": service.scrape_targets.order_by("url"),
         "requests": status_summary(service_id=service.pk, range_name=range_name),
     }
     return render(request, "monitoring/service.html", context)

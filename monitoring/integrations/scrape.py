@@ -130,23 +130,53 @@ def target_fetch(client: httpx.Client, target: ScrapeTarget) -> Fetched:
     return fetched
 
 
-def series_labels(target: ScrapeTarget, labels: dict) -> dict | None:
-    """The stored labels of a scraped series (target labels win), or None if they cannot be stored."""
+_series_cache: dict[tuple, tuple[str, str] | None] = {}
+SERIES_CACHE_SIZE = 500_000  # ~100 B an entry; cleared when full
+
+
+def series_key(target_labels: tuple, labels: dict) -> tuple[str, str] | None:
+    """(canonical labels JSON, hash) of a scraped series, target labels winning, or None if its
+    labels cannot be stored. Memoized: an exporter repeats its label sets every scrape, and
+    merging, serializing and hashing them was a fifth of a sweep's time."""
+    key = (target_labels, *labels.items())
+    found = _series_cache.get(key, False)
+    if found is not False:
+        return found
+    own = dict(target_labels)
     merged = {}
-    for key, value in labels.items():
-        if key in OWN_LABELS or key in target.labels:
-            key = f"exported_{key}"
-        if not LABEL_RE.match(key) or key.startswith("__") or len(value) > MAX_LABEL_VALUE or "\x00" in value:
-            return None
-        merged[key] = value
-    merged.update(target.labels)
-    return merged if len(merged) <= MAX_LABELS + len(KEPT_RESERVED) else None
+    for name, value in labels.items():
+        if name in OWN_LABELS or name in own:
+            name = f"exported_{name}"
+        if not LABEL_RE.match(name) or name.startswith("__") or len(value) > MAX_LABEL_VALUE or "\x00" in value:
+            merged = None
+            break
+        merged[name] = value
+    if merged is not None:
+        merged.update(own)
+    if merged is None or len(merged) > MAX_LABELS + len(KEPT_RESERVED):
+        found = None
+    else:
+        canonical = labels_canonical(merged)
+        found = (canonical, labels_hash(canonical))
+    if len(_series_cache) >= SERIES_CACHE_SIZE:
+        _series_cache.clear()
+    _series_cache[key] = found
+    return found
 
 
-def rows_map(target: ScrapeTarget, fetched: Fetched, now: datetime) -> tuple[list[Row], dict, int, int]:
+def kinds_known(declared: dict[str, str], kinds: dict[str, str]) -> dict[str, str]:
+    """The stored kinds, asking the database only about names this sweep has not seen yet."""
+    unknown = {name: kind for name, kind in declared.items() if name not in kinds}
+    if unknown:
+        kinds.update(metric_kinds(unknown))
+    return kinds
+
+
+def rows_map(target: ScrapeTarget, fetched: Fetched, now: datetime, kinds: dict) -> tuple[list[Row], dict, int, int]:
     """-> (rows, new previous values, refused over the limit, invalid series)."""
     first = not target.previous and not target.last_ok
     previous, current = target.previous, {}
+    target_labels = tuple(sorted(target.labels.items()))
     declared: dict[str, str] = {}
     candidates = []
     refused = invalid = 0
@@ -156,19 +186,20 @@ def rows_map(target: ScrapeTarget, fetched: Fetched, now: datetime) -> tuple[lis
         except MetricError:
             invalid += 1
             continue
-        labels = series_labels(target, labels)
-        if labels is None or math.isnan(value) or not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
+        key = series_key(target_labels, labels)
+        if key is None or math.isnan(value) or not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
             invalid += 1
             continue
         if len(candidates) >= target.series_limit:
             refused += 1
             continue
-        canonical = labels_canonical(labels)
-        candidates.append((name, kind, canonical, value))
-        declared.setdefault(name, kind)
-    stored = metric_kinds(declared) if declared else {}
+        candidates.append((name, kind, key, value))
+        if name not in declared:
+            declared[name] = kind
+    stored = kinds_known(declared, kinds)
     rows = []
-    for name, kind, canonical, value in candidates:
+    service_id = target.service_id
+    for name, kind, (canonical, digest), value in candidates:
         if stored[name] != kind:
             invalid += 1  # the name is stored as the other kind: its samples would mean something else
             continue
@@ -181,7 +212,7 @@ def rows_map(target: ScrapeTarget, fetched: Fetched, now: datetime) -> tuple[lis
                     continue  # no baseline yet: the process's whole life is not one minute's count
                 before = 0.0  # a series that appeared since the last scrape started from zero
             value = value - before if value >= before else value  # lower than before: a reset
-        rows.append((target.service_id, name, canonical, labels_hash(canonical), value, now))
+        rows.append((service_id, name, canonical, digest, value, now))
     return rows, current, refused, invalid
 
 
@@ -194,31 +225,46 @@ def health_rows(target: ScrapeTarget, ok: bool, duration: float, samples: int, n
     return [(target.service_id, name, canonical, digest, value, now) for name, value in values.items()]
 
 
-def claim(target: ScrapeTarget, now: datetime) -> bool:
-    """Take the target for this period; False if another worker already did.
+def targets_claim(now: datetime, limit: int) -> list[ScrapeTarget]:
+    """Take up to `limit` due targets for this period; a target another worker took is skipped.
 
-    The UPDATE moves next_scrape_at forward in the same statement that checks it, so of two
-    workers racing, the second one's WHERE no longer matches (PostgreSQL re-checks it after the
-    first commits; SQLite runs one writer at a time)."""
-    return bool(
-        ScrapeTarget.objects.filter(pk=target.pk, enabled=True)
+    Each UPDATE moves next_scrape_at forward in the statement that checks it, so of two workers
+    racing for a target the second one's WHERE no longer matches (PostgreSQL re-checks it once
+    the first commits; SQLite runs one writer at a time). Claiming a few at a time, not all at
+    once, lets a second worker share a long sweep."""
+    due = (
+        ScrapeTarget.objects.filter(enabled=True)
         .filter(Q(next_scrape_at__isnull=True) | Q(next_scrape_at__lte=now))
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-        .update(
-            next_scrape_at=now + timedelta(seconds=target.interval_seconds) - SLACK,
-            claimed_until=now + timedelta(seconds=target.timeout_seconds) + CLAIM_MARGIN,
-        )
+        .select_related("service")
+        .order_by("next_scrape_at", "pk")
     )
+    claimed = []
+    for target in due[: limit * 2]:  # some of these may be taken by another worker meanwhile
+        taken = (
+            ScrapeTarget.objects.filter(pk=target.pk, enabled=True)
+            .filter(Q(next_scrape_at__isnull=True) | Q(next_scrape_at__lte=now))
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+            .update(
+                next_scrape_at=now + timedelta(seconds=target.interval_seconds) - SLACK,
+                claimed_until=now + timedelta(seconds=target.timeout_seconds) + CLAIM_MARGIN,
+            )
+        )
+        if taken:
+            claimed.append(target)
+            if len(claimed) == limit:
+                break
+    return claimed
 
 
-def target_store(target: ScrapeTarget, fetched: Fetched, now: datetime) -> int:
-    """Write one target's samples and state; returns rows written."""
+def target_result(target: ScrapeTarget, fetched: Fetched, now: datetime, kinds: dict) -> tuple[list[Row], dict]:
+    """One target's rows and the state to record on it."""
     state = {"last_scrape_at": now, "last_duration_ms": round(fetched.duration * 1000), "claimed_until": None}
     rows: list[Row] = []
     if fetched.error:
         state.update(last_ok=False, last_error=fetched.error[:500], last_samples=None)
     else:
-        rows, current, refused, invalid = rows_map(target, fetched, now)
+        rows, current, refused, invalid = rows_map(target, fetched, now, kinds)
         notes = []
         if refused:
             notes.append(f"{refused} series over the limit of {target.series_limit} refused")
@@ -232,35 +278,56 @@ def target_store(target: ScrapeTarget, fetched: Fetched, now: datetime) -> int:
             previous=current,
         )
     rows += health_rows(target, not fetched.error, fetched.duration, state["last_samples"] or 0, now)
+    return rows, state
+
+
+def results_write(results: list[tuple[int, list[Row], dict]]) -> int:
+    """Rows and states of several targets in one transaction (one commit, not one per target)."""
     with transaction.atomic():
-        metric_kinds(dict.fromkeys(("scrape_up", "scrape_duration_seconds", "scrape_samples"), MetricKind.GAUGE))
-        written = samples_write(rows)
-        ScrapeTarget.objects.filter(pk=target.pk).update(**state)
+        written = samples_write([row for _, rows, _ in results for row in rows])
+        for pk, _, state in results:
+            ScrapeTarget.objects.filter(pk=pk).update(**state)
     return written
 
 
-def scrape_sweep(now: datetime | None = None) -> SweepOutcome:
-    """Scrape every due, enabled target once."""
-    now = now or timezone.now()
-    due = ScrapeTarget.objects.filter(enabled=True).filter(Q(next_scrape_at__isnull=True) | Q(next_scrape_at__lte=now))
-    claimed = [t for t in due.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)) if claim(t, now)]
-    outcome = SweepOutcome()
-    if not claimed:
-        return outcome
-    by_id = {t.pk: t for t in claimed}
-    workers = min(settings.SCRAPE_CONCURRENCY, len(claimed))
-    with httpx.Client(follow_redirects=False) as client, ThreadPoolExecutor(workers) as pool:
-        for fetched in pool.map(lambda t: target_fetch(client, t), claimed):
-            target = by_id[fetched.target_id]
+def failure_record(pk: int, now: datetime, error: str) -> None:
+    ScrapeTarget.objects.filter(pk=pk).update(last_scrape_at=now, last_ok=False, last_error=error, claimed_until=None)
+
+
+def batch_scrape(client: httpx.Client, pool: ThreadPoolExecutor, claimed, now, kinds, outcome: SweepOutcome):
+    results = []
+    for target, fetched in zip(claimed, pool.map(lambda t: target_fetch(client, t), claimed), strict=True):
+        try:
+            rows, state = target_result(target, fetched, now, kinds)
+        except Exception as exc:  # one target's bad data never stops the others
+            failure_record(target.pk, now, f"not stored: {type(exc).__name__}: {exc}"[:500])
+            outcome.failed += 1
+            continue
+        results.append((target.pk, rows, state))
+        if state["last_ok"]:
+            outcome.scraped += 1
+        else:
+            outcome.failed += 1
+    try:
+        outcome.rows += results_write(results)
+    except Exception:
+        # Write them one by one so the target at fault is the only one that fails.
+        for result in results:
             try:
-                outcome.rows += target_store(target, fetched, now)
-            except Exception as exc:  # one target's bad data never stops the others
-                fetched.error = f"not stored: {type(exc).__name__}: {exc}"[:500]
-                ScrapeTarget.objects.filter(pk=target.pk).update(
-                    last_scrape_at=now, last_ok=False, last_error=fetched.error, claimed_until=None
-                )
-            if fetched.error:
-                outcome.failed += 1
-            else:
-                outcome.scraped += 1
+                outcome.rows += results_write([result])
+            except Exception as exc:
+                failure_record(result[0], now, f"not stored: {type(exc).__name__}: {exc}"[:500])
+                outcome.scraped -= bool(result[2]["last_ok"])
+                outcome.failed += bool(result[2]["last_ok"])
+
+
+def scrape_sweep(now: datetime | None = None) -> SweepOutcome:
+    """Scrape every due, enabled target once, a batch of SCRAPE_CONCURRENCY x 2 at a time."""
+    now = now or timezone.now()
+    outcome = SweepOutcome()
+    kinds = metric_kinds(dict.fromkeys(("scrape_up", "scrape_duration_seconds", "scrape_samples"), MetricKind.GAUGE))
+    workers = settings.SCRAPE_CONCURRENCY
+    with httpx.Client(follow_redirects=False) as client, ThreadPoolExecutor(workers) as pool:
+        while claimed := targets_claim(now, workers * 2):
+            batch_scrape(client, pool, claimed, now, kinds, outcome)
     return outcome

@@ -264,3 +264,20 @@ def test_two_racing_sweeps_scrape_each_target_once(httpserver, service):
     assert sorted(hits) == sorted(f"/t{index}" for index in range(30))
     assert sum(r.scraped for r in results) == 30
     assert MetricSample.objects.filter(name="ready").count() == 30
+
+
+@pytest.mark.django_db
+def test_the_service_page_shows_each_targets_health(
+    httpserver, service, clock, page_client, django_assert_max_num_queries
+):
+    httpserver.expect_request("/ok").respond_with_data("ready 1\n", content_type="text/plain")
+    target_for(service, httpserver.url_for("/ok"))
+    target_for(service, "http://127.0.0.1:9/metrics")
+    scrape_sweep(now=clock(0))
+    client = page_client("viewer")
+    with django_assert_max_num_queries(40):
+        page = client.get(f"/monitoring/services/{service.slug}/").content.decode()
+    assert "Scrape targets" in page
+    assert '<span class="badge healthy">up</span>' in page
+    assert '<span class="badge unhealthy">down</span>' in page
+    assert "ConnectError" in page
