@@ -7,6 +7,15 @@ row, replaces the minute rollups of that window, recomputes the hour rollups of 
 touches from minute rollups, folds the new minutes into the running totals (`monitoring.totals`)
 and advances the watermark. Replacing (delete + insert) makes a rerun of a window produce the same
 rows, and the totals take off what a rerun replaces.
+
+Hour rollups are kept incrementally. An ordinary run starts where the previous one ended and no
+minute of its window was rolled before, so each touched hour rollup already holds exactly the
+minutes before the window: the new minutes are folded into it (count and min/max combine, the
+sketch bins add up, `last` is the newest minute's). A redo (a late sample moved the watermark
+back, a window after a redo, the first run) rebuilds its hours from all their minute rollups. The
+hour's `sum` (and its sketch's) is defined as the minute sums added one at a time in time order,
+each addition correctly rounded, so folding and rebuilding give the same bits; it differs from a
+single `fsum` of the minutes by a few ulps at most.
 """
 
 import itertools
@@ -75,9 +84,13 @@ class _Acc:
         return row, sketch
 
     def hour_row(self, service_id, name, digest, start) -> HourRollup:
+        """The hour rollup of the rows (minute rollups, or the stored hour rollup holding the
+        minutes before them), combined in time order."""
         pairs = sorted(self.rows, key=lambda pair: pair[0].start)
         rows = [row for row, _ in pairs]
-        merged = sketch_merge_all(sketch or sketch_loads(bytes(row.sketch)) for row, sketch in pairs)
+        sketches = [sketch or sketch_loads(bytes(row.sketch)) for row, sketch in pairs]
+        merged = sketch_merge_all(sketches)
+        merged._sum = time_ordered_sum([s._sum for s in sketches if s.count])
         return HourRollup(
             service_id=service_id,
             name=name,
@@ -85,12 +98,21 @@ class _Acc:
             labels_hash=digest,
             start=start,
             count=sum(r.count for r in rows),
-            sum=finite_sum([r.sum for r in rows]),
+            sum=time_ordered_sum([r.sum for r in rows]),
             min=min(r.min for r in rows),
             max=max(r.max for r in rows),
             last=rows[-1].last,
             sketch=sketch_dumps(merged),
         )
+
+
+def time_ordered_sum(parts: list[float]) -> float:
+    """The parts added one at a time, in order: a running total folded a minute at a time
+    equals one computed over the whole hour, bit for bit (a single fsum would not)."""
+    total = parts[0] if parts else 0.0
+    for part in parts[1:]:
+        total = finite_sum([total, part])
+    return total
 
 
 def _scan_sql() -> str:
@@ -161,6 +183,31 @@ def _hour_rows(first_hour: datetime, start: datetime, end: datetime, end_hour: d
     return [acc.hour_row(*key) for key, acc in accs.items() if key[3] < end_hour]
 
 
+def _hour_rows_folded(first_hour: datetime, end_hour: datetime, fresh) -> tuple[list[int], list[HourRollup]]:
+    """(ids to delete, rows to insert): the stored hour rollups of [first_hour, end_hour) with the
+    `fresh` minute rollups folded in. Only for a window after every minute rolled up so far: then
+    a stored hour rollup holds exactly its hour's minutes before the window. Reads one row per
+    series and touched hour, whatever the hour's age."""
+    accs: dict[tuple, _Acc] = {}
+    for row, sketch in fresh:
+        key = (row.service_id, row.name, row.labels_hash, floor_hour(row.start))
+        acc = accs.get(key)
+        if acc is None:
+            acc = accs[key] = _Acc(row.labels)
+        acc.rows.append((row, sketch))
+    columns = ("id", "service_id", "name", "labels_hash", "start", "count", "sum", "min", "max", "last", "sketch")
+    stored = HourRollup.objects.filter(start__gte=first_hour, start__lt=end_hour).values_list(*columns)
+    replaced = []
+    for pk, service_id, name, digest, start, *rest in stored.iterator(2000):
+        acc = accs.get((service_id, name, digest, start))
+        if acc is None:
+            continue  # no new minute for this series: the row stays as it is
+        replaced.append(pk)
+        values = dict(zip(columns[5:], rest, strict=True))
+        acc.rows.insert(0, (MinuteRollup(start=start, **values), None))  # before its minutes
+    return replaced, [acc.hour_row(*key) for key, acc in accs.items()]
+
+
 def _window(state: RollupState, now: datetime) -> tuple[datetime, datetime]:
     end = floor_minute(now - timedelta(seconds=settings.METRICS_ROLLUP_DELAY_SECONDS))
     if state.rolled_until is None:
@@ -171,7 +218,7 @@ def _window(state: RollupState, now: datetime) -> tuple[datetime, datetime]:
     return start, min(end, start + settings.METRICS_ROLLUP_MAX_MINUTES * MINUTE)
 
 
-def _claim(now: datetime) -> tuple[int, datetime, datetime] | None:
+def _claim(now: datetime) -> tuple[int, datetime, datetime, bool] | None:
     """Take the rollup lease and the next window, committed before any raw sample is read.
 
     From this commit on, a sample written for a minute of the window marks `dirty_since`
@@ -189,6 +236,8 @@ def _claim(now: datetime) -> tuple[int, datetime, datetime] | None:
         start, end = _window(state, now)
         if start >= end:
             return None
+        # The window goes on from where the last run ended (not after a late sample, nor the first).
+        resumed = state.rolled_until is not None and state.rolled_until == start
         # rolled_until moves back to the window's start: readers keep reading raw samples from
         # there (as min(rolled_until, dirty_since) already told them) until the new rows commit.
         RollupState.objects.filter(pk=state.pk).update(
@@ -198,7 +247,7 @@ def _claim(now: datetime) -> tuple[int, datetime, datetime] | None:
             claimed_at=now,
             updated_at=now,
         )
-    return state.pk, start, end
+    return state.pk, start, end, resumed
 
 
 def rollup_run(*, now: datetime | None = None) -> dict:
@@ -210,16 +259,16 @@ def rollup_run(*, now: datetime | None = None) -> dict:
     claimed = _claim(now)
     if claimed is None:
         return {"minutes": 0, "rows": 0}
-    pk, start, end = claimed
+    pk, start, end, resumed = claimed
     try:
-        return _rollup_claimed(pk, start, end, now)
+        return _rollup_claimed(pk, start, end, now, resumed=resumed)
     except Exception:
         # Release the lease at once so the next minute's run retries (and not 15 minutes later).
         RollupState.objects.filter(pk=pk, claimed_at=now).update(claimed_at=None)
         raise
 
 
-def _rollup_claimed(pk: int, start: datetime, end: datetime, now: datetime) -> dict:
+def _rollup_claimed(pk: int, start: datetime, end: datetime, now: datetime, *, resumed: bool) -> dict:
     minute_rows = _minute_rows(start, end)
     with transaction.atomic():
         current = RollupState.objects.select_for_update().get(pk=pk)
@@ -233,8 +282,15 @@ def _rollup_claimed(pk: int, start: datetime, end: datetime, now: datetime) -> d
         MinuteRollup.objects.filter(start__gte=start, start__lt=end).delete()
         MinuteRollup.objects.bulk_create([row for row, _ in minute_rows], batch_size=500)
         first_hour, end_hour = floor_hour(start), floor_hour(end - MINUTE) + HOUR
-        HourRollup.objects.filter(start__gte=first_hour, start__lt=end_hour).delete()
-        HourRollup.objects.bulk_create(_hour_rows(first_hour, start, end, end_hour, minute_rows), batch_size=500)
+        if resumed and folded is not None and start >= folded:
+            # No minute of the window was rolled up before: fold the new minutes in.
+            replaced_hours, hour_rows = _hour_rows_folded(first_hour, end_hour, minute_rows)
+            for at in range(0, len(replaced_hours), 500):
+                HourRollup.objects.filter(pk__in=replaced_hours[at : at + 500]).delete()
+        else:
+            hour_rows = _hour_rows(first_hour, start, end, end_hour, minute_rows)
+            HourRollup.objects.filter(start__gte=first_hour, start__lt=end_hour).delete()
+        HourRollup.objects.bulk_create(hour_rows, batch_size=500)
         # A redo ends before `folded`; the minutes between stay in the totals as they were.
         folded = max(folded or end, end)
         added = [(r.service_id, r.name, r.labels_hash, r.labels, r.count, r.sum) for r, _ in minute_rows]
