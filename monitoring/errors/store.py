@@ -3,9 +3,9 @@
 `events_store` is the one way events enter the database (the Sentry ingest, capture_exception
 and the portal's own hooks all call it). Per batch, whatever its size: one read for known event
 ids, one for the groups (plus one insert and one re-read for new ones), one insert of events,
-one upsert of hour buckets, two for distinct users, one UPDATE of the groups touched (per
-GROUPS_PER_UPDATE; counters with F(), so two processes storing into one group both count), and
-the regression check.
+one upsert of hour buckets, two for distinct users, one UPDATE of the groups touched (executemany;
+counters added in SQL, so two processes storing into one group both count), and the regression
+check.
 Idempotent: an event_id already stored for the service is answered "duplicate" and not counted.
 """
 
@@ -17,8 +17,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, DateTimeField, F, Value, When
-from django.db.models.functions import Greatest, Least
+from django.db.models import Count
 from django.utils import timezone
 
 from monitoring.errors import alerts
@@ -39,7 +38,6 @@ log = logging.getLogger(__name__)
 
 STORED, DUPLICATE, REFUSED = "stored", "duplicate", "refused"
 PREPARED = "prepared"  # checked and scrubbed, not stored yet (events_prepare)
-GROUPS_PER_UPDATE = 500  # groups per UPDATE of the counters (CASE per group: ~10 parameters each)
 MAX_MERGE_HOPS = 10  # merged_into chains are followed this far (a merge into a merged group)
 
 
@@ -228,40 +226,50 @@ def _write(service, ready: list[tuple[int, dict]], groups: dict[str, ErrorGroup]
     return regressed
 
 
-def _kind(name: str):
-    """A field of ErrorGroup's type for `name`, so CASE expressions mixing values and columns resolve."""
-    return type(ErrorGroup._meta.get_field(name))()
-
-
 def _groups_update(per_group: dict[int, list[dict]], users: dict[int, int]) -> None:
-    """Counters, times, level and releases of every group touched, in one UPDATE per
-    GROUPS_PER_UPDATE groups (CASE on the pk): a batch over 300 groups is not 600 statements."""
-    for part in chunks(sorted(per_group), GROUPS_PER_UPDATE):
-        whens: dict[str, list[When]] = defaultdict(list)
-        for group_id in part:
-            items = per_group[group_id]
-            latest = max(items, key=lambda item: item["time"])
-            releases = [item["event"]["release"] for item in items if item["event"]["release"]]
-            whens["count"].append(When(pk=group_id, then=Value(len(items))))
-            whens["last_seen"].append(When(pk=group_id, then=Value(latest["time"], output_field=DateTimeField())))
-            first = min(item["time"] for item in items)
-            whens["first_seen"].append(When(pk=group_id, then=Value(first, output_field=DateTimeField())))
-            whens["level"].append(When(pk=group_id, then=Value(latest["event"]["level"])))
-            if releases:
-                whens["last_release"].append(When(pk=group_id, then=Value(releases[-1])))
-                whens["first_release"].append(When(pk=group_id, first_release="", then=Value(releases[0])))
-            if group_id in users:
-                whens["users_affected"].append(When(pk=group_id, then=Value(users[group_id])))
-        update = {
-            "times_seen": F("times_seen") + Case(*whens["count"], default=Value(0), output_field=_kind("times_seen")),
-            "last_seen": Greatest(F("last_seen"), Case(*whens["last_seen"], default=F("last_seen"))),
-            "first_seen": Least(F("first_seen"), Case(*whens["first_seen"], default=F("first_seen"))),
-            "level": Case(*whens["level"], default=F("level")),
-        }
-        for name in ("last_release", "first_release", "users_affected"):
-            if whens[name]:
-                update[name] = Case(*whens[name], default=F(name), output_field=_kind(name))
-        ErrorGroup.objects.filter(pk__in=part).update(**update)
+    """Counters, times, level and releases of every group touched: one UPDATE statement run for
+    all of them with executemany (one round trip; the ORM's per-group update was two queries per
+    group, and one CASE update spends longer building its expression than the database running it).
+    Columns added to (times_seen) or compared (first/last seen) never lose a concurrent batch's work."""
+    q = connection.ops.quote_name
+    table = q(ErrorGroup._meta.db_table)
+    times_seen, last_seen, first_seen, level, last_release, first_release, users_affected, pk = (
+        q(name)
+        for name in (
+            "times_seen",
+            "last_seen",
+            "first_seen",
+            "level",
+            "last_release",
+            "first_release",
+            "users_affected",
+            "id",
+        )
+    )
+    # Names are the model's own, quoted; values are parameters.
+    sql = (
+        f"UPDATE {table} SET {times_seen} = {times_seen} + %s, "  # noqa: S608
+        f"{last_seen} = CASE WHEN {last_seen} >= %s THEN {last_seen} ELSE %s END, "
+        f"{first_seen} = CASE WHEN {first_seen} <= %s THEN {first_seen} ELSE %s END, "
+        f"{level} = %s, "
+        f"{last_release} = CASE WHEN %s = '' THEN {last_release} ELSE %s END, "
+        f"{first_release} = CASE WHEN {first_release} = '' THEN %s ELSE {first_release} END, "
+        f"{users_affected} = CASE WHEN %s < 0 THEN {users_affected} ELSE %s END "
+        f"WHERE {pk} = %s"
+    )
+    prep = ErrorGroup._meta.get_field("last_seen").get_db_prep_value
+    params = []
+    for group_id in sorted(per_group):  # one order for every batch: no lock-order deadlocks on PostgreSQL
+        items = per_group[group_id]
+        latest = max(items, key=lambda item: item["time"])
+        last, first = prep(latest["time"], connection), prep(min(item["time"] for item in items), connection)
+        releases = [item["event"]["release"] for item in items if item["event"]["release"]]
+        release, first_release_value = (releases[-1], releases[0]) if releases else ("", "")
+        affected = users.get(group_id, -1)
+        counts = (len(items), last, last, first, first, latest["event"]["level"])
+        params.append((*counts, release, release, first_release_value, affected, affected, group_id))
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def _event_row(service, group: ErrorGroup, item: dict, *, now: datetime) -> ErrorEvent:
