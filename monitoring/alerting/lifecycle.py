@@ -115,11 +115,12 @@ def alert_fire(
     summary: str,
     description: str = "",
     service: Service | None = None,
+    severity: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Alert, bool]:
     """Open an alert; returns (alert, created). An alert already open for the same fingerprint
     is returned as is: the partial unique constraint is the dedup, even between two evaluators."""
-    firing = Firing(rule, fingerprint, labels, value, summary, description, service)
+    firing = Firing(rule, fingerprint, labels, value, summary, description, service, severity)
     return alerts_fire(firings=[firing], now=now)[0]
 
 
