@@ -1,6 +1,7 @@
 """Alertmanager's webhook (version 4) → portal alerts through the alerting lifecycle."""
 
 import copy
+import threading
 
 import pytest
 from django.db import connection
@@ -320,3 +321,34 @@ def test_a_payload_without_fingerprints_is_keyed_by_labels(am):
     post(am, am_payload(copy.deepcopy(alert)))
     post(am, am_payload(copy.deepcopy(alert)))
     assert Alert.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_deliveries_of_the_same_group_at_once_open_each_alert_once(receiver, channel):
+    if connection.vendor != "postgresql":
+        pytest.skip("two writers at once need PostgreSQL (SQLite serialises writers anyway)")
+    raw = receiver_token_issue(receiver=receiver)
+    payload = am_payload(*[am_alert(fp=f"{i:016x}", instance=f"web-{i}:8000") for i in range(50)])
+    barrier = threading.Barrier(2)
+    codes, errors = [], []
+
+    def alertmanager():  # two Alertmanager replicas of one cluster both deliver the group
+        try:
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+            barrier.wait()
+            codes.append(post(client, payload).status_code)
+        except Exception as exc:  # reported below: a thread's exception would otherwise vanish
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=alertmanager) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and codes == [200, 200]
+    assert Alert.objects.count() == 50
+    assert Delivery.objects.filter(event="trigger").count() == 50
+    assert AlertEvent.objects.filter(kind=EventKind.TRIGGERED).count() == 50
