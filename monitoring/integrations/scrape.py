@@ -51,6 +51,9 @@ SLACK = timedelta(seconds=5)
 CLAIM_MARGIN = timedelta(seconds=60)
 # The exporter's labels the portal sets itself are kept under exported_<name>, as Prometheus does.
 OWN_LABELS = frozenset({"service"})
+# Where `ScrapeTarget.previous` notes the target labels its keys were made with (no metric name
+# has a space, so no series key collides with it).
+LABELS_MARK = " target labels"
 # le and quantile are reserved for clients of the ingest API; scraped series keep them as named.
 KEPT_RESERVED = frozenset({"le", "quantile"})
 ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1"
@@ -174,9 +177,12 @@ def kinds_known(declared: dict[str, str], kinds: dict[str, str]) -> dict[str, st
 
 def rows_map(target: ScrapeTarget, fetched: Fetched, now: datetime, kinds: dict) -> tuple[list[Row], dict, int, int]:
     """-> (rows, new previous values, refused over the limit, invalid series)."""
-    first = not target.previous and not target.last_ok
-    previous, current = target.previous, {}
     target_labels = tuple(sorted(target.labels.items()))
+    # The target's labels are part of each series' key: after they change, every series is new,
+    # and counting each from zero would turn whole cumulative values into one minute's increment.
+    marker = labels_canonical(dict(target_labels))
+    previous, current = target.previous, {LABELS_MARK: marker}
+    first = (not previous and not target.last_ok) or previous.get(LABELS_MARK, marker) != marker
     declared: dict[str, str] = {}
     candidates = []
     refused = invalid = 0

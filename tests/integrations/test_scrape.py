@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, generate_latest
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
@@ -281,3 +282,43 @@ def test_the_service_page_shows_each_targets_health(
     assert '<span class="badge healthy">up</span>' in page
     assert '<span class="badge unhealthy">down</span>' in page
     assert "ConnectError" in page
+
+
+@pytest.mark.django_db
+def test_changing_the_target_labels_starts_new_baselines(httpserver, service, clock):
+    exporter = Exporter(httpserver)
+    jobs = Counter("jobs", "Jobs.", registry=exporter.registry)
+    target = target_for(service, exporter.url)
+    jobs.inc(1000)
+    scrape_sweep(now=clock(0))
+    jobs.inc(5)
+    scrape_sweep(now=clock(1))
+    ScrapeTarget.objects.filter(pk=target.pk).update(labels={"env": "prod"})
+    jobs.inc(7)
+    scrape_sweep(now=clock(2))  # new series keys: a baseline, not 1,012 at once
+    jobs.inc(2)
+    scrape_sweep(now=clock(3))
+    assert stored("jobs_total", env="test") == {(): [5.0]}
+    assert stored("jobs_total", env="prod") == {(): [2.0]}
+
+
+@pytest.mark.django_db
+def test_a_sweeps_queries_do_not_grow_with_series(httpserver, service, clock):
+    small, large = Exporter(httpserver, "/small"), Exporter(httpserver, "/large")
+    for exporter, count in ((small, 5), (large, 1000)):
+        gauge = Gauge("width", "Per shard.", ["shard"], registry=exporter.registry)
+        counter = Counter("hits", "Per shard.", ["shard"], registry=exporter.registry)
+        for shard in range(count):
+            gauge.labels(str(shard)).set(shard)
+            counter.labels(str(shard)).inc(shard)
+    targets = [target_for(service, small.url), target_for(service, large.url, series_limit=5000)]
+    assert scrape_sweep(now=clock(0)).scraped == 2  # baselines; the metric names are registered
+    counts = []
+    for minute, target in enumerate(targets, start=1):
+        ScrapeTarget.objects.update(enabled=False)
+        ScrapeTarget.objects.filter(pk=target.pk).update(enabled=True, next_scrape_at=None)
+        with CaptureQueriesContext(connection) as queries:
+            assert scrape_sweep(now=clock(minute)).scraped == 1
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert MetricSample.objects.filter(name="hits_total").count() == 5 + 1000  # one increment each
