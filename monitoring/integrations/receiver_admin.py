@@ -38,7 +38,10 @@ class ReceiverAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        receiver_rule(obj)  # so its channels can be set before the first alert arrives
+        rule = receiver_rule(obj)  # so its channels can be set before the first alert arrives
+        if rule.service_id != obj.service_id:  # the rule lists under the receiver's service
+            rule.service = obj.service
+            rule.save(update_fields=["service", "updated_at"])
         if not change:
             self._show_token(request, obj)
 

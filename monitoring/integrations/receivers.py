@@ -190,10 +190,13 @@ def receiver_rule(receiver: Receiver) -> AlertRule:
     with transaction.atomic():
         receiver = Receiver.objects.select_for_update().get(pk=receiver.pk)
         if receiver.rule_id is None:
+            name = f"{receiver.get_kind_display()}: {receiver.name}"[:190]
+            if AlertRule.objects.filter(name=name).exclude(source=RuleSource.EXTERNAL).exists():
+                name += f" #{receiver.pk}"  # a rule of another kind has the name: never adopt it
             rule, _ = AlertRule.objects.get_or_create(
-                name=f"{receiver.get_kind_display()}: {receiver.name}"[:200],
+                name=name,
+                source=RuleSource.EXTERNAL,
                 defaults={
-                    "source": RuleSource.EXTERNAL,
                     "service": receiver.service,
                     "severity": receiver.default_severity,
                     "builtin": True,

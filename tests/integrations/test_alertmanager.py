@@ -10,7 +10,16 @@ from rest_framework.test import APIClient
 
 from monitoring.alerting.evaluation import rules_evaluate
 from monitoring.alerting.lifecycle import alert_acknowledge
-from monitoring.alerting.models import Alert, AlertEvent, AlertStatus, Channel, Delivery, EventKind, RuleSource
+from monitoring.alerting.models import (
+    Alert,
+    AlertEvent,
+    AlertRule,
+    AlertStatus,
+    Channel,
+    Delivery,
+    EventKind,
+    RuleSource,
+)
 from monitoring.integrations.models import Receiver, ReceiverKind
 from monitoring.integrations.receivers import MAX_ALERTS, receiver_rule, receiver_token_issue
 
@@ -352,3 +361,11 @@ def test_two_deliveries_of_the_same_group_at_once_open_each_alert_once(receiver,
     assert Alert.objects.count() == 50
     assert Delivery.objects.filter(event="trigger").count() == 50
     assert AlertEvent.objects.filter(kind=EventKind.TRIGGERED).count() == 50
+
+
+def test_a_metric_rule_with_the_managed_rules_name_is_never_adopted(am, receiver):
+    metric_rule = AlertRule.objects.create(name="Prometheus Alertmanager: prod-alertmanager", metric="cpu")
+    post(am, am_payload())
+    receiver.refresh_from_db()
+    assert receiver.rule != metric_rule and receiver.rule.source == RuleSource.EXTERNAL
+    assert Alert.objects.get().rule == receiver.rule
