@@ -369,3 +369,14 @@ def test_a_metric_rule_with_the_managed_rules_name_is_never_adopted(am, receiver
     receiver.refresh_from_db()
     assert receiver.rule != metric_rule and receiver.rule.source == RuleSource.EXTERNAL
     assert Alert.objects.get().rule == receiver.rule
+
+
+def test_people_see_and_acknowledge_a_received_alert_on_its_page(am, page_client):
+    post(am, am_payload())
+    alert = Alert.objects.get()
+    page = page_client("viewer").get(f"/alerts/{alert.pk}/").content.decode()
+    assert "HighLatency on web-1" in page and "runbooks.example.org/latency" in page
+    assert page_client("operator").post(f"/alerts/{alert.pk}/acknowledge/").status_code == 302
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.ACKNOWLEDGED
+    assert page_client("admin").get("/alerts/rules/").status_code == 200
