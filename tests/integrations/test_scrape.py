@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, generate_latest
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
@@ -17,6 +18,7 @@ from werkzeug import Response
 from monitoring.integrations.models import ScrapeTarget
 from monitoring.integrations.scrape import scrape_sweep
 from monitoring.models import Metric, MetricKind, MetricSample
+from portal.schedules import declared_schedules
 from tests.support import on_postgres
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -322,3 +324,12 @@ def test_a_sweeps_queries_do_not_grow_with_series(httpserver, service, clock):
         counts.append(len(queries))
     assert counts[0] == counts[1]
     assert MetricSample.objects.filter(name="hits_total").count() == 5 + 1000  # one increment each
+
+
+@pytest.mark.django_db
+def test_the_sweep_is_scheduled_each_minute_and_its_task_runs(httpserver, service):
+    (periodic,) = [p for p in declared_schedules() if p.name == "integrations.scrape"]
+    assert periodic.minutes == 1
+    httpserver.expect_request("/task").respond_with_data("ready 1\n", content_type="text/plain")
+    target_for(service, httpserver.url_for("/task"))
+    assert import_string(periodic.func)() == {"scraped": 1, "failed": 0, "rows": 4}
