@@ -246,20 +246,23 @@ def targets_claim(now: datetime, limit: int) -> list[ScrapeTarget]:
         .order_by("next_scrape_at", "pk")
     )
     claimed = []
-    for target in due[: limit * 2]:  # some of these may be taken by another worker meanwhile
-        taken = (
-            ScrapeTarget.objects.filter(pk=target.pk, enabled=True)
-            .filter(Q(next_scrape_at__isnull=True) | Q(next_scrape_at__lte=now))
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-            .update(
-                next_scrape_at=now + timedelta(seconds=target.interval_seconds) - SLACK,
-                claimed_until=now + timedelta(seconds=target.timeout_seconds) + CLAIM_MARGIN,
+    candidates = list(due[: limit * 2])  # some of these may be taken by another worker meanwhile
+    # One transaction for the batch's claims: one write lock taken on SQLite, not one per target.
+    with transaction.atomic():
+        for target in candidates:
+            taken = (
+                ScrapeTarget.objects.filter(pk=target.pk, enabled=True)
+                .filter(Q(next_scrape_at__isnull=True) | Q(next_scrape_at__lte=now))
+                .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+                .update(
+                    next_scrape_at=now + timedelta(seconds=target.interval_seconds) - SLACK,
+                    claimed_until=now + timedelta(seconds=target.timeout_seconds) + CLAIM_MARGIN,
+                )
             )
-        )
-        if taken:
-            claimed.append(target)
-            if len(claimed) == limit:
-                break
+            if taken:
+                claimed.append(target)
+                if len(claimed) == limit:
+                    break
     return claimed
 
 
