@@ -48,6 +48,7 @@ from monitoring.query import (
 )
 from monitoring.sketches import sketch_dumps, sketch_from_values, sketch_loads, sketch_merge_all
 from monitoring.totals import folded_rows, totals_fold
+from portal.demo.bulk import json_value, rows_insert
 from portal.lib.finite import finite_sum
 
 logger = logging.getLogger(__name__)
@@ -208,6 +209,23 @@ def _hour_rows_folded(first_hour: datetime, end_hour: datetime, fresh) -> tuple[
     return replaced, [acc.hour_row(*key) for key, acc in accs.items()]
 
 
+_ROW_FIELDS = ("service", "name", "labels", "labels_hash", "start", "count", "sum", "min", "max", "last", "sketch")
+
+
+def _insert(model, rows: list) -> None:
+    """INSERT the rollup rows with executemany: Django's bulk_create prepares every field of every
+    row in Python, which was ~45 % of an ordinary run (10,000 series write 20,000 rows)."""
+    rows_insert(
+        model,
+        _ROW_FIELDS,
+        [
+            (r.service_id, r.name, json_value(r.labels), r.labels_hash, r.start, r.count, r.sum, r.min, r.max, r.last,
+             r.sketch)
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
 def _window(state: RollupState, now: datetime) -> tuple[datetime, datetime]:
     end = floor_minute(now - timedelta(seconds=settings.METRICS_ROLLUP_DELAY_SECONDS))
     if state.rolled_until is None:
@@ -280,7 +298,7 @@ def _rollup_claimed(pk: int, start: datetime, end: datetime, now: datetime, *, r
         # Minutes of this window already in the totals (a redo after late samples) come off them.
         replaced = folded_rows(start, min(end, folded)) if folded else []
         MinuteRollup.objects.filter(start__gte=start, start__lt=end).delete()
-        MinuteRollup.objects.bulk_create([row for row, _ in minute_rows], batch_size=500)
+        _insert(MinuteRollup, [row for row, _ in minute_rows])
         first_hour, end_hour = floor_hour(start), floor_hour(end - MINUTE) + HOUR
         if resumed and folded is not None and start >= folded:
             # No minute of the window was rolled up before: fold the new minutes in.
@@ -290,7 +308,7 @@ def _rollup_claimed(pk: int, start: datetime, end: datetime, now: datetime, *, r
         else:
             hour_rows = _hour_rows(first_hour, start, end, end_hour, minute_rows)
             HourRollup.objects.filter(start__gte=first_hour, start__lt=end_hour).delete()
-        HourRollup.objects.bulk_create(hour_rows, batch_size=500)
+        _insert(HourRollup, hour_rows)
         # A redo ends before `folded`; the minutes between stay in the totals as they were.
         folded = max(folded or end, end)
         added = [(r.service_id, r.name, r.labels_hash, r.labels, r.count, r.sum) for r, _ in minute_rows]
