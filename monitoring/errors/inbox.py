@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -49,20 +49,37 @@ class DrainResult:
     batches: int = 0
 
 
-def inbox_add(*, service, items: list[dict], now: datetime) -> None:
-    """Prepared items (store.events_prepare) into the inbox: one INSERT for the whole envelope."""
-    ErrorInbox.objects.bulk_create(
-        [
-            ErrorInbox(
-                service=service,
-                event_id=item["event_id"],
-                time=item["time"],
-                received_at=now,
-                item={key: item[key] for key in _ITEM_KEYS},
-            )
-            for item in items
-        ]
-    )
+def inbox_add(*, service_id: int, items: list[dict], now: datetime) -> None:
+    """Prepared items (store.events_prepare) into the inbox: one INSERT for the whole envelope.
+
+    Written with a plain INSERT (values adapted by the backend as the ORM does): bulk_create
+    built model instances and compiled the query on every request, ~1 ms of the endpoint's CPU."""
+    if not items:
+        return
+    meta = ErrorInbox._meta
+    columns = ("service", "event_id", "time", "received_at", "item", "claim", "claimed_at", "attempts")
+    names = ", ".join(meta.get_field(name).column for name in columns)
+    ops = connection.ops
+    received = ops.adapt_datetimefield_value(now)
+    rows = [
+        (
+            service_id,
+            item["event_id"],
+            ops.adapt_datetimefield_value(item["time"]),
+            received,
+            ops.adapt_json_value({key: item[key] for key in _ITEM_KEYS}, None),
+            "",
+            None,
+            0,
+        )
+        for item in items
+    ]
+    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {meta.db_table} ({names}) VALUES {', '.join([marks] * len(rows))}",  # noqa: S608 (names from the model)
+            [value for row in rows for value in row],
+        )
 
 
 def inbox_wake() -> None:

@@ -19,7 +19,7 @@ def accept(service, events: list[dict], now=NOW) -> list[str]:
     """What the endpoint does with an envelope's events: prepare, then one insert."""
     result, ready = events_prepare(events, now=now)
     assert not result.refused
-    inbox_add(service=service, items=[item for _, item in ready], now=now)
+    inbox_add(service_id=service.pk, items=[item for _, item in ready], now=now)
     return [item["event_id"] for _, item in ready]
 
 
@@ -31,7 +31,7 @@ def test_accepted_events_wait_in_the_inbox_until_the_drain_groups_them(service, 
     events = [in_function("checkout") for _ in range(3)] + [in_function("refund")]
     _result, ready = events_prepare(events, now=NOW)
     with django_assert_num_queries(1):
-        inbox_add(service=service, items=[item for _, item in ready], now=NOW)
+        inbox_add(service_id=service.pk, items=[item for _, item in ready], now=NOW)
     assert ErrorInbox.objects.count() == 4 and not ErrorEvent.objects.exists()
     drained = inbox_drain(now=NOW)
     assert (drained.claimed, drained.stored, drained.dropped) == (4, 4, 0)

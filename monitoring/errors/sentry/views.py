@@ -136,18 +136,17 @@ def _store(project, events: list[dict], transactions: list[dict]) -> None:
     written. Events are prepared (checked, scrubbed, fingerprinted) here, so a bad one refuses the
     envelope with the reason; grouping them is the inbox drain's work, off the request (inbox.py)."""
     now = timezone.now()
-    service = project.service
     prepared, ready = events_prepare(events, now=now) if events else (None, [])
     if prepared is not None and prepared.refused:
         refused = prepared.refused[0]
         raise Refused(400, f"event {refused.event_id}: {refused.reason}")
     with transaction.atomic():
         if ready:
-            inbox_add(service=service, items=[item for _, item in ready], now=now)
+            inbox_add(service_id=project.service_id, items=[item for _, item in ready], now=now)
             ITEMS.inc(len(ready), type="event", outcome="accepted")
             transaction.on_commit(inbox_wake)
         if transactions:
-            made = transaction_rows(transactions, service_id=service.pk, now=now)
+            made = transaction_rows(transactions, service_id=project.service_id, now=now)
             rows = made.rows
             if rows and metric_kinds({REQUEST_DURATION: MetricKind.TIMER})[REQUEST_DURATION] != MetricKind.TIMER:
                 logger.warning("%s is not stored as a timer: transactions dropped", REQUEST_DURATION)
