@@ -336,3 +336,28 @@ def test_queries_do_not_grow_with_the_items(project, service, django_assert_max_
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert post(project.pk, body(50), **auth(project.public_key)).status_code == 200
     assert len(durations(service)) == 53
+
+
+def test_an_event_envelope_costs_the_key_lookup_and_one_insert(project, service, django_assert_max_num_queries):
+    events = [{"event_id": uuid.uuid4().hex, "message": f"order {n} failed", "level": "warning"} for n in range(3)]
+    for event in events[:2]:
+        body = gzip.compress(envelope(({"type": "event"}, event)))
+        # The key's SELECT and the INSERT, in a savepoint here (the test's transaction is open).
+        with django_assert_max_num_queries(4) as queries:
+            response = post(project.pk, body, HTTP_CONTENT_ENCODING="gzip", **auth(project.public_key))
+        assert response.status_code == 200, response.content
+        assert response.json() == {"id": event["event_id"]}
+    assert sum(sql["sql"].lstrip().upper().startswith("INSERT") for sql in queries.captured_queries) == 1
+    rows = list(ErrorInbox.objects.order_by("id"))
+    assert [(row.service_id, row.event_id, row.claim, row.attempts) for row in rows] == [
+        (service.pk, event["event_id"], "", 0) for event in events[:2]
+    ]
+    assert rows[0].item["event"]["message"] == "order 0 failed" and rows[0].item["fingerprint"]
+    # The key is read on every request, not cached: a regenerated one is refused at once.
+    old_key = project.public_key
+    project.regenerate_key()
+    body = envelope(({"type": "event"}, events[2]))
+    assert post(project.pk, body, **auth(old_key)).status_code == 401
+    assert post(project.pk, body, **auth(project.public_key)).status_code == 200
+    inbox_drain()
+    assert ErrorEvent.objects.filter(group__service=service).count() == 3
