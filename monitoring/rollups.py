@@ -4,7 +4,7 @@
 `claimed_until` so sample writes for those minutes mark them dirty from then on), reads the raw
 samples of the window outside any lock, then, in one short transaction holding the RollupState
 row, replaces the minute rollups of that window, recomputes the hour rollups of the hours it
-touches from minute rollups, folds the new minutes into the running totals (`monitoring.totals`)
+touches (see below), folds the new minutes into the running totals (`monitoring.totals`)
 and advances the watermark. Replacing (delete + insert) makes a rerun of a window produce the same
 rows, and the totals take off what a rerun replaces.
 
