@@ -1,11 +1,27 @@
 import pytest
+from django.core.servers.basehttp import WSGIServer
 from django.test import Client
+from django.test.testcases import LiveServerThread
 from django_q.brokers import get_broker
 from rest_framework.test import APIClient
 
 from monitoring.metrics import REGISTRY
 from portal.keys import service_key_issue
 from tests.factories import ServiceFactory, UserFactory
+
+
+class SerialLiveServer(WSGIServer):
+    """The live server handles one request at a time. On SQLite the live server shares the test's
+    in-memory connection, and Django's threaded server would run concurrent requests (a page's
+    assets, two beacons) on that one connection at once: savepoints vanish and the connection is
+    left broken for every later test. Tests drive it one step at a time anyway."""
+
+    def __init__(self, *args, connections_override=None, **kwargs):
+        # LiveServerThread.run() already put the shared connections in place in this thread.
+        super().__init__(*args, **kwargs)
+
+
+LiveServerThread.server_class = SerialLiveServer
 
 ROLES = ("viewer", "operator", "admin")
 ACTORS = ("anonymous", "viewer", "operator", "admin", "other_key")
@@ -31,6 +47,17 @@ def no_leftover_observations():
 def private_var_dir(settings, tmp_path):
     # portal_setup --demo leaves the first-start password there; never in the developer's var/.
     settings.VAR_DIR = tmp_path / "var"
+
+
+@pytest.fixture(autouse=True)
+def no_vitals_beacons_in_browser_tests(request, settings):
+    # Chromium sends the web-vitals beacon as a page goes, i.e. while the test tears down. On
+    # SQLite the live server shares the test's connection, so a beacon handled during the teardown
+    # breaks that connection for every later test. Only tests marked browser(vitals=True) keep it,
+    # and they wait for the beacon's answer.
+    marker = request.node.get_closest_marker("browser")
+    if marker is not None and not marker.kwargs.get("vitals"):
+        settings.VITALS_ENABLED = False
 
 
 @pytest.fixture(autouse=True)

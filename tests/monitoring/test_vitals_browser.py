@@ -8,17 +8,42 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from monitoring.hosts import portal_service
+from monitoring.metrics import REGISTRY
 from monitoring.models import MetricSample
+from monitoring.requests import REQUEST_DURATION
 from tests.portal.test_layout_browser import ARGS, CHROMIUM, session_cookie
 from tests.support import require
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser(vitals=True), pytest.mark.django_db(transaction=True)]
+BEACON_ROUTE = '"/api/v1/vitals/"'  # as it appears in a series' canonical labels JSON
 
 
 @pytest.fixture
 def browser_env(monkeypatch):
     require("chromium", Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed")
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop here
+
+
+def beacon_answered(timeout: float = 10.0, settle: float = 1.0) -> None:
+    """Waits until the live server has answered the page's beacons (one as the tab is hidden, maybe
+    one more on pagehide), without touching the database: on SQLite the live server shares this
+    thread's connection, so no request may still be running when the test (or its teardown) uses
+    the ORM. The request middleware records each answered request in the in-process registry after
+    the view and its transaction finished; done when that count has not moved for `settle` s."""
+    deadline = time.monotonic() + timeout
+    seen, since = 0, time.monotonic()
+    while time.monotonic() < deadline:
+        answered = sum(
+            1
+            for series, _, _ in list(REGISTRY.observations)
+            if series[0] == REQUEST_DURATION and BEACON_ROUTE in series[1]
+        )
+        if answered != seen:
+            seen, since = answered, time.monotonic()
+        elif seen and time.monotonic() - since >= settle:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the live server answered {seen} web-vitals beacons and did not settle")
 
 
 def stored_vitals(timeout: float = 10.0) -> dict[str, list]:
@@ -48,16 +73,18 @@ def test_a_portal_page_reports_its_web_vitals_from_a_real_browser(browser_env, l
             assert page.goto(f"{base}/monitoring/health/").status == 200
             page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0")
             page.locator("main").click()  # an interaction, so INP has something to measure
-            # The tab is hidden (what web-vitals waits for to report LCP, INP and CLS), then left.
+            # The tab is hidden (what web-vitals waits for to report LCP, INP and CLS), then left:
+            # the beacon goes on pagehide.
             page.evaluate(
                 """() => {
                     Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
                     document.dispatchEvent(new Event("visibilitychange"));
                 }"""
             )
-            page.goto("about:blank")  # pagehide: anything still queued goes too
+            page.goto("about:blank")
         finally:
             browser.close()
+    beacon_answered()
     found = stored_vitals()
     # LCP and CLS are final once the page is hidden; INP needs the click to count (not asserted).
     assert {"TTFB", "FCP", "LCP", "CLS"} <= found.keys(), (found, [b.url for b in beacons])
