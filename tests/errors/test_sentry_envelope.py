@@ -95,7 +95,6 @@ def test_gzip_deflate_and_raw_deflate_are_read():
     assert env.decompress(data, "identity", limit=1000) == data
 
 
-@pytest.mark.skipif(not env.BROTLI, reason="brotli is not installed")
 def test_brotli_is_read_when_installed():
     import brotli
 

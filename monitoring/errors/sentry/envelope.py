@@ -24,10 +24,7 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 
-try:  # optional: the portal reads br bodies only when the module is installed
-    import brotli
-except ImportError:  # pragma: no cover - depends on the install
-    brotli = None
+import brotli
 
 CHUNK = 64 * 1024
 # Items whose payload the portal reads; every other type is accepted and counted.
@@ -77,16 +74,8 @@ class Envelope:
         return [item for item in self.items if item.type == kind]
 
 
-def _brotli_supports_limit() -> bool:
-    # brotli 1.2 added output_buffer_limit; without it a br body cannot be inflated safely.
-    return brotli is not None and "output_buffer_limit" in (brotli.Decompressor.process.__doc__ or "")
-
-
-BROTLI = _brotli_supports_limit()
-
-
-def supported_encodings() -> tuple[str, ...]:
-    return ("identity", "gzip", "deflate", "br") if BROTLI else ("identity", "gzip", "deflate")
+# brotli >= 1.2 (a runtime dependency) has output_buffer_limit, so br bodies inflate in bounded steps.
+ENCODINGS = ("identity", "gzip", "deflate", "br")
 
 
 def _inflate(data: bytes, wbits: int, limit: int, name: str) -> bytes:
@@ -142,11 +131,11 @@ def decompress(body: bytes, content_encoding: str, *, limit: int) -> bytes:
             # HTTP says zlib-wrapped; some clients send raw deflate under the same name.
             wbits = zlib.MAX_WBITS if _looks_like_zlib(body) else -zlib.MAX_WBITS
             body = _inflate(body, wbits, limit, "deflate")
-        elif coding == "br" and BROTLI:
+        elif coding == "br":
             body = _unbrotli(body, limit)
         else:
             raise UnsupportedEncoding(
-                f"Content-Encoding {coding!r} is not supported (use one of {', '.join(supported_encodings())})"
+                f"Content-Encoding {coding!r} is not supported (use one of {', '.join(ENCODINGS)})"
             )
     if len(body) > limit:
         raise TooLarge(f"the decompressed body exceeds {limit} bytes")
