@@ -312,9 +312,7 @@ REQUESTS_METRICS_SAMPLE_RATE = env_float("REQUESTS_METRICS_SAMPLE_RATE", 1.0, mi
 # Sentry-SDK ingest (monitoring/errors/sentry): limits of one request, as sent and decompressed,
 # and of one event; items per envelope; accepted events + transactions per project per minute.
 ERRORS_INGEST_MAX_BODY_BYTES = env_int("ERRORS_INGEST_MAX_BODY_BYTES", 5_000_000, min=10_000, max=100_000_000)
-ERRORS_INGEST_MAX_ENVELOPE_BYTES = env_int(
-    "ERRORS_INGEST_MAX_ENVELOPE_BYTES", 20_000_000, min=10_000, max=200_000_000
-)
+ERRORS_INGEST_MAX_ENVELOPE_BYTES = env_int("ERRORS_INGEST_MAX_ENVELOPE_BYTES", 20_000_000, min=10_000, max=200_000_000)
 ERRORS_INGEST_MAX_EVENT_BYTES = env_int("ERRORS_INGEST_MAX_EVENT_BYTES", 1_000_000, min=1_000, max=20_000_000)
 ERRORS_INGEST_MAX_ITEMS = env_int("ERRORS_INGEST_MAX_ITEMS", 100, min=1, max=1000)
 ERRORS_INGEST_RATE_PER_MINUTE = env_int("ERRORS_INGEST_RATE_PER_MINUTE", 6000, min=1, max=10_000_000)

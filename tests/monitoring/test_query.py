@@ -185,5 +185,5 @@ def test_series_query_reads_sketches_only_for_quantiles(put, service):
     for agg, reads_sketches in (("avg", False), ("max", False), ("p95", True)):
         with CaptureQueriesContext(connection) as captured:
             series_query(name="latency", since=T0, until=T0 + timedelta(hours=3), step=3600, agg=agg)
-        rollup_reads = [q["sql"] for q in captured.captured_queries if "rollup\" " in q["sql"]]  # hour, minute
+        rollup_reads = [q["sql"] for q in captured.captured_queries if 'rollup" ' in q["sql"]]  # hour, minute
         assert rollup_reads and all(('"sketch"' in sql) == reads_sketches for sql in rollup_reads), agg

@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerting', '0006_budgets'),
+        ("alerting", "0006_budgets"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='alertrule',
-            name='source',
-            field=models.CharField(choices=[('metric', 'Metric threshold'), ('health_check', 'Critical health check unhealthy'), ('error_group', 'New or regressed error group'), ('external', 'Received from Alertmanager or Grafana')], default='metric', max_length=20),
+            model_name="alertrule",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("metric", "Metric threshold"),
+                    ("health_check", "Critical health check unhealthy"),
+                    ("error_group", "New or regressed error group"),
+                    ("external", "Received from Alertmanager or Grafana"),
+                ],
+                default="metric",
+                max_length=20,
+            ),
         ),
     ]

@@ -5,27 +5,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integrations', '0002_receivers'),
-        ('portal', '0004_admin_role_is_staff'),
+        ("integrations", "0002_receivers"),
+        ("portal", "0004_admin_role_is_staff"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OtlpSeriesState',
+            name="OtlpSeriesState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('labels_hash', models.CharField(max_length=16)),
-                ('start_unix_nano', models.BigIntegerField()),
-                ('value', models.FloatField()),
-                ('updated_at', models.DateTimeField()),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='portal.service')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("labels_hash", models.CharField(max_length=16)),
+                ("start_unix_nano", models.BigIntegerField()),
+                ("value", models.FloatField()),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="portal.service"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['updated_at'], name='otlp_state_updated')],
-                'constraints': [models.UniqueConstraint(fields=('service', 'name', 'labels_hash'), name='otlp_state_unique_series')],
+                "indexes": [models.Index(fields=["updated_at"], name="otlp_state_updated")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("service", "name", "labels_hash"), name="otlp_state_unique_series")
+                ],
             },
         ),
     ]
