@@ -35,6 +35,18 @@ def _text(value) -> bool:
     return isinstance(value, str)
 
 
+def _no_nul(value) -> bool:
+    """No NUL character in any string of a JSON value, keys included: PostgreSQL stores none in
+    text or jsonb and would fail the write with a 500 instead of this 400."""
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_no_nul(key) and _no_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_no_nul(item) for item in value)
+    return True
+
+
 # field class -> (is the value acceptable in JSON, what the 400 says otherwise)
 RULES: dict[type, tuple[Callable[[object], bool], str]] = {
     fields.CharField: (_text, "Not a valid string (got {type})."),
@@ -48,6 +60,9 @@ RULES: dict[type, tuple[Callable[[object], bool], str]] = {
         lambda value: isinstance(value, int) and not isinstance(value, bool),
         "Incorrect type. Expected pk value, received {type}.",
     ),
+    # A slug is looked up in the database, where a NUL fails the query itself.
+    relations.SlugRelatedField: (_no_nul, "Null characters are not allowed."),
+    fields.JSONField: (_no_nul, "Null characters are not allowed."),
     relations.ManyRelatedField: (
         lambda value: isinstance(value, list),
         'Expected a list of items but got type "{type}".',

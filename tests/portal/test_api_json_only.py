@@ -94,3 +94,13 @@ def test_the_schema_documents_json_request_bodies_only():
     assert bodies.pop(("post", "/api/v1/vitals/")) == {"text/plain", "application/json"}
     other = {key: media for key, media in bodies.items() if media != {"application/json"}}
     assert not other
+
+
+def test_a_nul_in_a_slug_or_json_field_is_a_400_naming_the_field(api_client, service):
+    # PostgreSQL stores no NUL in text or jsonb: without the check the lookup or the write fails with a 500.
+    client = api_client("admin")
+    response = client.post("/api/v1/errors/projects/", {"service": "shop\x00"}, format="json")
+    assert response.status_code == 400 and "service" in response.json(), response.content
+    body = {"service": service.slug, "name": "nightly", "kind": "heartbeat", "config": {"\x00": ["x"]}}
+    response = client.post("/api/v1/health-checks/", body, format="json")
+    assert response.status_code == 400 and "config" in response.json(), response.content
