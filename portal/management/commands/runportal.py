@@ -3,6 +3,7 @@
 The same program serves a laptop and a team install: only the settings differ (DEBUG, the
 number of web workers, the database and broker)."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -98,6 +99,12 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        # Each child leads its own process group (start_new_session). qcluster's sentinel and
+        # workers are grandchildren: one that has not stopped by now would outlive the portal
+        # (holding its port, its terminal and its queue), so the rest of each group is killed.
+        for proc in children.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def parse_addrport(addrport: str) -> tuple[str, str]:
