@@ -22,23 +22,17 @@ from monitoring.integrations.receivers import (
     receiver_for_service,
     receiver_token_find,
 )
-from portal.api.authentication import ServiceKeyAuthentication, ServicePrincipal
+from portal.api.authentication import MachinePrincipal, ServiceKeyAuthentication, ServicePrincipal
 from portal.api.permissions import service_for_key
 from portal.lib.bodies import BodyTooLarge, body_read
 from portal.models import Service
 
 
 @dataclass
-class ReceiverPrincipal:
+class ReceiverPrincipal(MachinePrincipal):
     """Stands in for request.user when a receiver token authenticated the request."""
 
     receiver: Receiver
-    is_authenticated = True
-    is_active = True
-    is_staff = False
-    is_superuser = False
-    is_anonymous = False
-    pk = None
 
     def __str__(self) -> str:
         return f"receiver:{self.receiver.name}"

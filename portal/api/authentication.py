@@ -9,18 +9,24 @@ from portal.keys import service_key_find, service_key_touch
 from portal.models import Service, ServiceKey
 
 
-@dataclass
-class ServicePrincipal:
-    """Stands in for request.user when a service key authenticated the request."""
+class MachinePrincipal:
+    """request.user for a machine credential (a service key, a receiver token): authenticated,
+    but never a person, staff or superuser, and with no user row behind it."""
 
-    service: Service
-    key: ServiceKey
     is_authenticated = True
     is_active = True
     is_staff = False
     is_superuser = False
     is_anonymous = False
     pk = None
+
+
+@dataclass
+class ServicePrincipal(MachinePrincipal):
+    """Stands in for request.user when a service key authenticated the request."""
+
+    service: Service
+    key: ServiceKey
 
     def __str__(self) -> str:
         return f"service:{self.service.slug}"
