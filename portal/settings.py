@@ -389,5 +389,15 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     }
 )
 # analytics
+# Usage events (analytics.store): per batch of POST /api/v1/events/, the body is refused with 413
+# above ANALYTICS_INGEST_MAX_BODY_BYTES before parsing; one event's metadata, as JSON, at most
+# ANALYTICS_METADATA_MAX_BYTES. Raw events older than ANALYTICS_EVENT_RETENTION_DAYS are pruned
+# (hour rollups are kept); a figure from fewer than ANALYTICS_MIN_SAMPLES events is "not enough data".
+ANALYTICS_INGEST_MAX_BATCH = env_int("ANALYTICS_INGEST_MAX_BATCH", 1000, min=1, max=10_000)
+ANALYTICS_INGEST_MAX_BODY_BYTES = env_int("ANALYTICS_INGEST_MAX_BODY_BYTES", 5_000_000, min=10_000, max=100_000_000)
+ANALYTICS_METADATA_MAX_BYTES = env_int("ANALYTICS_METADATA_MAX_BYTES", 4096, min=2, max=65_536)
+ANALYTICS_EVENT_RETENTION_DAYS = env_int("ANALYTICS_EVENT_RETENTION_DAYS", 90, min=1, max=3650)
+ANALYTICS_PRUNE_BATCH = env_int("ANALYTICS_PRUNE_BATCH", 20_000, min=100, max=1_000_000)
+ANALYTICS_MIN_SAMPLES = env_int("ANALYTICS_MIN_SAMPLES", 30, min=1, max=1_000_000)
 # maintenance
 # reporting
