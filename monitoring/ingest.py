@@ -5,16 +5,18 @@ instances and no serializer per sample (bench/metrics_ingest.py measures why).
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from monitoring.labels import MetricError, check_name, check_value, labels_checked_key
 from monitoring.models import IngestBatch, Metric, MetricKind, MetricSample, RollupState
 from monitoring.query import ROLLUP_LOCK_KEY, ROLLUP_STATE_KEY, floor_minute
+from portal.lib.idempotency import once_per_key
+from portal.lib.rows import FieldError, ItemError, TableWriter, parse_time, sqlite_time
 from portal.models import Service
 
 MAX_FUTURE = timedelta(minutes=5)
@@ -24,16 +26,6 @@ KINDS = frozenset(MetricKind.values)
 
 # A row as written: (service_id, name, canonical labels JSON, labels hash, value, aware UTC time).
 Row = tuple[int, str, str, str, float, datetime]
-
-
-@dataclass
-class ItemError:
-    index: int
-    field: str
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"index": self.index, "field": f"samples[{self.index}].{self.field}", "message": self.message}
 
 
 class IngestInvalid(Exception):
@@ -46,26 +38,6 @@ class IngestInvalid(Exception):
 class IngestOutcome:
     accepted: int
     duplicate: bool = False
-
-
-def parse_time(raw, *, now: datetime) -> datetime:
-    if raw is None:
-        return now
-    kind = type(raw)  # exact type checks: this runs for every sample of every batch
-    if kind is str:
-        try:
-            moment = datetime.fromisoformat(raw)
-        except ValueError as exc:
-            raise MetricError("time", "must be an ISO 8601 time with a zone or epoch seconds") from exc
-        if moment.tzinfo is None:
-            raise MetricError("time", "needs a time zone (e.g. 2026-01-01T12:00:00Z)")
-        return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    if kind is float or kind is int:
-        try:
-            return datetime.fromtimestamp(raw, tz=UTC)
-        except (OverflowError, OSError, ValueError) as exc:
-            raise MetricError("time", "epoch seconds out of range") from exc
-    raise MetricError("time", "must be an ISO 8601 time with a zone or epoch seconds")
 
 
 def time_bounds(now: datetime) -> tuple[datetime, datetime]:
@@ -87,7 +59,10 @@ def sample_row(item, *, service_id: int, now: datetime, bounds=None) -> tuple[Ro
         raise MetricError("type", f"must be one of {', '.join(sorted(KINDS))}")
     if kind == MetricKind.COUNTER and value < 0:
         raise MetricError("value", NEGATIVE_INCREMENT)
-    moment = parse_time(item.get("time"), now=now)
+    try:
+        moment = parse_time(item.get("time"), now=now)
+    except FieldError as exc:
+        raise MetricError(exc.field, exc.message) from exc
     oldest, newest = bounds or time_bounds(now)
     if moment > newest:
         raise MetricError("time", "is more than 5 minutes in the future")
@@ -147,25 +122,8 @@ def rows_validate(items, *, service_id: int, now: datetime) -> list[Row]:
 
 
 COLUMNS = ("service_id", "name", "labels", "labels_hash", "value", "time")
-
-
-def _copy_sql() -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(c) for c in COLUMNS)
-    return f"COPY {quote(MetricSample._meta.db_table)} ({columns}) FROM STDIN"
-
-
-def _insert_sql() -> str:
-    quote = connection.ops.quote_name
-    table = quote(MetricSample._meta.db_table)
-    columns = ", ".join(quote(c) for c in COLUMNS)
-    return f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)"  # noqa: S608 (names are ours)
-
-
-def _sqlite_time(moment: datetime) -> str:
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.isoformat(" ")[:-6]  # drop "+00:00": ~0.5 µs less than replace(tzinfo=None)
+WRITER = TableWriter(MetricSample._meta.db_table, COLUMNS, time_column="time")
+_sqlite_time = sqlite_time  # the name bench/pages.py imports
 
 
 def samples_write(rows: list[Row]) -> int:
@@ -176,19 +134,11 @@ def samples_write(rows: list[Row]) -> int:
     # Rollups are per whole minute: the minute of the earliest sample is the one to redo.
     earliest = floor_minute(min(row[5] for row in rows))
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        WRITER.write(rows, cursor=cursor)
         if connection.vendor == "postgresql":
-            # COPY is PostgreSQL's bulk path (about twice executemany's rate here).
-            with cursor.copy(_copy_sql()) as copy:
-                for row in rows:
-                    copy.write_row(row)
             # Held until commit: a rollup claiming its window waits for this write, so either
             # the claim is visible to the UPDATE below or these rows are visible to its scan.
             cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [ROLLUP_LOCK_KEY])
-        else:
-            # Django stores naive UTC text on SQLite; this is adapt_datetimefield_value at a third
-            # of its cost.
-            params = [(s, n, labels, digest, v, _sqlite_time(t)) for s, n, labels, digest, v, t in rows]
-            cursor.executemany(_insert_sql(), params)
         # claimed_until, not rolled_until: a minute being rolled up right now must be redone too.
         RollupState.objects.filter(key=ROLLUP_STATE_KEY, claimed_until__gt=earliest).filter(
             Q(dirty_since__isnull=True) | Q(dirty_since__gt=earliest)
@@ -205,19 +155,12 @@ def metrics_ingest(*, service: Service, items, idempotency_key: str = "", now: d
     if len(items) > settings.METRICS_INGEST_MAX_BATCH:
         raise IngestInvalid([ItemError(0, "samples", f"at most {settings.METRICS_INGEST_MAX_BATCH} per batch")])
     rows = rows_validate(items, service_id=service.pk, now=now)
-    if idempotency_key:
-        previous = IngestBatch.objects.filter(service=service, key=idempotency_key).first()
-        if previous is not None:
-            return IngestOutcome(accepted=previous.samples, duplicate=True)
-    try:
-        with transaction.atomic():
-            if idempotency_key:
-                # The unique constraint decides between two concurrent retries of one batch.
-                IngestBatch.objects.create(service=service, key=idempotency_key, samples=len(rows), created_at=now)
-            samples_write(rows)
-    except IntegrityError:
-        previous = IngestBatch.objects.filter(service=service, key=idempotency_key).first()
-        if not idempotency_key or previous is None:
-            raise
-        return IngestOutcome(accepted=previous.samples, duplicate=True)
-    return IngestOutcome(accepted=len(rows))
+    recorded = once_per_key(
+        model=IngestBatch,
+        service=service,
+        key=idempotency_key,
+        count_field="samples",
+        now=now,
+        write=lambda: samples_write(rows),
+    )
+    return IngestOutcome(accepted=recorded.count, duplicate=recorded.duplicate)
