@@ -53,3 +53,62 @@ class UsageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.time:%Y-%m-%d %H:%M:%S}"
+
+
+class EventBatch(models.Model):
+    """An accepted event batch with an Idempotency-Key: a retry of it writes nothing (kept a day).
+
+    Its own table rather than monitoring's IngestBatch: a key is per service *and* per endpoint
+    (a client reusing one key for its metrics and its events must not lose either), and the two
+    apps prune their keys on their own schedules."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    events = models.PositiveIntegerField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["service", "key"], name="analytics_batch_service_key")]
+
+    def __str__(self) -> str:
+        return f"{self.service_id}:{self.key}"
+
+
+class FeatureHourRollup(models.Model):
+    """Per (service, name) and UTC hour: the figures long ranges are computed from, kept after the
+    raw events are pruned. Successes are `count - errors`; durations are of events that had one."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    hour = models.DateTimeField()
+    count = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    duration_count = models.BigIntegerField(default=0)
+    duration_sum = models.FloatField(default=0)
+    duration_min = models.FloatField(null=True)
+    duration_max = models.FloatField(null=True)
+    # DDSketch of the durations (monitoring.sketches packed form); empty when none had one.
+    sketch = models.BinaryField(default=b"")
+    # error type -> count, the hour's most frequent ones (analytics.rollups.TOP_ERROR_TYPES).
+    error_types = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "name", "hour"], name="analytics_hour_feature"),
+        ]
+        indexes = [models.Index(fields=["hour"], name="analytics_hour_time")]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.hour:%Y-%m-%d %H:00}"
+
+
+class RollupState(models.Model):
+    """The fold job's progress: every event with an id up to `folded_id` is in the hour rollups.
+    `lease_until` is the claim of the run in progress (two workers never fold the same events)."""
+
+    key = models.CharField(max_length=40, unique=True)
+    folded_id = models.BigIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} folded to {self.folded_id}"
