@@ -30,7 +30,7 @@ def _task(status="open"):
     now = timezone.now()
     closed = None if status == "open" else now
     return MaintenanceTask.objects.create(
-        kind="cleanup", title="Clean /tmp", status=status, closed_at=closed, created_at=now, updated_at=now
+        kind="refactor", title="Clean /tmp", status=status, closed_at=closed, created_at=now, updated_at=now
     )
 
 
@@ -51,7 +51,9 @@ def test_the_api_closes_and_reopens_through_status_fields(api_client, said):
 
 def test_the_admin_closes_and_reopens_through_status_fields(page_client, said):
     task = _task("done")
-    form = {"kind": "cleanup", "title": "Clean /tmp", "description": "", "status": "open", "priority": "normal"}
+    form = {"kind": "refactor", "title": "Clean /tmp", "description": "", "status": "open", "priority": "normal"}
+    form |= {"schedule": "manual", "time_of_day": "03:00", "weekday": "0", "day_of_month": "1", "config": "{}"}
+    form |= {"timeout_seconds": "1800", "enabled": "on", "requires_approval": "on"}
     response = page_client("admin").post(f"/admin/maintenance/maintenancetask/{task.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
     task.refresh_from_db()
