@@ -109,6 +109,11 @@ KIND_FIELDS: dict[str, tuple[ConfigField, ...]] = {
         ConfigField("disk_path", "Disk path", help="The mount to watch (default /)."),
     ),
     "heartbeat": (),  # its schedule is the check's own period/cron/grace fields
+    "scrape": (
+        ConfigField("target", "Scrape target id", _number, "The id of a scrape target of this check's service."),
+        ConfigField("max_intervals", "Stale after (scrape periods)", _number, "Default 3, at most 100.", default=3),
+        ConfigField("degraded_ms", "Degraded above (ms)", _number, "Optional: slower scrapes count as degraded."),
+    ),
     "custom": (
         ConfigField(
             "name", "Custom check", help="A name registered in HEALTH_CUSTOM_CHECKS.", attrs={"list": "custom-checks"}
@@ -207,6 +212,7 @@ class HealthCheckPageForm(forms.ModelForm):
         check = copy(self.instance)
         check.kind, check.config = kind_name, config
         check.period_seconds, check.cron = cleaned.get("period_seconds"), cleaned.get("cron", "")
+        check.service = cleaned.get("service")
         for key, message in check.config_errors().items():
             target = self._field_for(kind_name, key)
             detail = message[:1].upper() + message[1:] + ("." if key == "config" else "")

@@ -52,7 +52,7 @@ class HealthCheckSerializer(serializers.ModelSerializer):
             attrs["config"] = config_unmasked(attrs["config"], self.instance.config)
         # The model judges the kind's settings (`HealthCheck.config_errors`); here they are only shown.
         check = copy(self.instance) if self.instance is not None else HealthCheck()
-        for name in ("kind", "config", "period_seconds", "cron"):
+        for name in ("kind", "config", "period_seconds", "cron", "service"):  # what a kind may judge
             if name in attrs:
                 setattr(check, name, attrs[name])
         if check.config is None:

@@ -10,12 +10,14 @@ import time
 from dataclasses import dataclass
 
 import psutil
+from django.apps import apps
 from django.db import connections
 from django.utils import timezone
 
 from monitoring.healthchecks.bounds import MAX_DEGRADED_MS
 from monitoring.healthchecks.custom import CustomCheckError, custom_check_prepare
 from monitoring.healthchecks.heartbeat import Beat, cron_valid, heartbeat_status
+from monitoring.healthchecks.scrape import DEFAULT_MAX_INTERVALS, MAX_INTERVALS, ScrapeRecord, scrape_status
 from monitoring.healthchecks.status import DEGRADED, HEALTHY, RANK, UNHEALTHY, worst
 
 __all__ = ["DEGRADED", "HEALTHY", "KINDS", "UNHEALTHY", "Outcome", "worst"]
@@ -48,6 +50,9 @@ def _slow(latency_ms: float, config: dict) -> bool:
 
 class Kind:
     kind = ""
+    # Inline kinds only read the database (no network to wait for): the runner calls them on its
+    # own thread with `now`, and the sweep evaluates them at once instead of queueing a task.
+    inline = False
 
     def validate(self, config: dict, check=None) -> dict[str, str]:
         """Errors by config key (empty when valid). `check` carries the other fields."""
@@ -238,6 +243,7 @@ class HeartbeatKind(Kind):
     """Derived from pings to /ping/<uuid>; the schedule is the check's period_seconds or cron."""
 
     kind = "heartbeat"
+    inline = True
 
     def validate(self, config, check=None):
         errors = {}
@@ -286,6 +292,63 @@ class CustomKind(Kind):
         return Outcome(UNHEALTHY, f"the callable returned {result!r}, not a status")
 
 
+class ScrapeKind(Kind):
+    """A Prometheus scrape target's last scrape (monitoring.integrations): config `target` (its id),
+    `max_intervals` (stale after this many scrape periods without a scrape, default 3, at most
+    100) and `degraded_ms` (a slower scrape is degraded). Judged by `healthchecks.scrape`."""
+
+    kind = "scrape"
+    inline = True
+
+    @staticmethod
+    def _targets():
+        # Through the app registry: this module is imported while the models load.
+        return apps.get_model("integrations", "ScrapeTarget").objects
+
+    def validate(self, config, check=None):
+        errors = super().validate(config)
+        intervals = config.get("max_intervals")
+        if intervals is not None and (
+            isinstance(intervals, bool) or not isinstance(intervals, int) or not 1 <= intervals <= MAX_INTERVALS
+        ):
+            errors["max_intervals"] = f"must be a whole number from 1 to {MAX_INTERVALS}"
+        target_id = config.get("target")
+        if isinstance(target_id, bool) or not isinstance(target_id, int) or not 0 < target_id < 2**63:
+            errors["target"] = "must be the id of a scrape target"
+            return errors
+        target = self._targets().filter(pk=target_id).select_related("service").first()
+        if target is None:
+            errors["target"] = f"no scrape target has the id {target_id}"
+        elif check is not None and getattr(check, "service_id", None) not in (None, target.service_id):
+            errors["target"] = f"belongs to the service {target.service.slug!r}, not to this check's service"
+        return errors
+
+    def run(self, check, *, timeout, now=None):
+        target = self._targets().filter(pk=check.config.get("target")).first()
+        if target is None:
+            return Outcome(UNHEALTHY, f"scrape target {check.config.get('target')!r} no longer exists")
+        record = ScrapeRecord(
+            url=target.url,
+            enabled=target.enabled,
+            interval_seconds=target.interval_seconds,
+            created_at=target.created_at,
+            last_scrape_at=target.last_scrape_at,
+            last_ok=target.last_ok,
+            last_error=target.last_error,
+            last_duration_ms=target.last_duration_ms,
+            last_samples=target.last_samples,
+        )
+        status, message = scrape_status(
+            record,
+            now=now or timezone.now(),
+            max_intervals=check.config.get("max_intervals") or DEFAULT_MAX_INTERVALS,
+            degraded_ms=check.config.get("degraded_ms"),
+        )
+        # The scrape's own duration, so the check's latency chart shows how the exporter answers.
+        return Outcome(status, message, None if target.last_duration_ms is None else float(target.last_duration_ms))
+
+
 KINDS: dict[str, Kind] = {
-    k.kind: k for k in (SystemKind(), DatabaseKind(), HttpKind(), TcpKind(), HeartbeatKind(), CustomKind())
+    k.kind: k
+    for k in (SystemKind(), DatabaseKind(), HttpKind(), TcpKind(), HeartbeatKind(), CustomKind(), ScrapeKind())
 }

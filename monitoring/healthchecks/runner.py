@@ -20,7 +20,7 @@ from django_q.tasks import async_task
 
 from monitoring.healthchecks.kinds import KINDS, UNHEALTHY, Outcome
 from monitoring.metrics import counter, histogram
-from monitoring.models import CheckKind, HealthCheck, HealthCheckResult
+from monitoring.models import HealthCheck, HealthCheckResult
 from monitoring.models.checks import BOUNDED_FIELDS, MAX_INTERVAL_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -62,11 +62,11 @@ def check_execute(check: HealthCheck, *, now: datetime) -> Outcome:
     problem = out_of_range(check)
     if problem:
         return Outcome(UNHEALTHY, problem)
-    if check.kind == CheckKind.HEARTBEAT:
+    if kind.inline:
         try:
-            return kind.run(check, timeout=check.timeout_seconds, now=now)  # pure: no I/O to wait for
+            return kind.run(check, timeout=check.timeout_seconds, now=now)  # no network I/O to wait for
         except Exception as exc:  # e.g. a stored cron expression croniter can no longer read
-            logger.exception("health check %s: heartbeat evaluation failed", check.pk)
+            logger.exception("health check %s: %s evaluation failed", check.pk, check.kind)
             return Outcome(UNHEALTHY, f"could not be evaluated: {type(exc).__name__}: {exc}")
     box: dict = {}
 
@@ -144,7 +144,8 @@ def _claim(check: HealthCheck, now: datetime) -> bool:
 
 
 def health_sweep(*, now: datetime | None = None) -> dict:
-    """Claim every enabled check that is due; heartbeats are evaluated here, the rest queued.
+    """Claim every enabled check that is due; inline kinds (heartbeats, scrape targets) are
+    evaluated here, the rest queued.
     A check that fails here is logged and marked on its row; the others still run."""
     now = now or timezone.now()
     due = (
@@ -157,7 +158,7 @@ def health_sweep(*, now: datetime | None = None) -> dict:
         try:
             if not _claim(check, now):
                 continue
-            if check.kind == CheckKind.HEARTBEAT:
+            if getattr(KINDS.get(check.kind), "inline", False):
                 health_check_run(check=check, now=now)
                 counts["evaluated"] += 1
             else:

@@ -37,6 +37,7 @@ class CheckKind(models.TextChoices):
     TCP = "tcp", "TCP connect"
     HEARTBEAT = "heartbeat", "Heartbeat (a job pings /ping/<uuid>)"
     CUSTOM = "custom", "Custom callable"
+    SCRAPE = "scrape", "Prometheus scrape target (its last scrape)"
 
 
 class PingKind(models.TextChoices):
