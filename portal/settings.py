@@ -399,5 +399,15 @@ ANALYTICS_METADATA_MAX_BYTES = env_int("ANALYTICS_METADATA_MAX_BYTES", 4096, min
 ANALYTICS_EVENT_RETENTION_DAYS = env_int("ANALYTICS_EVENT_RETENTION_DAYS", 90, min=1, max=3650)
 ANALYTICS_PRUNE_BATCH = env_int("ANALYTICS_PRUNE_BATCH", 20_000, min=100, max=1_000_000)
 ANALYTICS_MIN_SAMPLES = env_int("ANALYTICS_MIN_SAMPLES", 30, min=1, max=1_000_000)
+# The in-process tracker (analytics.tracker, @track_usage): events of the portal's own features go
+# to the database under the portal's service, flushed every ANALYTICS_TRACKER_FLUSH_INTERVAL_SECONDS
+# or as soon as ANALYTICS_TRACKER_FLUSH_SIZE wait; past ANALYTICS_TRACKER_BUFFER_LIMIT buffered
+# events new ones are dropped and counted (a request never waits for the database).
+ANALYTICS_TRACKER_ENABLED = env_bool("ANALYTICS_TRACKER_ENABLED", True)
+ANALYTICS_TRACKER_FLUSH_INTERVAL_SECONDS = env_float(
+    "ANALYTICS_TRACKER_FLUSH_INTERVAL_SECONDS", 10.0, min=0.1, max=3600
+)
+ANALYTICS_TRACKER_FLUSH_SIZE = env_int("ANALYTICS_TRACKER_FLUSH_SIZE", 1000, min=1, max=1_000_000)
+ANALYTICS_TRACKER_BUFFER_LIMIT = env_int("ANALYTICS_TRACKER_BUFFER_LIMIT", 100_000, min=1, max=10_000_000)
 # maintenance
 # reporting
