@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class AnalyticsConfig(AppConfig):
@@ -9,3 +10,11 @@ class AnalyticsConfig(AppConfig):
     operator_permissions: tuple[str, ...] = ()
     # Dotted path of function(*, stdout, demo) that portal_setup calls to install defaults (idempotent).
     setup_hook: str | None = None
+
+    def ready(self):
+        # The portal's own @track_usage events go to its database. This only configures the
+        # default tracker: its flush thread starts with the first event (see analytics.tracker).
+        if settings.ANALYTICS_TRACKER_ENABLED:
+            from analytics.tracker_db import tracker_install  # needs the app registry
+
+            tracker_install()
