@@ -5,6 +5,7 @@ from django.test.testcases import LiveServerThread
 from django_q.brokers import get_broker
 from rest_framework.test import APIClient
 
+from analytics import tracker
 from monitoring.metrics import REGISTRY
 from portal.keys import service_key_issue
 from tests.factories import ServiceFactory, UserFactory
@@ -32,6 +33,13 @@ def no_background_metric_flusher():
     # The flusher thread would write into test databases at its own pace; tests that exercise
     # it start and stop it themselves.
     REGISTRY.on_first_record = None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_background_usage_tracker():
+    # Features decorated with @track_usage record into the default tracker as tests run; its
+    # flush thread would write into test databases at its own pace. Tests flush it themselves.
+    tracker.DEFAULT.configure(sink=tracker.DEFAULT.sink, autostart=False)
 
 
 @pytest.fixture(autouse=True)
