@@ -112,3 +112,6 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} folded to {self.folded_id}"
+
+
+from analytics.models_behaviour import BehaviourResult  # noqa: E402, F401  (own module; Django finds models here)
