@@ -4,68 +4,40 @@ The ingest body is validated by plain code in monitoring.ingest (no serializer p
 the serializers here only document the schema and validate query parameters.
 """
 
-import json
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
-from monitoring.ingest import IngestInvalid, ItemError, metrics_ingest
+from monitoring.ingest import IngestInvalid, metrics_ingest
 from monitoring.metrics import counter
 from monitoring.models import Metric, MetricKind
 from monitoring.query import AGGREGATIONS, series_list, series_query
 from portal.api.filters import BoundedDateTimeField, QueryParamsSerializer
-from portal.api.permissions import is_service, service_for_key
+from portal.api.ingest import (
+    BodyLimit,
+    envelope_items,
+    envelope_service,
+    errors_body,
+    idempotency_key,
+    ingest_body,
+    json_parser,
+    target_service,
+    too_large_body,
+)
 from portal.api.router import router
-from portal.lib.bodies import BodyTooLarge, body_read
+from portal.lib.bodies import BodyTooLarge
 from portal.models import Service
 
 MAX_POINTS = 2000
 MAX_STEP = 366 * 86400  # a year: `since + step` stays a date whatever the bounded `since`
 
 
-class IngestJSONParser(BaseParser):
-    """Declares JSON for the schema and content negotiation. The body itself is read by
-    `ingest_body`: DRF hands JSONParser subclasses `request.body`, whose 2.5 MB
-    DATA_UPLOAD_MAX_MEMORY_SIZE answers a valid batch with 400, and it skips bodies sent
-    without a Content-Length."""
-
-    media_type = "application/json"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.METRICS_INGEST_MAX_BODY_BYTES
-        raw = stream.read(limit + 1)
-        if len(raw) > limit:
-            raise exceptions.APIException(too_large_body(limit)["detail"], code="too_large")
-        return _json_loads(raw)
-
-
-def ingest_body(request):
-    """The parsed JSON body, read against METRICS_INGEST_MAX_BODY_BYTES; BodyTooLarge above it."""
-    if request.content_type.partition(";")[0].strip().lower() != "application/json":
-        raise exceptions.UnsupportedMediaType(request.content_type)
-    return _json_loads(body_read(request._request, limit=settings.METRICS_INGEST_MAX_BODY_BYTES))
-
-
-def too_large_body(limit: int) -> dict:
-    return {
-        "detail": f"samples: the body exceeds {limit} bytes (METRICS_INGEST_MAX_BODY_BYTES); send smaller batches.",
-        "limit_bytes": limit,
-    }
-
-
-def _json_loads(raw: bytes):
-    # Python's json accepts the NaN/Infinity literals its json.dumps writes, so the ingest
-    # validation can refuse them naming the sample and field instead of failing the whole body.
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+BODY_LIMIT = BodyLimit(items="samples", setting="METRICS_INGEST_MAX_BODY_BYTES")
+IngestJSONParser = json_parser(BODY_LIMIT)
 
 
 ingested_total = counter(
@@ -183,19 +155,6 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     parser_classes = [IngestJSONParser]
     own_body_limit = True  # METRICS_INGEST_MAX_BODY_BYTES, checked by ingest_body (413 above it)
 
-    def _target_service(self, request, slug):
-        if is_service(request):
-            requested = Service.objects.filter(slug=slug).first() if slug else None
-            if slug and requested is None:
-                raise exceptions.PermissionDenied("service: this key may only write data of its own service.")
-            return service_for_key(request, requested)
-        if not slug:
-            raise exceptions.ValidationError({"service": ["This field is required."]})
-        service = Service.objects.filter(slug=slug).first()
-        if service is None:
-            raise exceptions.ValidationError({"service": [f"No service with slug {slug!r}."]})
-        return service
-
     @extend_schema(
         request=IngestSerializer,
         parameters=[
@@ -216,25 +175,17 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         """Store a batch of samples, all or nothing: when any item is invalid the answer is 400
         listing every bad item by index and field, and nothing from the batch is written."""
         try:
-            body = ingest_body(request)
+            body = ingest_body(request, BODY_LIMIT)
         except BodyTooLarge as exc:  # 413, never 400: the batch may be valid, just too big at once
-            return Response(too_large_body(exc.limit), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-        if not isinstance(body, dict):
-            raise exceptions.ValidationError({"samples": ["Send an object with a 'samples' list."]})
-        if "service" in body and not (isinstance(body["service"], str) and body["service"]):
-            # "" or null read as "not given" would write to the key's service without a word.
-            raise exceptions.ValidationError({"service": ["A service slug; leave it out for the key's own service."]})
-        service = self._target_service(request, body.get("service"))
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 200:
-            raise exceptions.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
-        if "samples" not in body:
-            raise exceptions.ValidationError({"samples": ["This field is required."]})
+            return Response(too_large_body(exc.limit, BODY_LIMIT), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        service = target_service(request, envelope_service(body, "samples"))
+        key = idempotency_key(request)
+        items = envelope_items(body, "samples")
         try:
-            outcome = metrics_ingest(service=service, items=body["samples"], idempotency_key=key)
+            outcome = metrics_ingest(service=service, items=items, idempotency_key=key)
         except IngestInvalid as exc:
             rejected_total.inc()
-            return Response(_errors_body(exc.errors, body["samples"]), status=status.HTTP_400_BAD_REQUEST)
+            return Response(errors_body(exc.errors, items, "samples"), status=status.HTTP_400_BAD_REQUEST)
         if not outcome.duplicate:
             ingested_total.inc(outcome.accepted, source=service.slug)
         code = status.HTTP_200_OK if outcome.duplicate else status.HTTP_201_CREATED
@@ -292,19 +243,6 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                 "series": series,
             }
         )
-
-
-def _errors_body(errors: list[ItemError], items) -> dict:
-    if errors[0].field == "samples":  # the batch as a whole: not a list, or too long
-        return {
-            "detail": f"samples: {errors[0].message}",
-            "errors": [{"field": "samples", "message": errors[0].message}],
-        }
-    bad = len({e.index for e in errors})
-    return {
-        "detail": f"{bad} of {len(items)} samples are invalid; nothing was written.",
-        "errors": [e.as_dict() for e in errors],
-    }
 
 
 router.register("metrics", MetricViewSet)

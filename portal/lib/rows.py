@@ -107,7 +107,9 @@ class TableWriter:
             with connection.cursor() as own:
                 return self.write(rows, using=using, cursor=own)
         if connection.vendor == "postgresql":
-            with cursor.copy(self.copy_sql(connection)) as copy:
+            # Django's cursor wrapper does not see COPY: its errors are turned into Django's
+            # (IntegrityError, ...) here, so callers catch one kind on both databases.
+            with connection.wrap_database_errors, cursor.copy(self.copy_sql(connection)) as copy:
                 for row in rows:
                     copy.write_row(row)
         else:
