@@ -409,5 +409,12 @@ ANALYTICS_TRACKER_FLUSH_INTERVAL_SECONDS = env_float(
 )
 ANALYTICS_TRACKER_FLUSH_SIZE = env_int("ANALYTICS_TRACKER_FLUSH_SIZE", 1000, min=1, max=1_000_000)
 ANALYTICS_TRACKER_BUFFER_LIMIT = env_int("ANALYTICS_TRACKER_BUFFER_LIMIT", 100_000, min=1, max=10_000_000)
+# Behaviour analysis (analytics.behaviour): a question over at most ANALYTICS_BEHAVIOUR_LIVE_MAX_EVENTS
+# events is answered on demand; larger ones are read from the results the daily job stores. Sessions
+# end after ANALYTICS_BEHAVIOUR_SESSION_TIMEOUT_SECONDS without an event (the default of the API).
+ANALYTICS_BEHAVIOUR_LIVE_MAX_EVENTS = env_int("ANALYTICS_BEHAVIOUR_LIVE_MAX_EVENTS", 200_000, min=100, max=20_000_000)
+ANALYTICS_BEHAVIOUR_SESSION_TIMEOUT_SECONDS = env_int(
+    "ANALYTICS_BEHAVIOUR_SESSION_TIMEOUT_SECONDS", 1800, min=60, max=86_400
+)
 # maintenance
 # reporting
