@@ -16,6 +16,13 @@ def test_empty_database_url_means_sqlite_with_wal_and_immediate_transactions(tmp
     assert "synchronous=NORMAL" in config["OPTIONS"]["init_command"]
     assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert config["OPTIONS"]["timeout"] >= 5
+    assert config["CONN_MAX_AGE"] > 0  # not a new connection (and WAL checkpoint) per request
+
+
+def test_a_sqlite_url_keeps_connections_too(tmp_path):
+    config = database_config(f"sqlite:///{tmp_path}/x.sqlite3", tmp_path)
+    assert config["CONN_MAX_AGE"] > 0
+    assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
 
 
 def test_postgres_url_is_parsed_with_health_checks(tmp_path):
