@@ -1,3 +1,3 @@
 """Integrations API: imported by portal.api.urls' autodiscovery; each module registers its viewsets."""
 
-from monitoring.integrations import scrape_api  # noqa: F401
+from monitoring.integrations import receiver_api, scrape_api  # noqa: F401

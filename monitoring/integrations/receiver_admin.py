@@ -1,13 +1,11 @@
 """Admin of the Alertmanager/Grafana receivers: tokens shown once, like service keys."""
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
-from monitoring.alerting.rules import rule_delete
 from monitoring.integrations.models import Receiver
-from monitoring.integrations.receivers import receiver_rule, receiver_token_issue
+from monitoring.integrations.receivers import receiver_delete, receiver_saved, receiver_token_issue
 
 
 @admin.register(Receiver)
@@ -38,10 +36,7 @@ class ReceiverAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        rule = receiver_rule(obj)  # so its channels can be set before the first alert arrives
-        if rule.service_id != obj.service_id:  # the rule lists under the receiver's service
-            rule.service = obj.service
-            rule.save(update_fields=["service", "updated_at"])
+        receiver_saved(receiver=obj)
         if not change:
             self._show_token(request, obj)
 
@@ -59,11 +54,7 @@ class ReceiverAdmin(admin.ModelAdmin):
         )
 
     def delete_model(self, request, obj):
-        """Its alerts are resolved with its rule (nothing would ever resolve them otherwise)."""
-        with transaction.atomic():
-            if obj.rule_id:
-                rule_delete(rule=obj.rule, by=request.user, via="admin", reason=f"receiver {obj.name!r} deleted")
-            obj.delete()
+        receiver_delete(receiver=obj, by=request.user, via="admin")
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:

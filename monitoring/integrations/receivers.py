@@ -24,6 +24,7 @@ from django.utils import timezone
 from monitoring.alerting.conditions import fingerprint as alert_fingerprint
 from monitoring.alerting.lifecycle import Firing, alerts_fire, alerts_resolve
 from monitoring.alerting.models import Alert, AlertRule, RuleSource
+from monitoring.alerting.rules import rule_delete
 from monitoring.integrations.models.receivers import TOKEN_PREFIX_LEN, Receiver, ReceiverKind
 from portal.lib.bulk import chunks, full_batches
 from portal.models import Service, hash_key
@@ -229,6 +230,30 @@ def receiver_token_issue(*, receiver: Receiver) -> str:
     receiver.token_prefix, receiver.token_hashed = prefix, hash_key(raw)
     receiver.save(update_fields=["token_prefix", "token_hashed"])
     return raw
+
+
+def receiver_token_revoke(*, receiver: Receiver) -> None:
+    """The receiver stops taking its token; its service's keys still post to it."""
+    receiver.token_prefix, receiver.token_hashed = None, ""
+    receiver.save(update_fields=["token_prefix", "token_hashed"])
+
+
+def receiver_saved(*, receiver: Receiver) -> AlertRule:
+    """After a receiver is created or edited (admin and API): its managed rule exists, so its
+    channels can be set before the first alert arrives, and lists under the receiver's service."""
+    rule = receiver.rule = receiver_rule(receiver)  # receiver_rule sets it on a fresh copy
+    if rule.service_id != receiver.service_id:
+        rule.service = receiver.service
+        rule.save(update_fields=["service", "updated_at"])
+    return rule
+
+
+def receiver_delete(*, receiver: Receiver, by, via: str) -> None:
+    """Its alerts are resolved with its rule (nothing would ever resolve them otherwise)."""
+    with transaction.atomic():
+        if receiver.rule_id:
+            rule_delete(rule=receiver.rule, by=by, via=via, reason=f"receiver {receiver.name!r} deleted")
+        receiver.delete()
 
 
 def receiver_token_find(raw: str) -> Receiver | None:

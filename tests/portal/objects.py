@@ -30,7 +30,7 @@ from monitoring.alerting.models import (
 )
 from monitoring.errors.models import ErrorGroup, ErrorProject
 from monitoring.errors.store import events_store
-from monitoring.integrations.models import ScrapeTarget
+from monitoring.integrations.models import Receiver, ScrapeTarget
 from monitoring.models import HealthCheck, HealthCheckResult, Metric
 from portal.keys import service_key_issue
 from portal.models import Deployment, Service, ServiceKey
@@ -77,6 +77,7 @@ class Objects:
     error_group: ErrorGroup
     error_project: ErrorProject
     scrape_target: ScrapeTarget
+    receiver: Receiver
 
     def ack_token(self) -> str:
         return ack_link_token(alert_id=self.alert.pk, recipient=self.users["operator"].email)
@@ -163,4 +164,5 @@ def make_objects(*, root: Path, users: dict | None = None) -> Objects:
         ),
         error_project=ErrorProject.for_service(service),
         scrape_target=ScrapeTarget.objects.create(service=service, url="http://127.0.0.1:9/metrics"),
+        receiver=Receiver.objects.create(name="prometheus", kind="alertmanager", service=service),
     )

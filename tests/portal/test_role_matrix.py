@@ -283,6 +283,9 @@ MATRIX: dict[str, Route] = {
         body={"version": "1", "alerts": []},
     ),
     **crud("integrations/scrape-targets", "scrape_target"),
+    **crud("integrations/receivers", "receiver"),
+    "api/v1/integrations/receivers/<pk>/token/": api_action("receiver", "admin", 200),
+    "api/v1/integrations/receivers/<pk>/revoke-token/": api_action("receiver", "admin", 200),
     **readonly("alert-deliveries", "delivery"),
     **readonly("alert-rule-states", "state"),
     # --- code health API
