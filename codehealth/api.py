@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from codehealth.analyzer import Thresholds
 from codehealth.filters import DebtFilter, FileFilter, FunctionFilter, ScanFilter, SeverityOrdering, with_severity_rank
+from codehealth.imports import graph_json, scan_graph
 from codehealth.models import (
     MAX_SCAN_EVERY_HOURS,
     CodeRepository,
@@ -17,6 +18,7 @@ from codehealth.models import (
     FileMetrics,
     FunctionMetrics,
     QualityGate,
+    latest_scan,
 )
 from codehealth.tasks import scan_queue
 from portal.api.filters import PortalFilterBackend
@@ -115,6 +117,31 @@ class QualityGateViewSet(viewsets.ModelViewSet):
     serializer_class = QualityGateSerializer
 
 
+class ImportEdgeSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    target = serializers.CharField()
+
+
+class ImportFanInSerializer(serializers.Serializer):
+    module = serializers.CharField()
+    imported_by = serializers.IntegerField()
+
+
+class ExternalImportSerializer(serializers.Serializer):
+    package = serializers.CharField(help_text="Top-level module name, e.g. 'requests'.")
+    files = serializers.ListField(child=serializers.CharField(), help_text="Files of the repository importing it.")
+
+
+class ImportGraphSerializer(serializers.Serializer):
+    scan = serializers.IntegerField(help_text="The scan the graph comes from.")
+    modules = serializers.IntegerField()
+    internal_edges = ImportEdgeSerializer(many=True, help_text="Module → module inside the repository (bounded).")
+    internal_edges_total = serializers.IntegerField()
+    most_imported = ImportFanInSerializer(many=True)
+    external = ExternalImportSerializer(many=True, help_text="Packages from outside the repository (not stdlib).")
+    stdlib = serializers.ListField(child=serializers.CharField())
+
+
 class RepositoryViewSet(viewsets.ModelViewSet):
     queryset = CodeRepository.objects.all()
     serializer_class = RepositorySerializer
@@ -132,6 +159,20 @@ class RepositoryViewSet(viewsets.ModelViewSet):
         with transaction.atomic():
             scan, _ = scan_queue(repository=repository, trigger=CodeScan.Trigger.API)
         return Response(ScanSerializer(scan).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        responses={200: ImportGraphSerializer},
+        summary="Module dependency graph of the latest scan",
+        description="Internal module edges and external packages with the files importing them. "
+        "404 until the repository has a successful scan.",
+    )
+    @action(detail=True, methods=["get"])
+    def imports(self, request, pk=None):
+        repository = self.get_object()
+        scan = latest_scan(repository)
+        if scan is None:
+            return Response({"detail": "The repository has no successful scan yet."}, status=status.HTTP_404_NOT_FOUND)
+        return Response({"scan": scan.pk, **graph_json(scan_graph(scan))})
 
 
 class ScanViewSet(viewsets.ReadOnlyModelViewSet):

@@ -10,7 +10,7 @@ from django.conf import settings
 from codehealth.analyzer import DEFAULT_EXCLUDES, Thresholds
 
 # Bump when the analyzer's results change, so stored file versions are analysed again.
-ANALYZER_VERSION = "1"
+ANALYZER_VERSION = "2"  # 2: file versions record their imports
 
 
 def default_thresholds() -> Thresholds:

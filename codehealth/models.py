@@ -259,6 +259,8 @@ class FileMetrics(models.Model):
     function_count = models.PositiveIntegerField(default=0)
     class_count = models.PositiveIntegerField(default=0)
     debt_count = models.PositiveIntegerField(default=0)
+    # Dotted names the file imports (codehealth/analyzer/imports.py); the module graph is built from these.
+    imports = models.JSONField(default=list, blank=True)
     debt_minutes = models.PositiveIntegerField(default=0)
     # Findings of this version (without pylint), so a reused file needs no re-analysis.
     findings = models.JSONField(default=list, blank=True, editable=False)
@@ -381,3 +383,13 @@ class DebtItem(models.Model):
     def task_ref(self) -> str:
         """The reference the maintenance hand-off knows this item by (unique across repositories)."""
         return f"{self.repository_id}:{self.fingerprint}"
+
+
+def latest_scan(repository) -> CodeScan | None:
+    """The repository's latest successful live scan (a history scan only when there is none)."""
+    return (
+        CodeScan.objects.filter(repository=repository, status=CodeScan.Status.SUCCEEDED)
+        .exclude(trigger=CodeScan.Trigger.HISTORY)
+        .order_by("-id")
+        .first()
+    ) or CodeScan.objects.filter(repository=repository, status=CodeScan.Status.SUCCEEDED).order_by("-id").first()

@@ -310,6 +310,7 @@ def _file_row(repository, scan, key: str, report: "FileReport") -> FileMetrics:
         findings=[_finding_json(f) for f in report.findings],
         debt_count=len(report.findings),
         debt_minutes=sum(f.minutes for f in report.findings),
+        imports=report.imports,
     )
     if report.raw is None:
         return row

@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/scan/", views.scan_now, name="scan-now"),
     path("<int:pk>/scans/<int:scan_pk>/status/", views.scan_status, name="scan-status"),
     path("<int:pk>/debt/", views.debt_list, name="debt"),
+    path("<int:pk>/imports/", views.imports_page, name="imports"),
     path("<int:pk>/files/<int:file_pk>/", views.file_detail, name="file"),
     path("<int:pk>/chart/<str:series>/", charts.TrendChart.as_view(), name="chart"),
 ]

@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from codehealth.filters import DebtFilter
+from codehealth.imports import graph_json, scan_graph
 from codehealth.models import (
     SEVERITY_RANK,
     CodeRepository,
@@ -24,6 +25,7 @@ from codehealth.models import (
     FileMetrics,
     FunctionMetrics,
     Severity,
+    latest_scan,
 )
 from codehealth.scanning import IN_PROGRESS
 from codehealth.tasks import scan_queue
@@ -32,15 +34,6 @@ from portal.access import viewer_required
 SCAN_PERMISSION = "codehealth.scan_coderepository"
 PAGE_SIZE = 50
 SEVERITIES = sorted(Severity.values, key=lambda s: -SEVERITY_RANK[s])
-
-
-def latest_scan(repository) -> CodeScan | None:
-    return (
-        CodeScan.objects.filter(repository=repository, status=CodeScan.Status.SUCCEEDED)
-        .exclude(trigger=CodeScan.Trigger.HISTORY)
-        .order_by("-id")
-        .first()
-    ) or CodeScan.objects.filter(repository=repository, status=CodeScan.Status.SUCCEEDED).order_by("-id").first()
 
 
 @viewer_required
@@ -187,3 +180,11 @@ def file_detail(request, pk: int, file_pk: int):
             ).order_by("line"),
         },
     )
+
+
+@viewer_required
+def imports_page(request, pk: int):
+    repository = get_object_or_404(CodeRepository, pk=pk)
+    scan = latest_scan(repository)
+    graph = graph_json(scan_graph(scan)) if scan is not None else None
+    return render(request, "codehealth/imports.html", {"repository": repository, "scan": scan, "graph": graph})

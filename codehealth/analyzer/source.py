@@ -15,6 +15,7 @@ from radon.metrics import h_visit_ast, mi_compute, mi_rank
 from radon.visitors import ComplexityVisitor
 
 from codehealth.analyzer.cognitive import cognitive_complexity, max_nesting
+from codehealth.analyzer.imports import imports_of
 from codehealth.analyzer.rawcounts import Comment, RawCounts, comments_of, raw_counts, tokens_of
 from codehealth.analyzer.rawscan import fast_raw_counts
 from codehealth.analyzer.tree import content_hash
@@ -59,6 +60,7 @@ class FileReport:
     blocks: list[Block] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     findings: list = field(default_factory=list)  # debt.Finding, filled by debt.findings_for
+    imports: list[str] = field(default_factory=list)  # dotted names, see analyzer/imports.py
 
     @property
     def functions(self) -> list[Block]:
@@ -107,6 +109,7 @@ def analyze_source(path: str, data: bytes) -> FileReport:
     report.mi = mi_compute(halstead.volume, visitor.total_complexity, raw.lloc, comment_share)
     report.mi_rank = mi_rank(report.mi)
     report.blocks = blocks_of(tree, visitor)
+    report.imports = imports_of(tree, path)
     return report
 
 

@@ -27,6 +27,7 @@ def page_urls(repository, scan):
         "/codehealth/",
         f"/codehealth/{repository.pk}/",
         f"/codehealth/{repository.pk}/debt/",
+        f"/codehealth/{repository.pk}/imports/",
         f"/codehealth/{repository.pk}/files/{file.pk}/",
     ]
 
