@@ -5,12 +5,16 @@ is a bearer secret, and usage events are readable by every viewer. The user id i
 primary key as an opaque string ("" for anonymous visitors). Django gives a session a new key
 at login, so a visit's events before and after logging in fall into two sessions.
 
-Placed after AuthenticationMiddleware. Reading `request.user` loads the session and the user
-once per request; the views that track features read them anyway, and a request without a
-session cookie (API calls with a service key) costs no query.
+Placed after SessionMiddleware and AuthenticationMiddleware. The user comes from the session
+(the id Django's login stored there, the same value as `str(request.user.pk)`), which costs at
+most the session load the page's own `request.user` does anyway, and no user query. A request
+without a session cookie (API calls with a key) costs no query; when the database is down the
+ids are left empty and the view answers as it would without this middleware.
 """
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.contrib.auth import SESSION_KEY
+from django.db import DatabaseError
 from django.utils.crypto import salted_hmac
 
 from analytics.tracker import MAX_SESSION_ID, set_context
@@ -24,13 +28,26 @@ def session_hash(session_key: str | None) -> str:
     return salted_hmac(SALT, session_key, algorithm="sha256").hexdigest()[:MAX_SESSION_ID]
 
 
-def _session_id(request) -> str:
+def _ids(request) -> tuple[str, str]:
     session = getattr(request, "session", None)
-    return session_hash(session.session_key) if session is not None else ""
+    if session is None or not session.session_key:  # no cookie: nothing to load
+        return "", ""
+    try:
+        user_id = session.get(SESSION_KEY)
+    except DatabaseError:
+        return "", ""
+    return session_hash(session.session_key), str(user_id or "")
 
 
-def _user_id(user) -> str:
-    return str(user.pk) if user is not None and user.is_authenticated else ""
+async def _aids(request) -> tuple[str, str]:
+    session = getattr(request, "session", None)
+    if session is None or not session.session_key:
+        return "", ""
+    try:
+        user_id = await session.aget(SESSION_KEY)
+    except DatabaseError:
+        return "", ""
+    return session_hash(session.session_key), str(user_id or "")
 
 
 class UsageContextMiddleware:
@@ -46,11 +63,11 @@ class UsageContextMiddleware:
     def __call__(self, request):
         if self.is_async:
             return self._acall(request)
-        with set_context(session_id=_session_id(request), user_id=_user_id(getattr(request, "user", None))):
+        session_id, user_id = _ids(request)
+        with set_context(session_id=session_id, user_id=user_id):
             return self.get_response(request)
 
     async def _acall(self, request):
-        # request.user would query the database from the event loop; auser() does it off it.
-        user = await request.auser() if hasattr(request, "auser") else None
-        with set_context(session_id=_session_id(request), user_id=_user_id(user)):
+        session_id, user_id = await _aids(request)
+        with set_context(session_id=session_id, user_id=user_id):
             return await self.get_response(request)

@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "portal.middleware.DatabaseUnavailableMiddleware",  # 503 + Retry-After when the database is down
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The session and user on @track_usage events (needs the session and the user: after both).
+    "analytics.middleware.UsageContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a lockout marked during authenticate() into the 429 answer.
