@@ -339,6 +339,9 @@ OTLP_RESOURCE_LABELS = env.list(
     "OTLP_RESOURCE_LABELS", default=["service.instance.id", "deployment.environment", "host.name"]
 )
 OTLP_EXPONENTIAL_SCALE = env_int("OTLP_EXPONENTIAL_SCALE", 2, min=0, max=5)
+# /v1/metrics is in the schema but not under /api/: without a fixed prefix the common one would
+# become "/" and every other operation's id and tag would change (v1_alerts_list -> api_v1_...).
+SPECTACULAR_SETTINGS["SCHEMA_PATH_PREFIX"] = "/api/"
 HEALTH_RESULT_RETENTION_DAYS = env_int("HEALTH_RESULT_RETENTION_DAYS", 30, min=1, max=3650)
 # Custom health checks the deployment allows: name=dotted.path,other=dotted.path. The API and admin
 # choose among these names only; an import path never comes from a request.
@@ -419,4 +422,12 @@ ANALYTICS_BEHAVIOUR_SESSION_TIMEOUT_SECONDS = env_int(
     "ANALYTICS_BEHAVIOUR_SESSION_TIMEOUT_SECONDS", 1800, min=60, max=86_400
 )
 # maintenance
+# Runs and tasks have "status", "kind" and "trigger" fields like other apps: name their enums.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "MaintenanceRunStatusEnum": "maintenance.models.runs.RunStatus",
+        "MaintenanceTaskKindEnum": "maintenance.models.tasks.MaintenanceTask.Kind",
+        "MaintenanceRunTriggerEnum": "maintenance.models.runs.MaintenanceRun.Trigger",
+    }
+)
 # reporting
