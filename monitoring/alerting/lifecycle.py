@@ -12,6 +12,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from analytics.tracker import track_usage
 from monitoring.alerting.escalation import escalation_start, escalation_stop, escalations_start
 from monitoring.alerting.events import event_build, event_record, sweep_failure_record
 from monitoring.alerting.models import (
@@ -244,6 +245,7 @@ def _person(by):
     return by if getattr(by, "pk", None) else None
 
 
+@track_usage("alerts.acknowledge")
 def alert_acknowledge(
     *, alert: Alert | int, by, via: str, reason: str | None = None, now: datetime | None = None
 ) -> Alert:
@@ -293,6 +295,7 @@ def alert_unacknowledge(
     return alert
 
 
+@track_usage("alerts.resolve")
 def alert_resolve(
     *,
     alert: Alert | int,
@@ -427,6 +430,7 @@ def alert_reopen(
     return alert
 
 
+@track_usage("alerts.comment")
 def alert_comment(*, alert: Alert | int, by, via: str, text: str, now: datetime | None = None) -> AlertEvent:
     """Comments are allowed in every state: the post-mortem happens after resolution."""
     now = now or timezone.now()

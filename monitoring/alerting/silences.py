@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.tracker import track_usage
 from monitoring.alerting.lifecycle import TransitionNotAllowed, alert_suppress
 from monitoring.alerting.models import Alert, AlertRule, Silence
 from monitoring.alerting.suppression import Hold, holds_recheck, silence_hold, suppressions_for
@@ -84,6 +85,7 @@ def _hold(silence: Silence, covered: list[tuple[int, Hold | None]], *, now: date
     return held
 
 
+@track_usage("alerts.silence")
 def silence_for_alert(
     *, alert: Alert, duration: timedelta, author, reason: str = "", now: datetime | None = None
 ) -> Silence:
