@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from analytics.tracker import track_usage
 from codehealth.filters import DebtFilter
 from codehealth.imports import graph_json, scan_graph
 from codehealth.models import (
@@ -93,6 +94,7 @@ def debt_breakdown(repository) -> dict:
 
 @require_POST
 @viewer_required
+@track_usage("codehealth.scan_now")  # people who may open pages: what they try, refused or not
 def scan_now(request, pk: int):
     if not request.user.has_perm(SCAN_PERMISSION):
         raise PermissionDenied("Your role does not allow this.")
