@@ -16,7 +16,16 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from monitoring.errors.fingerprint import exceptions_of, fingerprint, title_and_culprit
-from monitoring.errors.scrub import scrub_event
+from monitoring.errors.scrub import (
+    _scrub_request,
+    is_query_key,
+    is_secret_name,
+    masked,
+    may_hold_credentials,
+    scrub_query_value,
+    scrub_text,
+    scrub_value,
+)
 
 MAX_EVENTS_PER_BATCH = 1000
 MAX_EXCEPTIONS = 10
@@ -66,6 +75,65 @@ def bound(value, depth: int = 0):
     return cut(repr(value))
 
 
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
+def clean(value, depth: int = 0):
+    """`scrub_value(bound(value, depth))` in one pass, without the intermediate copy.
+
+    Preparing an event is the ingest endpoint's largest cost and most of an event is frames and
+    free-form parts, so bounding and scrubbing walk them once, with exact type tests first.
+    tests/errors/test_scrub.py checks it against the two passes it replaces."""
+    kind = type(value)
+    if kind is str:
+        return scrub_text(value if len(value) <= MAX_CHARS else cut(value))
+    if kind in _PLAIN:
+        return value
+    if depth >= MAX_DEPTH or (kind is not dict and kind is not list and kind is not tuple):
+        return scrub_value(bound(value, depth))
+    if kind is dict:
+        return _clean_dict(value, depth + 1, 200, MAX_ITEMS)
+    out = []
+    for item in value[:MAX_ITEMS]:
+        kind = type(item)
+        if kind is str:
+            out.append(scrub_text(item if len(item) <= MAX_CHARS else cut(item)))
+        elif kind in _PLAIN:
+            out.append(item)
+        elif (kind is list or kind is tuple) and len(item) == 2 and type(item[0]) is str and depth + 1 < MAX_DEPTH:
+            # Headers, tags and query strings also come as [name, value] pairs.
+            name = item[0] if len(item[0]) <= MAX_CHARS else cut(item[0])
+            if name and is_secret_name(name):
+                out.append([name, masked(bound(item[1], depth + 2))])
+            else:
+                out.append(clean(item, depth + 1))
+        else:
+            out.append(clean(item, depth + 1))
+    return out
+
+
+def _clean_dict(value: dict, depth: int, key_limit: int, items: int) -> dict:
+    """A dict's first `items` entries, keys cut to `key_limit`, values bounded from `depth`, scrubbed."""
+    out = {}
+    pairs = value.items() if len(value) <= items else list(value.items())[:items]
+    for key, item in pairs:
+        if type(key) is not str or len(key) > key_limit:
+            key = cut(key, key_limit)
+        if key and is_secret_name(key):
+            out[key] = masked(bound(item, depth))  # the key decides: the value is not looked at
+            continue
+        kind = type(item)
+        if kind is str:
+            if len(item) > MAX_CHARS:
+                item = cut(item)
+            out[key] = scrub_query_value(item) if key and is_query_key(key) else scrub_text(item)
+        elif kind in _PLAIN:
+            out[key] = item
+        else:
+            out[key] = clean(item, depth)
+    return out
+
+
 def _text(event: dict, name: str, limit: int) -> str:
     value = event.get(name)
     if value is None:
@@ -113,6 +181,7 @@ def level_of(raw, field: str = "level") -> str:
 
 
 def _lines(value, field: str) -> list[str]:
+    """Context lines, bounded (scrubbed by the caller: they are code, but may hold a credential)."""
     if value is None:
         return []
     if not isinstance(value, list):
@@ -122,19 +191,38 @@ def _lines(value, field: str) -> list[str]:
 
 
 def _frame(frame, field: str) -> dict:
+    """One frame bounded and scrubbed. Its own keys are fixed names, none secret-looking
+    (a test holds that), so only the values are looked at.
+
+    A frame's text (names, paths, ~11 source lines) is tested for credentials in one go, joined:
+    most frames hold none, and one test of the joined text costs less than a call per string."""
     if not isinstance(frame, dict):
         raise Refused(field, "must be an object")
-    out = {name: cut(frame[name], 300) for name in _FRAME_TEXT if frame.get(name) is not None}
+    out = {}
+    texts = []
+    for name in _FRAME_TEXT:
+        value = frame.get(name)
+        if value is not None:
+            value = value if type(value) is str and len(value) <= 300 else cut(value, 300)
+            out[name] = value
+            texts.append(value)
     for name in ("lineno", "colno"):
-        if isinstance(frame.get(name), int) and not isinstance(frame.get(name), bool):
-            out[name] = frame[name]
+        value = frame.get(name)
+        if type(value) is int:
+            out[name] = value
     out["in_app"] = frame.get("in_app") is True
-    out["pre_context"] = _lines(frame.get("pre_context"), f"{field}.pre_context")
+    pre = _lines(frame.get("pre_context"), f"{field}.pre_context")
     post = frame.get("post_context")
-    out["post_context"] = _lines(post[:MAX_CONTEXT_LINES] if isinstance(post, list) else post, f"{field}.post_context")
+    post = _lines(post[:MAX_CONTEXT_LINES] if isinstance(post, list) else post, f"{field}.post_context")
+    if may_hold_credentials("\n".join(texts + pre + post)):
+        for name in _FRAME_TEXT:
+            if name in out:
+                out[name] = scrub_text(out[name])
+        pre, post = [scrub_text(line) for line in pre], [scrub_text(line) for line in post]
+    out["pre_context"], out["post_context"] = pre, post
     variables = frame.get("vars")
     if isinstance(variables, dict):
-        out["vars"] = {cut(k, 100): bound(v, 2) for k, v in list(variables.items())[:MAX_VARS]}
+        out["vars"] = _clean_dict(variables, 2, 100, MAX_VARS)
     return out
 
 
@@ -142,12 +230,12 @@ def _exception(value, field: str) -> dict:
     if not isinstance(value, dict):
         raise Refused(field, "must be an object")
     out = {
-        name: cut(value[name], MAX_MESSAGE_CHARS if name == "value" else 300)
+        name: scrub_text(cut(value[name], MAX_MESSAGE_CHARS if name == "value" else 300))
         for name in ("type", "value", "module")
         if value.get(name) is not None
     }
     if isinstance(value.get("mechanism"), dict):
-        out["mechanism"] = bound(value["mechanism"], 3)
+        out["mechanism"] = clean(value["mechanism"], 3)
     stack = value.get("stacktrace")
     if stack is not None:
         frames = stack.get("frames") if isinstance(stack, dict) else None
@@ -185,12 +273,23 @@ def _tags(event: dict) -> dict[str, str]:
             pairs.append(tuple(pair))
     else:
         raise Refused("tags", "must be an object or a list of [key, value] pairs")
-    return {
+    bounded = {
         cut(key, MAX_TAG_KEY): cut("" if value is None else value, MAX_TAG_VALUE) for key, value in pairs[:MAX_TAGS]
     }
+    return _clean_dict(bounded, 0, MAX_TAG_KEY, MAX_TAGS)
 
 
 def _object(event: dict, name: str) -> dict:
+    """A free-form part, bounded and scrubbed."""
+    value = event.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Refused(name, "must be an object")
+    return clean(value)
+
+
+def _bounded_object(event: dict, name: str) -> dict:
     value = event.get(name)
     if value is None:
         return {}
@@ -218,7 +317,7 @@ def _message(event: dict) -> str:
 def _breadcrumbs(event: dict) -> list:
     raw = event.get("breadcrumbs")
     values = raw.get("values") if isinstance(raw, dict) else raw
-    return bound(values[-MAX_BREADCRUMBS:]) if isinstance(values, list) else []
+    return clean(values[-MAX_BREADCRUMBS:]) if isinstance(values, list) else []
 
 
 def user_hash(user: dict) -> str:
@@ -237,31 +336,31 @@ def event_normalize(event, *, now: datetime) -> dict:
     fingerprint_field = event.get("fingerprint")
     if fingerprint_field is not None and not isinstance(fingerprint_field, list):
         raise Refused("fingerprint", "must be a list of strings")
-    bounded = {
-        "event_id": _event_id(event),
-        "timestamp": _timestamp(event, now),
+    event_id, timestamp = _event_id(event), _timestamp(event, now)
+    request, user = _bounded_object(event, "request"), _bounded_object(event, "user")
+    # Bounded and scrubbed in the same pass, part by part (scrub.scrub_event's rules; the event's
+    # own top-level keys are fixed names, none secret-looking).
+    clean = {
         "level": level_of(event.get("level")),
-        "platform": _text(event, "platform", 32),
-        "logger": _text(event, "logger", 128),
-        "transaction": _text(event, "transaction", 200),
-        "server_name": _text(event, "server_name", 128),
-        "release": _text(event, "release", 200),
-        "environment": _text(event, "environment", 64),
-        "message": cut(_message(event), MAX_MESSAGE_CHARS),
+        "platform": scrub_text(_text(event, "platform", 32)),
+        "logger": scrub_text(_text(event, "logger", 128)),
+        "transaction": scrub_text(_text(event, "transaction", 200)),
+        "server_name": scrub_text(_text(event, "server_name", 128)),
+        "release": scrub_text(_text(event, "release", 200)),
+        "environment": scrub_text(_text(event, "environment", 64)),
+        "message": scrub_text(cut(_message(event), MAX_MESSAGE_CHARS)),
         "logentry": _object(event, "logentry"),
         "exception": {"values": _exceptions(event)},
         "tags": _tags(event),
-        "user": _object(event, "user"),
-        "request": _object(event, "request"),
+        "user": scrub_value(user),
+        "request": _scrub_request(request),  # cookies, query strings and form bodies: small, its own rules
         "contexts": _object(event, "contexts"),
         "extra": _object(event, "extra"),
         "sdk": _object(event, "sdk"),
         "breadcrumbs": _breadcrumbs(event),
-        "fingerprint": [cut(part, 512) for part in (fingerprint_field or [])[:32]],
+        "fingerprint": [scrub_text(cut(part, 512)) for part in (fingerprint_field or [])[:32]],
     }
-    timestamp, event_id = bounded.pop("timestamp"), bounded.pop("event_id")
-    users = user_hash(bounded["user"])  # before scrubbing: an id is not a secret, but is hashed anyway
-    clean = scrub_event(bounded)
+    users = user_hash(user)  # before scrubbing: an id is not a secret, but is hashed anyway
     title, culprit = title_and_culprit(clean)
     if not exceptions_of(clean) and not clean["message"] and not clean["logentry"]:
         raise Refused("exception", "an event needs an exception or a message")

@@ -4,11 +4,14 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitoring.errors.models import ErrorEvent, ErrorGroup
-from monitoring.errors.scrub import is_secret_key, scrub_event
+from monitoring.errors.normalize import _FRAME_TEXT, bound, clean, event_normalize
+from monitoring.errors.scrub import _may_hold_secret_param, is_secret_key, scrub_event, scrub_value
 from monitoring.errors.store import events_store
-from portal.lib.masking import SUBSTITUTE
+from portal.lib.masking import _PARAM_WORDS, SUBSTITUTE
 from tests.errors.builders import event, exception, frame
 
 SECRETS = ["hunter2", "tok-123", "s3cr3t", "key-abc", "sess-xyz", "csrf-999", "cred-1", "Bearer abc.def", "bk-77"]
@@ -100,3 +103,48 @@ def test_nothing_secret_reaches_the_database(service):
     text = json.dumps(stored, default=str) + json.dumps(list(ErrorGroup.objects.values()), default=str)
     for secret in SECRETS:
         assert secret not in text, secret
+
+
+# The endpoint bounds and scrubs in one pass (normalize.clean, normalize._frame); these hold it
+# to the two passes it replaces and to the scrubber's own rules.
+_KEYS = st.sampled_from(["password", "user", "QUERY_STRING", "author", "x-api-key", "headers", "data", "", "k" * 250])
+_TEXTS = st.sampled_from(
+    ["plain", "a=1&token=abc", "https://u:pw@h/x", "x" * 1100, "order_id=7", "SECRET=1", "", "mail@host", "?key=v"]
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXTS,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(_TEXTS | _KEYS, children).map(list)
+        | st.dictionaries(_KEYS, children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON, depth=st.integers(min_value=0, max_value=6))
+def test_one_pass_cleaning_equals_bounding_then_scrubbing(value, depth):
+    assert clean(value, depth) == scrub_value(bound(value, depth))
+
+
+def test_a_prepared_event_has_nothing_left_to_scrub():
+    leaky = _leaky_event()
+    leaky["exception"]["values"][0]["stacktrace"]["frames"].append(
+        frame("shop.db", "connect", context_line='    DSN = "https://key:hunter2@sentry.test/1"', pre_context=["x = 1"],
+              vars={"QUERY_STRING": "a=1&token=tok-123", "pairs": [["password", "hunter2"], ["page", "2"]]})
+    )  # fmt: skip
+    prepared = event_normalize(leaky, now=datetime(2026, 1, 1, tzinfo=UTC))["event"]
+    assert scrub_event(prepared) == prepared
+    text = json.dumps(prepared)
+    for secret in SECRETS:
+        assert secret not in text, secret
+
+
+def test_frame_keys_are_not_secret_names_and_the_word_lists_agree():
+    # _frame masks no frame key: that only holds while none of them looks like a secret.
+    assert not [key for key in (*_FRAME_TEXT, "lineno", "colno", "in_app", "pre_context", "post_context", "vars")
+                if is_secret_key(key)]  # fmt: skip
+    for word in _PARAM_WORDS:
+        assert _may_hold_secret_param(f"x{word}y"), word
+    assert not _may_hold_secret_param("order_id request next_step result")

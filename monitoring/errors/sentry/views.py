@@ -10,6 +10,8 @@ is public and nothing is read back but the event id, as with Sentry).
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -62,6 +64,24 @@ PREFLIGHT_HEADERS = {
 }
 
 
+@dataclass(frozen=True)
+class SdkRequest:
+    """What the ingest reads of a request: the same from Django's view and from the WSGI fast path
+    (fastpath.py), which skips the middleware stack."""
+
+    auth_header: str
+    query: Mapping  # the query string's parameters (.get)
+    content_encoding: str
+    read_body: Callable[[int], bytes]  # up to a limit of bytes, else BodyTooLarge
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict
+    headers: dict
+
+
 class Refused(Exception):
     def __init__(self, status: int, reason: str, headers: dict | None = None):
         super().__init__(reason)
@@ -78,24 +98,19 @@ def _limits() -> Limits:
     )
 
 
-def _answer(status: int, body: dict, headers: dict | None = None) -> JsonResponse:
-    response = JsonResponse(body, status=status)
-    for name, value in {**CORS_HEADERS, **(headers or {})}.items():
-        response[name] = value
-    return response
+def _answer(status: int, body: dict, headers: dict | None = None) -> Answer:
+    return Answer(status, body, {**CORS_HEADERS, **(headers or {})})
 
 
-def _refusal(exc: Refused) -> JsonResponse:
+def _refusal(exc: Refused) -> Answer:
     # X-Sentry-Error is where the SDKs (and Sentry's own answers) put the reason.
     return _answer(exc.status, {"detail": exc.reason}, {"X-Sentry-Error": exc.reason[:200], **exc.headers})
 
 
-def _body(request) -> bytes:
+def _body(request: SdkRequest) -> bytes:
     try:
-        raw = body_read(request, limit=settings.ERRORS_INGEST_MAX_BODY_BYTES)
-        return decompress(
-            raw, request.headers.get("Content-Encoding", ""), limit=settings.ERRORS_INGEST_MAX_ENVELOPE_BYTES
-        )
+        raw = request.read_body(settings.ERRORS_INGEST_MAX_BODY_BYTES)
+        return decompress(raw, request.content_encoding, limit=settings.ERRORS_INGEST_MAX_ENVELOPE_BYTES)
     except BodyTooLarge as exc:
         raise Refused(413, f"the request body exceeds {exc.limit} bytes") from None
     except EnvelopeError as exc:
@@ -159,8 +174,8 @@ def _store(project, events: list[dict], transactions: list[dict]) -> None:
                 ITEMS.inc(count, type="transaction", outcome="dropped")
 
 
-def _envelope(request, project_id: int) -> JsonResponse:
-    credentials = sdk_auth(header=request.headers.get("X-Sentry-Auth", ""), query=request.GET)
+def _envelope(request: SdkRequest, project_id: int) -> Answer:
+    credentials = sdk_auth(header=request.auth_header, query=request.query)
     project = _authenticate(project_id, credentials.key) if credentials else None
     data = _body(request)
     if project is None:  # tunnels forward browsers' envelopes with the DSN in the header instead
@@ -179,8 +194,8 @@ def _envelope(request, project_id: int) -> JsonResponse:
     return _answer(200, {"id": event_id} if type(event_id) is str else {})
 
 
-def _store_request(request, project_id: int) -> JsonResponse:
-    credentials = sdk_auth(header=request.headers.get("X-Sentry-Auth", ""), query=request.GET)
+def _store_request(request: SdkRequest, project_id: int) -> Answer:
+    credentials = sdk_auth(header=request.auth_header, query=request.query)
     project = _authenticate(project_id, credentials.key if credentials else "")
     try:
         event = parse_store(_body(request), limits=_limits())
@@ -195,6 +210,21 @@ def _store_request(request, project_id: int) -> JsonResponse:
     return _answer(200, {"id": event["event_id"]})
 
 
+def ingest(handler, request: SdkRequest, project_id: int) -> Answer:
+    """The answer to a POST of `handler` (_envelope or _store_request): both adapters call this."""
+    try:
+        return handler(request, project_id)
+    except Refused as exc:
+        return _refusal(exc)
+
+
+def _response(answer: Answer) -> JsonResponse:
+    response = JsonResponse(answer.body, status=answer.status)
+    for name, value in answer.headers.items():
+        response[name] = value
+    return response
+
+
 def _endpoint(handler):
     @csrf_exempt
     @own_body_limit  # ERRORS_INGEST_MAX_BODY_BYTES, read by _body (413 above it)
@@ -205,13 +235,16 @@ def _endpoint(handler):
                 response[name] = value
             return response
         if request.method != "POST":
-            response = _answer(405, {"detail": "only POST is accepted"})
+            response = _response(_answer(405, {"detail": "only POST is accepted"}))
             response["Allow"] = "POST, OPTIONS"
             return response
-        try:
-            return handler(request, project_id)
-        except Refused as exc:
-            return _refusal(exc)
+        sdk_request = SdkRequest(
+            auth_header=request.headers.get("X-Sentry-Auth", ""),
+            query=request.GET,
+            content_encoding=request.headers.get("Content-Encoding", ""),
+            read_body=lambda limit: body_read(request, limit=limit),
+        )
+        return _response(ingest(handler, sdk_request, project_id))
 
     view.__name__ = handler.__name__.strip("_")
     return view
