@@ -1,0 +1,115 @@
+"""What maintenance did, for the summary API, the vulnerabilities page and reporting.
+
+Figures are read from runs' `changes` (the keys documented in maintenance/executors/base.py):
+bytes freed and files removed by cleanups, packages updated, and the open vulnerabilities of
+each environment's latest completed audit. Days are UTC days.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Count, Max
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from maintenance.models import MaintenanceRun, MaintenanceTask, RunStatus
+
+DAYS_MAX = 366
+# Statuses whose changes happened (a rolled-back run restored what it changed).
+APPLIED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
+AUDIT_DONE = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
+
+
+def _whole(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def maintenance_summary(*, days: int = 30, now: datetime | None = None) -> dict:
+    """Runs by status per day over the last `days` UTC days, and the totals of what changed."""
+    if not 1 <= days <= DAYS_MAX:
+        raise ValueError(f"days must be between 1 and {DAYS_MAX}")
+    now = now or timezone.now()
+    start = datetime.combine((now.astimezone(UTC) - timedelta(days=days - 1)).date(), datetime.min.time(), UTC)
+    runs = MaintenanceRun.objects.filter(created_at__gte=start, created_at__lte=now)
+    per_day: dict = defaultdict(dict)
+    rows = (
+        runs.annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day", "status")
+        .annotate(n=Count("id"))
+        .order_by("day", "status")
+    )
+    for row in rows:
+        per_day[row["day"]][row["status"]] = row["n"]
+    totals = {"bytes_freed": 0, "files_removed": 0, "packages_updated": 0}
+    # Only the changes column of applied runs, streamed: a year of runs stays in constant memory.
+    for changes in runs.filter(status__in=APPLIED).values_list("changes", flat=True).iterator(chunk_size=500):
+        if not isinstance(changes, dict):
+            continue
+        totals["bytes_freed"] += _whole(changes.get("bytes_freed"))
+        totals["files_removed"] += _whole(changes.get("files_removed"))
+        packages = changes.get("packages")
+        totals["packages_updated"] += len(packages) if isinstance(packages, list) else 0
+    findings = open_vulnerabilities()
+    return {
+        "since": start,
+        "until": now,
+        "days": [
+            {
+                "day": start.date() + timedelta(days=offset),
+                "statuses": per_day.get(start.date() + timedelta(days=offset), {}),
+            }
+            for offset in range(days)
+        ],
+        "runs_by_status": dict(runs.values_list("status").annotate(n=Count("id")).order_by()),
+        **totals,
+        "open_vulnerabilities": len(findings["vulnerabilities"]),
+        "incomplete_audits": findings["incomplete_environments"],
+    }
+
+
+def latest_audit_runs() -> list[MaintenanceRun]:
+    """Each environment's latest completed security-audit run (two queries in all)."""
+    latest = (
+        MaintenanceRun.objects.filter(task__kind=MaintenanceTask.Kind.SECURITY_AUDIT, status__in=AUDIT_DONE)
+        .values("task__environment")
+        .annotate(last=Max("id"))
+        .values_list("last", flat=True)
+    )
+    return list(
+        MaintenanceRun.objects.filter(pk__in=list(latest))
+        .select_related("task__environment")
+        .order_by("task__environment__name")
+    )
+
+
+def open_vulnerabilities() -> dict:
+    """Open findings across environments, reachable ones first, then by package and id."""
+    found, incomplete = [], 0
+    for run in latest_audit_runs():
+        changes = run.changes if isinstance(run.changes, dict) else {}
+        if changes.get("incomplete"):
+            incomplete += 1
+        for vuln in changes.get("vulnerabilities") or ():
+            if not isinstance(vuln, dict):
+                continue
+            found.append(
+                {
+                    "environment": run.task.environment.name if run.task.environment else "",
+                    "environment_id": run.task.environment_id,
+                    "run_id": run.pk,
+                    "audited_at": run.finished_at,
+                    "id": str(vuln.get("id", "")),
+                    "aliases": [str(a) for a in vuln.get("aliases") or ()],
+                    "package": str(vuln.get("package", "")),
+                    "version": str(vuln.get("version", "")),
+                    "summary": str(vuln.get("summary", "")),
+                    "fix_versions": [str(v) for v in vuln.get("fix_versions") or ()],
+                    "reachable": vuln.get("reachable"),  # True, False or None (not known)
+                }
+            )
+    # Reachable first, then not known, then not imported.
+    rank = {True: 0, None: 1, False: 2}
+    found.sort(key=lambda v: (rank.get(v["reachable"], 1), v["package"].lower(), v["id"], v["environment"]))
+    return {"vulnerabilities": found, "incomplete_environments": incomplete}
