@@ -342,6 +342,9 @@ OTLP_EXPONENTIAL_SCALE = env_int("OTLP_EXPONENTIAL_SCALE", 2, min=0, max=5)
 # /v1/metrics is in the schema but not under /api/: without a fixed prefix the common one would
 # become "/" and every other operation's id and tag would change (v1_alerts_list -> api_v1_...).
 SPECTACULAR_SETTINGS["SCHEMA_PATH_PREFIX"] = "/api/"
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["ReceiverKindEnum"] = (
+    "monitoring.integrations.models.ReceiverKind"
+)
 HEALTH_RESULT_RETENTION_DAYS = env_int("HEALTH_RESULT_RETENTION_DAYS", 30, min=1, max=3650)
 # Custom health checks the deployment allows: name=dotted.path,other=dotted.path. The API and admin
 # choose among these names only; an import path never comes from a request.
