@@ -13,21 +13,24 @@ form of google.rpc.Status ({"code", "message"}); exporters log them.
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
+from rest_framework import serializers
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
 
 from monitoring.errors.sentry.envelope import EnvelopeError, decompress
 from monitoring.integrations.otlp import otlp_ingest, resource_service_names
 from monitoring.metrics import counter
 from portal.keys import service_key_find, service_key_touch
 from portal.lib.bodies import BodyTooLarge, body_read
-from portal.middleware import own_body_limit
 from portal.models import Service
 
 PROTOBUF = "application/x-protobuf"
@@ -73,10 +76,8 @@ def _decode(request, content_type: str) -> ExportMetricsServiceRequest:
     return message
 
 
-@csrf_exempt
-@own_body_limit
-@require_POST
-def metrics_export(request):
+def export_handle(request):
+    """One export, on Django's request (the body is read here, against the OTLP limits)."""
     service, refusal = _service(request)
     if refusal is not None:
         return refusal
@@ -107,3 +108,91 @@ def metrics_export(request):
     if content_type == PROTOBUF:
         return HttpResponse(answer.SerializeToString(), content_type=PROTOBUF)
     return HttpResponse(json_format.MessageToJson(answer, indent=None), content_type=JSON)
+
+
+# --- The endpoint as a documented APIView ------------------------------------------------------
+# DRF here only routes the POST and lists the operation in the OpenAPI schema: authentication,
+# permissions, throttles and parsing stay with `export_handle`, which answers what OTLP exporters
+# expect (google.rpc.Status bodies), not the API's {"detail": ...}.
+
+OtlpStatus = inline_serializer(
+    "OtlpStatus",
+    {
+        "code": serializers.IntegerField(help_text="The google.rpc.Code: 3 invalid, 7 denied, 8 too large, 16 no key."),
+        "message": serializers.CharField(help_text="What was wrong, naming the header or the body."),
+    },
+)
+OtlpExportResponse = inline_serializer(
+    "OtlpExportMetricsResponse",
+    {
+        "partialSuccess": inline_serializer(
+            "OtlpPartialSuccess",
+            {
+                # int64 values are strings in the protobuf JSON mapping.
+                "rejectedDataPoints": serializers.CharField(help_text="Data points refused (an int64 string)."),
+                "errorMessage": serializers.CharField(help_text="Why, for the first few."),
+            },
+            required=False,
+        )
+    },
+)
+OtlpJsonRequest = inline_serializer(
+    "OtlpExportMetricsRequest",
+    {
+        "resourceMetrics": serializers.ListField(
+            child=serializers.DictField(),
+            required=False,
+            help_text="ExportMetricsServiceRequest in the OTLP JSON mapping (camelCase or snake_case names).",
+        )
+    },
+)
+
+
+class AnyAccept(BaseContentNegotiation):
+    """Exporters send varied Accept headers (or none); the answer's type follows the request's."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class OtlpMetricsView(APIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AnyAccept
+    own_body_limit = True  # OTLP_MAX_BODY_BYTES, read by export_handle
+
+    def perform_authentication(self, request):
+        """Left to export_handle: DRF would otherwise replace Django's request.user (a person's
+        session, answered 403) with an anonymous user (answered 401)."""
+
+    @extend_schema(
+        operation_id="otlp_metrics_export",
+        tags=["otlp"],
+        auth=[{"ServiceKey": []}],
+        request={JSON: OtlpJsonRequest, PROTOBUF: OpenApiTypes.BINARY},
+        responses={
+            (200, JSON): OtlpExportResponse,
+            (200, PROTOBUF): OpenApiResponse(
+                OpenApiTypes.BINARY, description="An ExportMetricsServiceResponse, in the request's encoding."
+            ),
+            400: OpenApiResponse(OtlpStatus, description="body: not an OTLP ExportMetricsServiceRequest."),
+            401: OpenApiResponse(OtlpStatus, description="Authorization: no service key, or an unknown one."),
+            403: OpenApiResponse(OtlpStatus, description="A person's login, or data naming another service."),
+            413: OpenApiResponse(OtlpStatus, description="Past OTLP_MAX_BODY_BYTES or, decompressed, the limit."),
+            415: OpenApiResponse(OtlpStatus, description="Another Content-Type or Content-Encoding."),
+        },
+    )
+    def post(self, request):
+        """OTLP/HTTP metrics (`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`), protobuf or JSON, gzip allowed,
+        with a service key (`Authorization: Bearer <key>`). Sums become increments (cumulative
+        ones since the previous export), gauges readings, histograms bucket counters; see
+        docs/integrations.md. Refused points are reported in `partialSuccess`."""
+        return export_handle(request._request)
+
+
+metrics_export = OtlpMetricsView.as_view()

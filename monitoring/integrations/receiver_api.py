@@ -52,7 +52,7 @@ class ReceiverSerializer(serializers.ModelSerializer):
         return value
 
 
-class IssuedTokenSerializer(ReceiverSerializer):
+class IssuedReceiverTokenSerializer(ReceiverSerializer):
     token = serializers.CharField(read_only=True, help_text="The receiver's token. Shown only in this response.")
 
     class Meta(ReceiverSerializer.Meta):
@@ -65,7 +65,7 @@ class ReceiverViewSet(viewsets.ModelViewSet):
     filterset_fields = {"kind": ["exact"], "enabled": ["exact"], "service__slug": ["exact"]}
     ordering_fields = ["name", "created_at", "last_received_at"]
 
-    @extend_schema(responses={201: IssuedTokenSerializer})
+    @extend_schema(responses={201: IssuedReceiverTokenSerializer})
     def create(self, request, *args, **kwargs):
         """Add a receiver: its managed alert rule is made at once and its token is in this answer only."""
         serializer = self.get_serializer(data=request.data)
@@ -81,7 +81,7 @@ class ReceiverViewSet(viewsets.ModelViewSet):
         """Its open alerts are resolved with its managed rule."""
         receiver_delete(receiver=instance, by=self.request.user, via="api")
 
-    @extend_schema(request=None, responses={200: IssuedTokenSerializer})
+    @extend_schema(request=None, responses={200: IssuedReceiverTokenSerializer})
     @action(detail=True, methods=["post"])
     def token(self, request, pk=None):
         """Issue a new token (the previous one stops working). It is in this answer only."""
