@@ -236,7 +236,8 @@ class Tracker:
             self._wake.set()
 
     def _limits_changed(self) -> None:
-        self._fast_limit = 0 if self._start_pending else min(self.flush_size, self.limit)
+        # The event that fills the buffer to flush_size takes the slow path, which wakes the thread.
+        self._fast_limit = 0 if self._start_pending else min(self.flush_size, self.limit) - 1
 
     def take(self) -> list[tuple]:
         """Remove and return everything buffered (as tuples), e.g. to discard it."""
