@@ -5,54 +5,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0001_usage_event'),
-        ('portal', '0004_admin_role_is_staff'),
+        ("analytics", "0001_usage_event"),
+        ("portal", "0004_admin_role_is_staff"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RollupState',
+            name="RollupState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=40, unique=True)),
-                ('folded_id', models.BigIntegerField(default=0)),
-                ('lease_until', models.DateTimeField(null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=40, unique=True)),
+                ("folded_id", models.BigIntegerField(default=0)),
+                ("lease_until", models.DateTimeField(null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='EventBatch',
+            name="EventBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200)),
-                ('events', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='portal.service')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=200)),
+                ("events", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField(db_index=True)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="portal.service"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('service', 'key'), name='analytics_batch_service_key')],
+                "constraints": [models.UniqueConstraint(fields=("service", "key"), name="analytics_batch_service_key")],
             },
         ),
         migrations.CreateModel(
-            name='FeatureHourRollup',
+            name="FeatureHourRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('hour', models.DateTimeField()),
-                ('count', models.BigIntegerField(default=0)),
-                ('errors', models.BigIntegerField(default=0)),
-                ('duration_count', models.BigIntegerField(default=0)),
-                ('duration_sum', models.FloatField(default=0)),
-                ('duration_min', models.FloatField(null=True)),
-                ('duration_max', models.FloatField(null=True)),
-                ('sketch', models.BinaryField(default=b'')),
-                ('error_types', models.JSONField(default=dict)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='portal.service')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("hour", models.DateTimeField()),
+                ("count", models.BigIntegerField(default=0)),
+                ("errors", models.BigIntegerField(default=0)),
+                ("duration_count", models.BigIntegerField(default=0)),
+                ("duration_sum", models.FloatField(default=0)),
+                ("duration_min", models.FloatField(null=True)),
+                ("duration_max", models.FloatField(null=True)),
+                ("sketch", models.BinaryField(default=b"")),
+                ("error_types", models.JSONField(default=dict)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="portal.service"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['hour'], name='analytics_hour_time')],
-                'constraints': [models.UniqueConstraint(fields=('service', 'name', 'hour'), name='analytics_hour_feature')],
+                "indexes": [models.Index(fields=["hour"], name="analytics_hour_time")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("service", "name", "hour"), name="analytics_hour_feature")
+                ],
             },
         ),
     ]
