@@ -5,7 +5,7 @@ from django.conf import settings
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     # Pages in the top navigation: (label, url name). Shown once the URL exists.
-    nav: list[tuple[str, str]] = []
+    nav: list[tuple[str, str]] = [("Analytics", "analytics:features"), ("Behaviour", "analytics:behaviour-paths")]
     # Permissions ("app.codename") the operator role gets in addition to viewing.
     operator_permissions: tuple[str, ...] = ()
     # Dotted path of function(*, stdout, demo) that portal_setup calls to install defaults (idempotent).
