@@ -79,3 +79,7 @@ def make_task(db, environment, fake_executor):
         return MaintenanceTask.objects.create(**values)
 
     return make
+
+
+# Real virtual environments with tiny wheels, for the dependency update and security audit tests.
+from tests.maintenance.envs import base_venv, target_venv, wheelhouse  # noqa: E402, F401
