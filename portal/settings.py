@@ -388,6 +388,9 @@ CODEHEALTH_PYLINT_TIMEOUT = env_float("CODEHEALTH_PYLINT_TIMEOUT", 600.0, min=1,
 CODEHEALTH_SCAN_TIMEOUT = env_int("CODEHEALTH_SCAN_TIMEOUT", 1800, min=60, max=1800)
 CODEHEALTH_TASK_LEAD_DAYS_CRITICAL = env_int("CODEHEALTH_TASK_LEAD_DAYS_CRITICAL", 7, min=0, max=3650)
 CODEHEALTH_TASK_LEAD_DAYS_HIGH = env_int("CODEHEALTH_TASK_LEAD_DAYS_HIGH", 30, min=0, max=3650)
+# maintenance: an offline OSV advisory directory the security audit matches installed packages
+# against (e.g. a checkout of the PyPA advisory database); empty: pip-audit's service only.
+PORTAL_ADVISORY_DB = env.str("PORTAL_ADVISORY_DB", default="")
 # Two apps have a "severity" field with different choices; name both so the schema is unambiguous.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
