@@ -106,3 +106,20 @@ def test_pages_cost_a_fixed_number_of_queries(page_client, service, django_asser
         assert client.get(reverse("analytics:features") + "?range=7d").status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(reverse("analytics:feature", args=["f1"]) + "?range=30d").status_code == 200
+
+
+def test_the_event_admin_is_read_only_with_filters_and_capped_counts(
+    page_client, service, data, django_assert_max_num_queries
+):
+    admin = page_client("admin")
+    url = reverse("admin:analytics_usageevent_changelist")
+    with django_assert_max_num_queries(12):
+        page = admin.get(url + "?kind__exact=feature&success__exact=0&q=search")
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 3
+    assert page.context["cl"].model_admin.show_full_result_count is False
+    event = page.context["cl"].result_list[0]
+    assert admin.get(reverse("admin:analytics_usageevent_add")).status_code == 403
+    assert admin.post(reverse("admin:analytics_usageevent_change", args=[event.pk]), {}).status_code == 403
+    assert admin.get(reverse("admin:analytics_featurehourrollup_changelist")).status_code == 200
+    assert page_client("viewer").get(url).status_code == 302
