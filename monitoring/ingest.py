@@ -123,7 +123,16 @@ def rows_validate(items, *, service_id: int, now: datetime) -> list[Row]:
 
 COLUMNS = ("service_id", "name", "labels", "labels_hash", "value", "time")
 WRITER = TableWriter(MetricSample._meta.db_table, COLUMNS, time_column="time")
-_sqlite_time = sqlite_time  # the name bench/pages.py imports
+# The names the benchmarks (bench/pages.py, metrics_query.py, metrics_ingest.py) write with.
+_sqlite_time = sqlite_time
+
+
+def _copy_sql() -> str:
+    return WRITER.copy_sql(connection)
+
+
+def _insert_sql() -> str:
+    return WRITER.insert_sql(connection)
 
 
 def samples_write(rows: list[Row]) -> int:
