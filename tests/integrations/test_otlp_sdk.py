@@ -5,6 +5,7 @@ from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExp
 from opentelemetry.metrics import Observation
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, UpDownCounter
 from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 
 from monitoring.models import Metric, MetricSample
@@ -26,12 +27,12 @@ def exporter_for(live_server, raw_key, temporality):
 def provider_for(live_server, service_key):
     made = []
 
-    def make(temporality=CUMULATIVE, raw_key=None, resource=None):
+    def make(temporality=CUMULATIVE, raw_key=None, resource=None, views=()):
         exporter = exporter_for(live_server, raw_key or service_key.raw, temporality)
         # A huge interval: only force_flush exports, so the test decides when.
         reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
         attributes = resource or {"service.name": "checkout", "host.name": "web-1", "team": "dropped"}
-        provider = MeterProvider(resource=Resource.create(attributes), metric_readers=[reader])
+        provider = MeterProvider(resource=Resource.create(attributes), metric_readers=[reader], views=list(views))
         made.append(provider)
         return provider, exporter
 
@@ -113,3 +114,32 @@ def test_another_services_key_cannot_write_as_this_service(provider_for, service
     provider.get_meter("shop").create_counter("orders").add(1)
     provider.force_flush(10_000)
     assert not MetricSample.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_exponential_histogram_arrives_within_the_documented_bucket_error(provider_for, service, settings):
+    view = View(instrument_type=Histogram, aggregation=ExponentialBucketHistogramAggregation(max_size=160))
+    provider, _ = provider_for(views=[view])
+    recorded = [0.004, 0.2, 0.25, 1.0, 3.0, 3.1, 40.0, 900.0]
+    histogram = provider.get_meter("shop").create_histogram("job.duration", unit="s")
+    for value in recorded:
+        histogram.record(value, {"queue": "mail"})
+    assert provider.force_flush(10_000)
+
+    assert values(service, "job_duration_seconds_count", queue="mail") == [len(recorded)]
+    assert values(service, "job_duration_seconds_sum", queue="mail") == pytest.approx([sum(recorded)])
+    buckets = MetricSample.objects.filter(service=service, name="job_duration_seconds_bucket")
+    counts = {row.labels["le"]: row.value for row in buckets}
+    assert counts.pop("+Inf") == len(recorded)
+    # Re-bucketed to scale OTLP_EXPONENTIAL_SCALE: a value is only known within a factor of
+    # 2**(2**-scale) (1.19 at the default 2), so each cumulative count lies between the values
+    # surely under the bound and those possibly under it.
+    factor = 2 ** (2**-settings.OTLP_EXPONENTIAL_SCALE)
+    assert len(counts) >= 6
+    for le, count in counts.items():
+        bound = float(le)
+        surely = sum(v <= bound / factor for v in recorded)
+        possibly = sum(v <= bound * factor for v in recorded)
+        assert surely <= count <= possibly, (le, count)
+    by_bound = [counts[le] for le in sorted(counts, key=float)]
+    assert by_bound == sorted(by_bound)
