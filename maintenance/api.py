@@ -9,7 +9,6 @@ import copy
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status, viewsets
@@ -19,7 +18,7 @@ from rest_framework.response import Response
 from maintenance.models import Environment, MaintenanceRun, MaintenanceTask, RunStatus
 from maintenance.runner import RunRefused, run_approve, run_queue, run_reject
 from maintenance.schedules import task_next_runs
-from maintenance.summary import DAYS_MAX, maintenance_summary
+from maintenance.summary import DAYS_MAX, maintenance_summary, with_last_run
 from portal.api.filters import BoundedDateTimeFilter, IdFilter, PortalFilterSet, QueryParamsSerializer
 from portal.api.router import router
 from portal.roles import OPERATOR
@@ -114,16 +113,6 @@ class MaintenanceTaskSerializer(serializers.ModelSerializer):
         if "status" in validated_data and validated_data["status"] != instance.status:
             validated_data.update(MaintenanceTask.status_fields(validated_data["status"], now=now))
         return super().update(instance, validated_data)
-
-
-def with_last_run(queryset):
-    """Tasks annotated with their latest run (three correlated subqueries, no query per row)."""
-    latest = MaintenanceRun.objects.filter(task=OuterRef("pk")).order_by("-created_at", "-id")
-    return queryset.annotate(
-        last_run_id=Subquery(latest.values("id")[:1]),
-        last_run_status=Subquery(latest.values("status")[:1]),
-        last_run_finished_at=Subquery(latest.values("finished_at")[:1]),
-    )
 
 
 class MaintenanceTaskFilter(PortalFilterSet):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, OuterRef, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -113,3 +113,13 @@ def open_vulnerabilities() -> dict:
     rank = {True: 0, None: 1, False: 2}
     found.sort(key=lambda v: (rank.get(v["reachable"], 1), v["package"].lower(), v["id"], v["environment"]))
     return {"vulnerabilities": found, "incomplete_environments": incomplete}
+
+
+def with_last_run(queryset):
+    """Tasks annotated with their latest run (three correlated subqueries, no query per row)."""
+    latest = MaintenanceRun.objects.filter(task=OuterRef("pk")).order_by("-created_at", "-id")
+    return queryset.annotate(
+        last_run_id=Subquery(latest.values("id")[:1]),
+        last_run_status=Subquery(latest.values("status")[:1]),
+        last_run_finished_at=Subquery(latest.values("finished_at")[:1]),
+    )
