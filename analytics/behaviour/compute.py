@@ -28,7 +28,7 @@ from analytics.models_behaviour import BehaviourResult
 
 CHUNK = 5000  # rows per fetch: a few hundred kB in flight whatever the range
 TOP_PATHS = 50  # per length, stored; the API and pages show fewer
-TOP_FEATURES = 100  # features whose next steps are stored
+TOP_FEATURES = 200  # the most used features, whose next steps are stored
 TOP_OUTCOMES = 20
 DEFAULT_KINDS = (UsageEvent.Kind.FEATURE,)
 
