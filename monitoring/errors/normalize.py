@@ -372,4 +372,7 @@ def event_normalize(event, *, now: datetime) -> dict:
         "title": cut(title, 300),
         "culprit": cut(culprit, 300),
         "user_hash": users,
+        # What grouping reads besides the above (store.py), also for items without "event" (the inbox's).
+        "level": clean["level"],
+        "release": clean["release"],
     }

@@ -28,6 +28,7 @@ from monitoring.errors.models import (
     ErrorGroupActivity,
     ErrorGroupHour,
     ErrorGroupUser,
+    ErrorInbox,
     ErrorProject,
     GroupStatus,
 )
@@ -170,11 +171,11 @@ def _groups_for(service, items: list[dict]) -> tuple[dict[str, ErrorGroup], set[
                 fingerprint=fp,
                 title=first[fp]["title"],
                 culprit=first[fp]["culprit"],
-                level=first[fp]["event"]["level"],
+                level=first[fp]["level"],
                 first_seen=first[fp]["time"],
                 last_seen=first[fp]["time"],
-                first_release=first[fp]["event"]["release"],
-                last_release=first[fp]["event"]["release"],
+                first_release=first[fp]["release"],
+                last_release=first[fp]["release"],
             )
             for fp in missing
         ]
@@ -217,10 +218,12 @@ def _write(service, ready: list[tuple[int, dict]], groups: dict[str, ErrorGroup]
     for _, item in ready:
         per_group[groups[item["fingerprint"]].pk].append(item)
     regressed = _regress(list(per_group), now=now)
+    # The same event_id stored concurrently: the first one wins (ignore_conflicts, ON CONFLICT DO NOTHING).
     ErrorEvent.objects.bulk_create(
-        [_event_row(service, groups[item["fingerprint"]], item, now=now) for _, item in ready],
-        ignore_conflicts=True,  # the same event_id stored concurrently: the first one wins
+        [_event_row(service, groups[item["fingerprint"]], item, now=now) for _, item in ready if "event" in item],
+        ignore_conflicts=True,
     )
+    _events_from_inbox([(groups[item["fingerprint"]].pk, item["inbox_id"]) for _, item in ready if "inbox_id" in item])
     _groups_update(per_group, _count_users(per_group))
     _hours_add(per_group)
     return regressed
@@ -263,18 +266,48 @@ def _groups_update(per_group: dict[int, list[dict]], users: dict[int, int]) -> N
         items = per_group[group_id]
         latest = max(items, key=lambda item: item["time"])
         last, first = prep(latest["time"], connection), prep(min(item["time"] for item in items), connection)
-        releases = [item["event"]["release"] for item in items if item["event"]["release"]]
+        releases = [item["release"] for item in items if item["release"]]
         release, first_release_value = (releases[-1], releases[0]) if releases else ("", "")
         affected = users.get(group_id, -1)
-        counts = (len(items), last, last, first, first, latest["event"]["level"])
+        counts = (len(items), last, last, first, first, latest["level"])
         params.append((*counts, release, release, first_release_value, affected, affected, group_id))
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
 
+# Columns an inbox row shares with ErrorEvent, copied inside the database by _events_from_inbox.
+EVENT_COLUMNS = (
+    "service_id", "event_id", "time", "received_at", "level", "message", "platform", "logger", "transaction",
+    "server_name", "release", "environment", "tags", "user", "request", "exception", "data",
+)  # fmt: skip
+_DATA_KEYS = ("contexts", "extra", "sdk", "breadcrumbs", "fingerprint", "logentry")
+
+
+def event_data(event: dict) -> dict:
+    """ErrorEvent.data of a prepared event: its free-form parts that are not columns of their own."""
+    return {key: event[key] for key in _DATA_KEYS if event[key]}
+
+
+def _events_from_inbox(pairs: list[tuple[int, int]]) -> None:
+    """(group id, inbox row id) -> ErrorEvent rows, copied with INSERT … SELECT: the stack and the
+    other large parts go from one table to the other without being decoded or encoded in Python
+    (they were encoded once, on the request). One statement run with executemany."""
+    if not pairs:
+        return
+    q = connection.ops.quote_name
+    columns = ", ".join(q(name) for name in EVENT_COLUMNS)
+    # Names are the models' own, quoted; values are parameters.
+    sql = (
+        f"INSERT INTO {q(ErrorEvent._meta.db_table)} ({q('group_id')}, {columns}) "  # noqa: S608
+        f"SELECT %s, {columns} FROM {q(ErrorInbox._meta.db_table)} WHERE {q('id')} = %s "
+        "ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, pairs)
+
+
 def _event_row(service, group: ErrorGroup, item: dict, *, now: datetime) -> ErrorEvent:
     event = item["event"]
-    data = {key: event[key] for key in ("contexts", "extra", "sdk", "breadcrumbs", "fingerprint", "logentry")}
     return ErrorEvent(
         group=group,
         service=service,
@@ -293,7 +326,7 @@ def _event_row(service, group: ErrorGroup, item: dict, *, now: datetime) -> Erro
         user=event["user"],
         request=event["request"],
         exception=event["exception"]["values"],
-        data={key: value for key, value in data.items() if value},
+        data=event_data(event),
     )
 
 

@@ -97,7 +97,7 @@ def test_an_envelope_is_accepted_scrubbed_and_grouped_without_the_middleware(pro
     assert json.loads(content) == {"id": payload["event_id"]}
     assert headers["Access-Control-Allow-Origin"] == "*"
     assert app_calls == []  # Django's handler (and its middleware) never saw it
-    inbox_text = json.dumps(list(ErrorInbox.objects.values_list("item", flat=True)))
+    inbox_text = json.dumps(list(ErrorInbox.objects.values()), default=str)
     for secret in ("hunter2", "t-1", "t-2", "Bearer b-3"):
         assert secret not in inbox_text
     inbox_drain()

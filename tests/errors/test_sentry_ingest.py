@@ -352,7 +352,7 @@ def test_an_event_envelope_costs_the_key_lookup_and_one_insert(project, service,
     assert [(row.service_id, row.event_id, row.claim, row.attempts) for row in rows] == [
         (service.pk, event["event_id"], "", 0) for event in events[:2]
     ]
-    assert rows[0].item["event"]["message"] == "order 0 failed" and rows[0].item["fingerprint"]
+    assert rows[0].message == "order 0 failed" and rows[0].fingerprint
     # The key is read on every request, not cached: a regenerated one is refused at once.
     old_key = project.public_key
     project.regenerate_key()
