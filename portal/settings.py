@@ -296,6 +296,8 @@ METRICS_INGEST_MAX_BODY_BYTES = env_int(
 METRICS_FLUSH_ENABLED = env_bool("METRICS_FLUSH_ENABLED", True)
 # The portal's own pages report their web vitals (monitoring.vitals) to the portal service.
 VITALS_ENABLED = env_bool("VITALS_ENABLED", True)
+# Beacons accepted per browser key (the portal's own key included) per UTC minute; over it, 429.
+VITALS_RATE_PER_MINUTE = env_int("VITALS_RATE_PER_MINUTE", 6000, min=1, max=10_000_000)
 METRICS_FLUSH_INTERVAL_SECONDS = env_float("METRICS_FLUSH_INTERVAL_SECONDS", 10.0, min=0.1, max=3600)
 METRICS_FLUSH_SIZE = env_int("METRICS_FLUSH_SIZE", 1000, min=1, max=1_000_000)
 METRICS_BUFFER_LIMIT = env_int("METRICS_BUFFER_LIMIT", 100_000, min=1, max=10_000_000)
