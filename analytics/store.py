@@ -19,7 +19,7 @@ from django.utils import timezone
 from analytics.models import EventBatch, UsageEvent
 from portal.lib.bulk import chunks
 from portal.lib.idempotency import once_per_key
-from portal.lib.rows import FieldError, ItemError, TableWriter, parse_time
+from portal.lib.rows import FieldError, ItemError, TableWriter, parse_time, sqlite_time
 from portal.models import Service
 
 MAX_FUTURE = timedelta(minutes=5)
@@ -54,7 +54,12 @@ COLUMNS = (
     "cpu_time_ms",
     "metadata",
 )
-WRITER = TableWriter(UsageEvent._meta.db_table, COLUMNS, time_column="time")
+WRITER = TableWriter(
+    UsageEvent._meta.db_table,
+    COLUMNS,
+    time_column="time",
+    sqlite_rows=lambda rows: [(sqlite_time(row[0]), *row[1:]) for row in rows],
+)
 _EVENT_ID = COLUMNS.index("event_id")
 
 
