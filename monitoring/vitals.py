@@ -17,8 +17,10 @@ percentiles come later, as for any other series.
 
 import json
 import math
+import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.signing import salted_hmac
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import format_html
@@ -67,12 +69,45 @@ def snippet_html(key: BrowserKey) -> str:
 
 
 class Refused(Exception):
-    def __init__(self, status: int, field: str, message: str):
+    def __init__(self, status: int, field: str, message: str, headers: dict | None = None):
         super().__init__(message)
-        self.status, self.field, self.message = status, field, message
+        self.status, self.field, self.message, self.headers = status, field, message, headers or {}
 
     def response(self) -> JsonResponse:
-        return JsonResponse({self.field: [self.message]}, status=self.status)
+        response = JsonResponse({self.field: [self.message]}, status=self.status)
+        for name, value in self.headers.items():
+            response[name] = value
+        return response
+
+
+RATE_WINDOW = 60  # seconds: VITALS_RATE_PER_MINUTE counts beacons per key per UTC minute
+
+
+def _rate_key(key: BrowserKey | None, now: float) -> str:
+    return f"vitals:beacons:{key.pk if key is not None else 'portal'}:{int(now) // RATE_WINDOW}"
+
+
+def rate_check(key: BrowserKey | None, now: float) -> None:
+    """Refused (429 with Retry-After) when the key has used this minute's VITALS_RATE_PER_MINUTE.
+
+    Counted in the Django cache like the Sentry ingest's limit: shared by every web process with
+    Redis, per process with the local-memory cache. A public key in a busy site's pages (or copied
+    by someone else) cannot fill the metrics store faster than this."""
+    if cache.get(_rate_key(key, now), 0) >= settings.VITALS_RATE_PER_MINUTE:
+        seconds = max(1, RATE_WINDOW - int(now) % RATE_WINDOW)
+        message = f"At most {settings.VITALS_RATE_PER_MINUTE} beacons per minute for this key; retry in {seconds} s."
+        raise Refused(429, "key", message, {"Retry-After": str(seconds)})
+
+
+def rate_count(key: BrowserKey | None, now: float) -> None:
+    """Count one accepted beacon (checked before, counted after: concurrent beacons may pass the
+    limit by a few, which a lock on every beacon is not worth)."""
+    name = _rate_key(key, now)
+    cache.add(name, 0, timeout=RATE_WINDOW * 2)
+    try:
+        cache.incr(name)
+    except ValueError:  # expired between add and incr
+        cache.set(name, 1, timeout=RATE_WINDOW * 2)
 
 
 def own_origin(request) -> str:
@@ -207,6 +242,7 @@ class VitalsBeacon(APIView):
             403: OpenApiResponse(description="Unknown or disabled key, or an origin the key does not accept."),
             413: OpenApiResponse(description=f"Body over {MAX_BODY_BYTES} bytes."),
             415: OpenApiResponse(description="Neither text/plain nor application/json."),
+            429: OpenApiResponse(description="The key's beacons per minute are used up (VITALS_RATE_PER_MINUTE)."),
         },
     )
     def post(self, request, *args, **kwargs):
@@ -230,6 +266,8 @@ class VitalsBeacon(APIView):
             raise Refused(400, "body", "Not valid JSON.") from None
         key_raw = request.query_params.get("key") or (body.get("key") if isinstance(body, dict) else None)
         key, allowed = key_find(key_raw, request)
+        now = time.time()
+        rate_check(key, now)
         origin = origin_check(request, allowed)
         items = payload_items(body)
         service = key.service if key is not None else portal_service()
@@ -238,4 +276,5 @@ class VitalsBeacon(APIView):
         except IngestInvalid as exc:  # e.g. web_vitals registered by hand as another kind
             first = exc.errors[0]
             raise Refused(400, "vitals", first.message) from None
+        rate_count(key, now)
         return _cors(HttpResponse(status=204), origin)

@@ -1,8 +1,11 @@
 """The web-vitals beacon: keys, origins, CORS, validation, body limit, and what it stores."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
+from django.core.cache import cache
 from django.test import Client
 
 from monitoring.hosts import portal_service
@@ -204,3 +207,21 @@ def test_the_reporter_is_left_out_when_vitals_are_disabled(page_client, users, s
     settings.VITALS_ENABLED = False
     html = page_client("viewer").get("/monitoring/health/").content.decode()
     assert "vitals.js" not in html
+
+
+def test_beacons_are_limited_per_key_and_minute(browser_key, service, settings):
+    settings.VITALS_RATE_PER_MINUTE = 2
+    other = BrowserKey.objects.create(service=service, name="blog", allowed_origins=[SHOP])
+    cache.clear()
+    with time_machine.travel(datetime(2026, 3, 2, 12, 0, 10, tzinfo=UTC), tick=False):
+        assert [beacon(Client(), browser_key.public_key, GOOD).status_code for _ in range(2)] == [204, 204]
+        refused = beacon(Client(), browser_key.public_key, GOOD)
+        assert refused.status_code == 429
+        assert refused["Retry-After"] == "50"  # the rest of the UTC minute
+        assert "2 beacons per minute" in refused.json()["key"][0]
+        assert beacon(Client(), other.public_key, GOOD).status_code == 204  # another key has its own count
+        # Refused beacons are not counted, and nothing of them is stored.
+        assert len(stored(service)) == 15
+    with time_machine.travel(datetime(2026, 3, 2, 12, 1, 0, tzinfo=UTC), tick=False):
+        assert beacon(Client(), browser_key.public_key, GOOD).status_code == 204
+    cache.clear()
