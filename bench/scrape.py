@@ -92,6 +92,24 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def server_cpu() -> float | None:
+    """CPU seconds of a PostgreSQL server on this machine so far (None when none is visible):
+    every `postgres` process's own time plus what it reaped of its exited children, so backends
+    that end during a sweep still count (the postmaster adds their time when it waits for them)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, found = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        if name == "postgres" or name.startswith("postgres:"):
+            found = True
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / ticks if found else None
+
+
 def sweep(workers: int, now) -> tuple[float, float, int, int, int]:
     """`workers` processes sweeping at once -> (wall s, their CPU s, scraped, failed, rows)."""
     from django.db import connections
@@ -147,10 +165,12 @@ def main():
         for round_, title in enumerate(["first sweep (baselines)", "second sweep (timed)"]):
             Exporters.bodies = {f"/t{i}": exposition(i, round_, args.series) for i in range(args.targets)}
             before = MetricSample.objects.count()
+            server_before = server_cpu() if label != "SQLite" else None
             elapsed, cpu, scraped, failed, rows = sweep(args.workers, start + timedelta(minutes=round_))
+            db_cpu = "" if server_before is None else f", of the database server {server_cpu() - server_before:.2f} s"
             stored = MetricSample.objects.count() - before
             print(
-                f"  {title:26} {elapsed:6.2f} s (CPU of the workers {cpu:.2f} s)  scraped {scraped}, "
+                f"  {title:26} {elapsed:6.2f} s (CPU of the workers {cpu:.2f} s{db_cpu})  scraped {scraped}, "
                 f"failed {failed}, rows written {rows:,} "
                 f"(stored {stored:,}), {rows / elapsed:,.0f} rows/s"
             )
