@@ -1,4 +1,4 @@
-"""Maintenance executors, one module per task kind; importing this package registers them all."""
+"""Maintenance executors, one module per task kind (listed in base.EXECUTOR_MODULES); they are
+imported and registered the first time the registry is read."""
 
-from maintenance.executors import cleanup, dependency_update, scaling_check  # noqa: F401
 from maintenance.executors.base import REGISTRY, executor_for  # noqa: F401

@@ -18,9 +18,13 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import ClassVar
 
-from rest_framework import serializers
+# The executor modules, imported the first time the registry is read (not at start-up: they
+# bring DRF serializers, httpx, numpy through monitoring's queries, and every management command
+# — `codehealth scan` in CI included — would pay for them).
+EXECUTOR_MODULES = ("cleanup", "dependency_update", "scaling_check", "security_audit")
 
 
 @dataclass(frozen=True)
@@ -84,9 +88,8 @@ class Outcome:
 class Executor:
     kind: ClassVar[str]
     label: ClassVar[str]
-
-    class Config(serializers.Serializer):
-        """Each executor declares its config fields here; errors name the field."""
+    # A DRF Serializer class declaring the config fields; its errors name the field.
+    Config: ClassVar[type]
 
     def plan(self, ctx: RunContext) -> Plan:
         raise NotImplementedError
@@ -95,18 +98,66 @@ class Executor:
         raise NotImplementedError
 
 
-REGISTRY: dict[str, type[Executor]] = {}
+class _Registry(dict):
+    """kind → executor class; reading it first imports the executor modules (which register)."""
+
+    _loaded = False
+
+    def _load(self) -> None:
+        if _Registry._loaded:
+            return
+        _Registry._loaded = True
+        for name in EXECUTOR_MODULES:
+            try:
+                import_module(f"maintenance.executors.{name}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"maintenance.executors.{name}":
+                    raise
+
+    def __getitem__(self, kind):
+        self._load()
+        return super().__getitem__(kind)
+
+    def __contains__(self, kind):
+        self._load()
+        return super().__contains__(kind)
+
+    def get(self, kind, default=None):
+        self._load()
+        return super().get(kind, default)
+
+    def __iter__(self):
+        self._load()
+        return super().__iter__()
+
+    def __len__(self):
+        self._load()
+        return super().__len__()
+
+    def keys(self):
+        self._load()
+        return super().keys()
+
+    def items(self):
+        self._load()
+        return super().items()
+
+    def values(self):
+        self._load()
+        return super().values()
+
+
+REGISTRY: dict[str, type[Executor]] = _Registry()
 
 
 def register(cls: type[Executor]) -> type[Executor]:
-    if cls.kind in REGISTRY:
+    if dict.__contains__(REGISTRY, cls.kind):
         raise ValueError(f"executor for {cls.kind!r} registered twice")
-    REGISTRY[cls.kind] = cls
+    dict.__setitem__(REGISTRY, cls.kind, cls)
     return cls
 
 
 def executor_for(kind: str) -> Executor:
-    # Executors register when their module is imported: maintenance/executors/__init__.py imports them all.
     return REGISTRY[kind]()
 
 
