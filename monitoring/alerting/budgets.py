@@ -36,6 +36,7 @@ def _rule_fields(budget: PerformanceBudget) -> dict:
         "group_by": group_by,
         "ratio_matchers": [],
         "window": budget.window,
+        "min_count": budget.min_requests,
         "comparison": Comparison.GT,
         "name": f"Budget #{budget.pk}: {str(budget)[:150]}",  # what alerts and notifications show
         "for_duration": timedelta(0),  # the window already smooths

@@ -136,7 +136,9 @@ def _grouped_observations(rule: AlertRule, series: list, *, now: datetime) -> di
     found: dict[str, Observation] = {}
     for group, (whole, part) in groups.items():
         labels = dict(group)
-        value = WindowAggregate.merge(whole, window_seconds=seconds).value(rule.aggregation)
+        aggregate = WindowAggregate.merge(whole, window_seconds=seconds)
+        # Too few samples to judge (min_count): no value, like an empty window.
+        value = aggregate.value(rule.aggregation) if aggregate.count >= rule.min_count else None
         if ratio and value is not None:
             share = WindowAggregate.merge(part, window_seconds=seconds).value(rule.aggregation) or 0.0
             value = share / value if value else None
@@ -161,7 +163,7 @@ def _rule_observations(rule: AlertRule, series: list, merged: dict, *, now: date
         agg = merged.get(cache_key)
         if agg is None:
             agg = merged[cache_key] = window_aggregate(buckets, window=rule.window, now=now)
-        value = agg.value(rule.aggregation)
+        value = agg.value(rule.aggregation) if agg.count >= rule.min_count else None
         found[fingerprint(rule.pk, labels)] = Observation(
             labels, value, condition_holds(value, rule.comparison, rule.threshold)
         )

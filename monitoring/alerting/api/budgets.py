@@ -17,7 +17,8 @@ class PerformanceBudgetSerializer(serializers.ModelSerializer):
     class Meta:
         model = PerformanceBudget
         fields = [
-            "id", "service", "route", "kind", "limit", "window", "severity", "enabled", "rule", "condition",
+            "id", "service", "route", "kind", "limit", "window", "min_requests", "severity", "enabled", "rule",
+            "condition",
             "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["rule", "created_at", "updated_at"]

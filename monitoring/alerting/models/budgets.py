@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from monitoring.alerting.models.rules import MAX_WINDOW, MIN_WINDOW, AlertRule, Severity
+from monitoring.alerting.models.rules import MAX_MIN_COUNT, MAX_WINDOW, MIN_WINDOW, AlertRule, Severity
 
 
 class BudgetKind(models.TextChoices):
@@ -54,6 +54,13 @@ class PerformanceBudget(models.Model):
             MaxValueValidator(MAX_WINDOW, message="The window must be at most 24 hours."),
         ],
         help_text="Measured over this much recent data.",
+    )
+    min_requests = models.PositiveIntegerField(
+        "minimum requests",
+        default=0,
+        validators=[MaxValueValidator(MAX_MIN_COUNT)],
+        help_text="Not judged while the window holds fewer requests than this (for a web vital: fewer "
+        "samples), so a quiet hour's one slow request is no breach. 0: every window is judged.",
     )
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
     enabled = models.BooleanField(default=True)

@@ -71,6 +71,9 @@ def validate_labels(value):
         raise ValidationError('labels must be an object of strings, e.g. {"team": "payments"}')
 
 
+MAX_MIN_COUNT = 1_000_000  # samples in a window (min_count)
+
+
 class AlertRule(models.Model):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
@@ -105,6 +108,12 @@ class AlertRule(models.Model):
         help_text="With these: the value is aggregation(series also matching these) / aggregation(all "
         'matching series) per group, e.g. [{"label": "status_class", "op": "=", "value": "5xx"}] with count '
         "gives the share of failed requests (0..1).",
+    )
+    min_count = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_MIN_COUNT)],
+        help_text="A label set with fewer samples than this in the window has no value: it neither fires nor "
+        "keeps an alert firing (one slow request at night is not a breach). 0: no minimum.",
     )
     window = models.DurationField(
         default=timedelta(minutes=5),
