@@ -48,7 +48,10 @@ PEOPLE = {"dana": "Dana", "sam": "Sam"}  # on-call engineers in the timelines; t
 
 
 def _rule(name, metric, matchers, aggregation, window, threshold, for_minutes, severity, summary, annotation=""):
+    # A route's latency over all its answers: the timer has one series per status class.
+    group_by = ["service", "route", "method"] if metric == DURATION else []
     return {
+        "group_by": group_by,
         "name": name,
         "metric": metric,
         "matchers": [{"label": k, "op": op, "value": v} for k, op, v in matchers],

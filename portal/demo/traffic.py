@@ -24,7 +24,7 @@ DURATION = "http_request_duration_seconds"
 QUEUE_DEPTH = "shop_queue_depth"
 HELP = {
     REQUESTS: "HTTP requests by route pattern, method and status",
-    DURATION: "HTTP request duration by route pattern and method (seconds)",
+    DURATION: "HTTP request duration by route pattern, method and status class (seconds)",
     QUEUE_DEPTH: "Jobs waiting in a background queue",
 }
 KINDS = {REQUESTS: "counter", DURATION: "timer", QUEUE_DEPTH: "gauge"}
@@ -73,8 +73,10 @@ def request_labels(route: Route, status: str) -> tuple[tuple[str, str], ...]:
     return (("method", route.method), ("route", route.pattern), ("status", status))
 
 
-def duration_labels(route: Route) -> tuple[tuple[str, str], ...]:
-    return (("method", route.method), ("route", route.pattern))
+def duration_labels(route: Route, status_class: str = "2xx") -> tuple[tuple[str, str], ...]:
+    # The labels of the portal's own request middleware (monitoring.requests), so the endpoints
+    # page shows the demo's error rates like any service's.
+    return (("method", route.method), ("route", route.pattern), ("status_class", status_class))
 
 
 def queue_labels(queue: str) -> tuple[tuple[str, str], ...]:
@@ -199,19 +201,27 @@ def samples_between(
         total = int(counts.sum())
         times = np.repeat(starts, counts) + rng.uniform(0.0, SLOT, total)
         values = np.repeat(_medians(route, middle, scenario), counts) * np.exp(route.sigma * rng.standard_normal(total))
+        # Each request's status class: in its slot the first `ok` answered 2xx, then 4xx, then 5xx.
+        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        classes = np.where(
+            within < np.repeat(ok, counts), "2xx", np.where(within < np.repeat(ok + missing, counts), "4xx", "5xx")
+        )
         if route.pattern == ORDERS_API:
             # The partner's export call, once a minute at hh:mm:05, takes about three seconds.
             export = (starts % 60 == 0) & (starts >= scenario._ts("export_since"))
             ok = ok + export
             times = np.concatenate([times, starts[export] + 5.0])
             values = np.concatenate([values, 3.0 * np.exp(0.15 * rng.standard_normal(int(export.sum())))])
+            classes = np.concatenate([classes, np.full(int(export.sum()), "2xx")])
         for status, amounts in (("200", ok), ("404", missing), (error_status(route), errors)):
             sent = amounts > 0
             if sent.any():
                 out[(REQUESTS, request_labels(route, status))] = (flushed[sent], amounts[sent].astype(float))
-        if len(times):
-            order = np.argsort(times, kind="stable")
-            out[(DURATION, duration_labels(route))] = (times[order], values[order])
+        for status_class in ("2xx", "4xx", "5xx"):
+            chosen = classes == status_class
+            if chosen.any():
+                order = np.argsort(times[chosen], kind="stable")
+                out[(DURATION, duration_labels(route, status_class))] = (times[chosen][order], values[chosen][order])
     for queue in QUEUES:
         out[(QUEUE_DEPTH, queue_labels(queue))] = (flushed.copy(), queue_depth(queue, middle, scenario, rng))
     return out

@@ -92,3 +92,24 @@ def test_samples_look_like_a_flushing_registry():
     home = next(route for route in ROUTES if route.pattern == "/")
     _, durations = samples[(DURATION, duration_labels(home))]
     assert 0.02 < float(np.median(durations)) < 0.1
+
+
+def test_request_durations_carry_the_status_class_and_match_the_request_counts():
+    scenario = Scenario.around(NOW)
+    start = floor_slot(scenario.incident_start + timedelta(minutes=40))
+    samples = samples_between(start, start + timedelta(minutes=30), scenario, np.random.default_rng(3))
+    for route in ROUTES:
+        classes = {
+            dict(labels)["status_class"]: len(times)
+            for (name, labels), (times, _) in samples.items()
+            if name == DURATION and dict(labels)["route"] == route.pattern
+        }
+        counted = {"2xx": 0, "4xx": 0, "5xx": 0}
+        for (name, labels), (_, values) in samples.items():
+            labels = dict(labels)
+            if name == REQUESTS and labels["route"] == route.pattern:
+                counted[labels["status"][0] + "xx"] += int(values.sum())
+        assert classes == {key: count for key, count in counted.items() if count}, route.pattern
+    # The incident's checkout failures show in the durations (the endpoints page's error rate).
+    checkout = dict(samples)[(DURATION, duration_labels(next(r for r in ROUTES if r.pattern == "/checkout/"), "5xx"))]
+    assert len(checkout[0]) > 10
