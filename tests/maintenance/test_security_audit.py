@@ -113,6 +113,7 @@ def test_repository_imports_parse_an_unscanned_repository_and_read_a_scanned_one
     assert repository_imports(repository.pk) == {"httpx": ["app.py"]}  # what the scan recorded
 
 
+@pytest.mark.slow
 def test_a_real_pip_audit_that_cannot_reach_its_service_is_incomplete(target_venv, monkeypatch, settings):
     settings.PORTAL_ADVISORY_DB = ""
     # A proxy nobody listens on: the advisory service is unreachable, and no request leaves the machine.
