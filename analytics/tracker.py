@@ -316,6 +316,10 @@ class Tracker:
                 self._wake.wait(self.flush_interval)
                 self._wake.clear()
                 if not self._stop.is_set():
+                    # A database sink drops this thread's broken or stale connection here.
+                    before = getattr(self.sink, "thread_before_flush", None)
+                    if before is not None:
+                        before()
                     self.flush()
         finally:
             # A database sink closes this thread's own connection here.

@@ -37,7 +37,6 @@ class DatabaseSink:
 
     def send(self, events: list[dict], *, batch_key: str) -> int:
         """Returns how many events were refused as invalid (0 normally)."""
-        close_old_connections()  # in the flush thread, like a request: drop a broken connection
         try:
             events_insert(service=self.service(), items=events, idempotency_key=batch_key)
             return 0
@@ -50,6 +49,11 @@ class DatabaseSink:
             # The refused batch wrote nothing and did not record its key; the rest gets its own.
             events_insert(service=self.service(), items=valid, idempotency_key=f"{batch_key}-valid")
         return len(events) - len(valid)
+
+    def thread_before_flush(self) -> None:
+        # Only in the flush thread, like a request would: anywhere else (a request's or a test's
+        # transaction, the exit flush) the connection belongs to someone else.
+        close_old_connections()
 
     def thread_exit(self) -> None:
         # Only the flush thread's own connections: they are thread-local.

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, manage, separate_database
 
 pytestmark = pytest.mark.slow
 
@@ -72,3 +72,33 @@ def test_the_client_module_imports_nothing_from_django_or_the_portal(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+PORTAL_SCRIPT = textwrap.dedent(
+    """
+    import time
+    from analytics import tracker
+    from analytics.models import UsageEvent
+
+    tracker.track_event("portal.thread")
+    deadline = time.monotonic() + 30
+    while not UsageEvent.objects.filter(name="portal.thread").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print("thread wrote", UsageEvent.objects.filter(name="portal.thread").count())
+    tracker.configure(sink=tracker.DEFAULT.sink, flush_interval=3600)
+    tracker.track_event("portal.exit")  # only the flush at exit can write this one
+    """
+)
+
+
+def test_a_portal_process_writes_its_usage_to_its_database(tmp_path):
+    with separate_database(tmp_path) as env:
+        env["ANALYTICS_TRACKER_FLUSH_INTERVAL_SECONDS"] = "0.2"
+        done = manage("shell", "--no-imports", "-c", PORTAL_SCRIPT, env=env)
+        assert done.returncode == 0, done.stderr
+        assert "thread wrote 1" in done.stdout
+        rows = "sorted(UsageEvent.objects.values_list('name', 'service__slug'))"
+        check = f"from analytics.models import UsageEvent\nprint({rows})"
+        done = manage("shell", "--no-imports", "-c", check, env=env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "[('portal.exit', 'portal'), ('portal.thread', 'portal')]"
