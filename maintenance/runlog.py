@@ -17,7 +17,8 @@ LINE_CHARS = 8_000  # one line longer than this is cut on its own
 
 
 class RunLog:
-    def __init__(self, initial: str = "", *, head_chars: int = HEAD_CHARS, tail_chars: int = TAIL_CHARS):
+    def __init__(self, initial: str = "", *, head_chars: int = HEAD_CHARS, tail_chars: int = TAIL_CHARS, echo=None):
+        self._echo = echo  # also hears each new line (a terminal following the run)
         self._lock = threading.Lock()
         self._head_chars, self._tail_chars = head_chars, tail_chars
         self._head: list[str] = []
@@ -35,6 +36,8 @@ class RunLog:
         stamp = datetime.now(UTC).strftime("%H:%M:%S")
         for part in str(line).splitlines() or [""]:
             self._add(f"{stamp} {part}")
+            if self._echo is not None:
+                self._echo(f"{stamp} {part}")
 
     def _add(self, line: str) -> None:
         if len(line) > LINE_CHARS:

@@ -72,10 +72,17 @@ def _enqueue(run: MaintenanceRun, timeout_seconds: int) -> None:
 
 
 def run_queue(
-    *, task: MaintenanceTask, trigger: str, by=None, plan_only: bool = False, now: datetime | None = None
+    *,
+    task: MaintenanceTask,
+    trigger: str,
+    by=None,
+    plan_only: bool = False,
+    enqueue: bool = True,
+    now: datetime | None = None,
 ) -> MaintenanceRun:
-    """A new queued run of `task`, handed to the workers once committed. Refused while another
-    run of the task is queued or running (a second would only wait for the first)."""
+    """A new queued run of `task`, handed to the workers once committed (unless `enqueue` is
+    False: `manage.py maintenance run` carries it out itself). Refused while another run of the
+    task is queued or running (a second would only wait for the first)."""
     now = now or timezone.now()
     if not task.runnable:
         raise RunRefused("Refactor tasks are done by people; they have no runs.")
@@ -94,7 +101,8 @@ def run_queue(
         run = MaintenanceRun.objects.create(
             task=task, trigger=trigger, requested_by=by, plan_only=plan_only, created_at=now
         )
-        _enqueue(run, locked.timeout_seconds)
+        if enqueue:
+            _enqueue(run, locked.timeout_seconds)
     return run
 
 
@@ -267,15 +275,16 @@ class _Heartbeat:
             connection.close()  # this thread's own connection
 
 
-def run_execute(*, run_id: int, worker: str | None = None, progress=None) -> str:
+def run_execute(*, run_id: int, worker: str | None = None, progress=None, echo=None) -> str:
     """The worker's whole part: claim, plan, and apply or wait for approval. Never raises:
-    whatever goes wrong ends as a failed run with the error in its log. Returns the run status."""
+    whatever goes wrong ends as a failed run with the error in its log. Returns the run status.
+    `progress(step)` hears "plan" and "apply"; `echo(line)` hears each log line (the command)."""
     token = run_claim(run_id=run_id, worker=worker or worker_name())
     if token is None:
         return MaintenanceRun.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
     run = MaintenanceRun.objects.select_related("task", "task__environment").get(pk=run_id)
     task = run.task
-    log = RunLog(run.log)
+    log = RunLog(run.log, echo=echo)
     say = progress or (lambda step: None)
     with _Heartbeat(run_id, token, log):
         try:
