@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import FloatField, Func, Max
 from django.utils import timezone
 
 from analytics.behaviour.advice import funnel_advice, path_advice, unused_advice
@@ -76,12 +76,37 @@ class Counted:
             yield row
 
 
-# Streams, each in the order of an index of UsageEvent.
+class EpochSeconds(Func):
+    """A date-time as float seconds since the epoch, computed by the database: Django turning
+    SQLite's date-time text into an aware datetime costs ~3 us a row, more than analysing the row.
+    The order still comes from the indexed column."""
+
+    output_field = FloatField()
+
+    @property
+    def convert_value(self):
+        return self._convert_value_noop  # the database already answers a float: no call per row
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC). julianday's double is only exact to
+        # ~50 us, so it gives the whole seconds (rounded) and the fraction is read as text.
+        template = (
+            "(CAST((julianday(substr(%(expressions)s, 1, 19)) - 2440587.5) * 86400.0 + 0.5 AS INTEGER)"
+            " + CAST(substr(%(expressions)s, 20) AS REAL))"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "EXTRACT(EPOCH FROM %(expressions)s)::double precision"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+# Streams, each in the order of an index of UsageEvent; times as epoch seconds.
 
 
 def session_rows(*, service, since, until, kinds) -> Iterator[tuple]:
     """(session_id, user_id, time, name) in (service, session_id, time) order."""
-    rows = _events(service, since, until, kinds).values_list("session_id", "user_id", "time", "name")
+    rows = _events(service, since, until, kinds).values_list("session_id", "user_id", EpochSeconds("time"), "name")
     return rows.order_by("service", "session_id", "time").iterator(chunk_size=CHUNK)
 
 
@@ -91,14 +116,14 @@ def actor_rows(*, service, since, until, kinds, names) -> Iterator[tuple]:
     base = _events(service, since, until, kinds).filter(name__in=list(names))
     users = (
         base.exclude(user_id="")
-        .values_list("user_id", "time", "name")
+        .values_list("user_id", EpochSeconds("time"), "name")
         .order_by("service", "user_id", "time")
         .iterator(chunk_size=CHUNK)
     )
     anonymous = (
         base.filter(user_id="")
         .exclude(session_id="")
-        .values_list("session_id", "time", "name")
+        .values_list("session_id", EpochSeconds("time"), "name")
         .order_by("service", "session_id", "time")
         .iterator(chunk_size=CHUNK)
     )
@@ -109,7 +134,8 @@ def user_rows(*, service, until, kinds) -> Iterator[tuple]:
     """(user_id, time, name) in (service, user_id, time) order, from the first event kept: a
     user's first use decides their cohort, so the range's start cannot cut the history."""
     rows = UsageEvent.objects.filter(service=service, time__lt=until, kind__in=list(kinds)).exclude(user_id="")
-    return rows.values_list("user_id", "time", "name").order_by("service", "user_id", "time").iterator(chunk_size=CHUNK)
+    rows = rows.values_list("user_id", EpochSeconds("time"), "name").order_by("service", "user_id", "time")
+    return rows.iterator(chunk_size=CHUNK)
 
 
 def question_size(*, kind: str, service, since, until, params: dict, limit: int) -> int:

@@ -12,8 +12,10 @@ Memory is bounded: every table is a `BoundedCounter`, which keeps at most `capac
 says how far its counts may be low once it had to forget rare keys.
 """
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable
+from itertools import pairwise
 
 from analytics.behaviour.sessions import Session
 
@@ -38,12 +40,20 @@ class BoundedCounter:
         if capacity < 2:
             raise ValueError("capacity must be at least 2")
         self.capacity = capacity
-        self.counts: dict = {}
+        self.counts: Counter = Counter()
         self.error = 0
 
     def add(self, key, amount: int = 1) -> None:
         counts = self.counts
         counts[key] = counts.get(key, 0) + amount
+        if len(counts) > self.capacity:
+            self._shrink()
+
+    def add_many(self, keys) -> None:
+        """Count each key once more (Counter.update counts in C); the capacity is checked after the
+        batch (a session's keys), so the table may pass it by one batch before it shrinks."""
+        counts = self.counts
+        counts.update(keys)
         if len(counts) > self.capacity:
             self._shrink()
 
@@ -55,15 +65,20 @@ class BoundedCounter:
             threshold = value
             if forgotten >= len(self.counts) // 2:
                 break
-        self.counts = {k: v for k, v in self.counts.items() if v > threshold}
+        self.counts = Counter({k: v for k, v in self.counts.items() if v > threshold})
         self.error = max(self.error, threshold)
 
     def get(self, key, default=None):
         return self.counts.get(key, default)
 
     def top(self, k: int) -> list:
-        # Ties in a stable order (by key), so equal inputs give equal answers.
-        return sorted(self.counts.items(), key=lambda kv: (-kv[1], _sort_key(kv[0])))[:k]
+        """The k largest counts, ties in a stable order (by key) so equal inputs give equal answers.
+        The k-th largest count is found first, so only the keys at or above it are sorted."""
+        if k <= 0 or not self.counts:
+            return []
+        threshold = heapq.nlargest(k, self.counts.values())[-1]
+        found = [(key, n) for key, n in self.counts.items() if n >= threshold]
+        return sorted(found, key=lambda kv: (-kv[1], _sort_key(kv[0])))[:k]
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -102,35 +117,32 @@ class PathStats:
         self.pair_sessions_within = BoundedCounter(capacity)  # (A, B) -> sessions with A -> B within `within`
 
     def add(self, session: Session) -> None:
+        # Batched per session (one add_many per table): this loop is most of a paths run.
         names, starts, ends = session.names, session.starts, session.ends
-        if not names:
+        count = len(names)
+        if not count:
             return
         self.sessions += 1
-        self.steps += len(names)
+        self.steps += count
         last_used = self.last_used
-        for name, end in zip(names, ends, strict=True):
-            if last_used.get(name, float("-inf")) < end:
+        minus_infinity = float("-inf")
+        for name, end in dict(zip(names, ends, strict=True)).items():  # a name's last end in the session
+            if last_used.get(name, minus_infinity) < end:
                 last_used[name] = end
-            self.feature_uses.add(name)
-        for name in set(names):
-            self.feature_sessions.add(name)
-        count = len(names)
+        self.feature_uses.add_many(names)
+        self.feature_sessions.add_many(set(names))
+        pairs = list(pairwise(names))
         for n, table in self.grams.items():
             if count < n:
                 break
-            for gram in {tuple(names[i : i + n]) for i in range(count - n + 1)}:
-                table.add(gram)
-        within = self.within
-        pairs_within = set()
-        for i in range(count - 1):
-            pair = (names[i], names[i + 1])
-            self.transitions.add(pair)
-            if starts[i + 1] - ends[i] <= within:
-                self.transitions_within.add(pair)
-                pairs_within.add(pair)
+            table.add_many(set(pairs) if n == 2 else set(zip(*(names[i:] for i in range(n)), strict=False)))
+        self.transitions.add_many(pairs)
         self.transitions.add((names[-1], END))
-        for pair in pairs_within:
-            self.pair_sessions_within.add(pair)
+        within = self.within
+        quick = [pair for pair, end, start in zip(pairs, ends, starts[1:], strict=False) if start - end <= within]
+        if quick:
+            self.transitions_within.add_many(quick)
+            self.pair_sessions_within.add_many(set(quick))
 
     def add_all(self, sessions: Iterable[Session]) -> "PathStats":
         for session in sessions:

@@ -80,7 +80,7 @@ def sessions_from(
 
     for session_id, user_id, moment, name in events:
         counts.events += 1
-        t = seconds(moment)
+        t = moment if type(moment) is float else seconds(moment)
         if session_id:
             if current is not None and (session_id != current_id or t - current.last > timeout):
                 yield close(current)
