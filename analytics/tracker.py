@@ -1,50 +1,32 @@
 """Feature-usage tracking for Python code: `@track_usage`, `track()`, `track_event()`.
 
-This module is **vendorable**: it needs only the Python standard library (3.11+) and imports
-nothing from Django or the rest of the portal, so another service can copy this one file (or
-install the portal package) and send its usage to the portal's ingest API::
-
-    from analytics.tracker import HttpSink, configure, set_context, track, track_usage
+Vendorable: this module needs only the Python standard library (3.11+) and imports nothing
+from Django or the portal, so another service can copy this one file (or install the portal
+package) and send its usage to the portal's events API. The guide, with every option, bound
+and cost: docs/analytics.md, "Tracking usage from Python".
 
     configure(sink=HttpSink("https://portal.example.com", key="pk_..."))
 
-    @track_usage("reports.export")
+    @track_usage("reports.export")       # also coroutines, generators, async generators
     def export(report): ...
 
-    with set_context(session_id=request_session, user_id=str(user.pk)):
-        export(report)          # the event carries that session and user
+    with set_context(session_id=session, user_id=str(user_id)):   # per thread / asyncio task
+        export(report)
 
-What one call records: its name and kind, the wall-clock time it started, `duration_ms`
-(to the end of iteration for generators), `success` and `error_type` (the exception's class
-name; the exception itself propagates unchanged), the session and user set with
-`set_context()` (contextvars: per thread and per asyncio task), and, only when asked:
+A call records its name, kind, start time, `duration_ms` (to the end of the iteration for
+generators), `success` and `error_type` (the exception propagates unchanged), the session and
+user from `set_context()`; with `cpu=True` the thread's CPU time (a system call per read, so
+off by default) and with `memory=True` the change in memory traced by `tracemalloc` (started
+for the whole process on first use and left on: every allocation gets slower).
 
-- `cpu=True`: `cpu_time_ms`, the calling thread's CPU time during a plain sync call or
-  `with track()` block. Reading a thread's CPU clock is a system call (0.5-2 us on a
-  virtual machine), which is why it is off by default. Not recorded for async functions and
-  generators: their thread also runs other tasks and the consumer between steps.
-- `memory=True`: `memory_delta_bytes`, the change in memory traced by `tracemalloc` across
-  the call (net memory the call kept; allocations of other threads meanwhile count too).
-  The first such call starts `tracemalloc` for the whole process and leaves it on, which
-  makes every allocation in the process slower (typically 1.5-3x for allocation-heavy code)
-  and stores a traceback frame per live block: use it while investigating, not always.
-
-Costs, and why the hot path looks the way it does: a call appends one tuple to a
-`collections.deque` (thread-safe without a lock) after two `perf_counter_ns()` reads and one
-context variable lookup. Wall-clock times and dicts are made only when a batch is flushed
-(bench/track_usage.py measures the overhead). The buffer is bounded: when it is full, new
-events are dropped and counted in `Tracker.dropped`; the caller never blocks or fails.
-
-Flushing: a daemon thread sends batches every `flush_interval` seconds and as soon as
-`flush_size` events wait, and `atexit` sends what is left. It starts on the first event
-after `configure()` (and again in a forked child, which drops the parent's buffered copy).
-A sink that fails never raises into the caller: lost events are counted in `Tracker.failed`.
-
-Sinks: `HttpSink` posts `{"events": [...]}` to the portal's `/api/v1/events/` with the
-service key as `Authorization: Bearer <key>`, one `Idempotency-Key` per batch (reused by its
-retries, with exponential backoff and jitter) and an `event_id` per event, so a retried batch
-is never stored twice. `MemorySink` keeps events in a list (tests, debugging). Inside the
-portal, `analytics.tracker_db.DatabaseSink` writes straight to the database.
+Why the hot path looks the way it does: a call reads `perf_counter_ns()` twice, looks up one
+context variable and appends a tuple to a `collections.deque` (thread-safe without a lock).
+Wall-clock times and dicts are made per batch, at flush. The buffer is bounded: when it is
+full new events are dropped and counted (`Tracker.dropped`); the caller never blocks or fails.
+A daemon thread flushes by interval and by size, `atexit` flushes what is left, and a sink
+that fails only counts its loss (`Tracker.failed`). `HttpSink` retries with backoff and
+jitter, with one Idempotency-Key per batch and an `event_id` per event, so a retried batch is
+never stored twice. Inside the portal, `analytics.tracker_db.DatabaseSink` writes directly.
 """
 
 from __future__ import annotations
@@ -143,41 +125,26 @@ class SinkRejected(Exception):
 class Tracker:
     """A bounded event buffer flushed into a sink by size, by interval and at exit."""
 
-    def __init__(
-        self,
-        sink=None,
-        *,
-        limit: int = 100_000,
-        flush_size: int = 1000,
-        flush_interval: float = 10.0,
-        batch_size: int = 1000,
-        autostart: bool = True,
-    ):
+    def __init__(self, sink=None, **options):
+        """Options as for configure(); defaults: limit 100,000 events, flush_size 1000,
+        flush_interval 10 s, batch_size 1000, autostart (the thread on the first event)."""
         self.sink = None
         self._buffer: collections.deque = collections.deque()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._flush_lock = threading.Lock()  # one flush at a time: thread, atexit, manual
         self._count_lock = threading.Lock()  # only on the rare paths (drops, failures)
-        self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
         self._start_pending = False
         self._fast_limit = 0
-        self.autostart = autostart
         self._atexit_registered = False
         self._id_prefix = secrets.token_hex(8) + "-"
         self._sequence = itertools.count(1)
         self.dropped = 0  # events refused because the buffer was full
         self.failed = 0  # events a sink could not deliver
         self.sent = 0  # events a sink accepted
-        self.configure(
-            sink=sink,
-            limit=limit,
-            flush_size=flush_size,
-            flush_interval=flush_interval,
-            batch_size=batch_size,
-            autostart=autostart,
-        )
+        defaults = {"limit": 100_000, "flush_size": 1000, "flush_interval": 10.0, "batch_size": 1000}
+        self.configure(sink=sink, **{**defaults, **options})
 
     def configure(
         self,
@@ -310,30 +277,27 @@ class Tracker:
             self._atexit_registered = True
             atexit.register(self.stop)
 
+    def _sink_hook(self, name: str) -> None:
+        hook = getattr(self.sink, name, None)
+        if hook is not None:
+            hook()
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
                 self._wake.wait(self.flush_interval)
                 self._wake.clear()
                 if not self._stop.is_set():
-                    # A database sink drops this thread's broken or stale connection here.
-                    before = getattr(self.sink, "thread_before_flush", None)
-                    if before is not None:
-                        before()
+                    self._sink_hook("thread_before_flush")  # a database sink's stale connection
                     self.flush()
         finally:
-            # A database sink closes this thread's own connection here.
-            thread_exit = getattr(self.sink, "thread_exit", None)
-            if thread_exit is not None:
-                thread_exit()
+            self._sink_hook("thread_exit")  # a database sink closes this thread's connection
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the thread and send what is left once, without waiting between retries (exit)."""
         self._stop.set()
         self._wake.set()
-        close = getattr(self.sink, "close", None)
-        if close is not None:
-            close()  # interrupts a retry's backoff wait: the process is going away
+        self._sink_hook("close")  # interrupts a retry's backoff wait: the process is going away
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -345,13 +309,12 @@ class Tracker:
         self._flush_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._start_lock = threading.Lock()
+        self._wake, self._stop = threading.Event(), threading.Event()  # their locks may be held
         self._buffer.clear()
         self._id_prefix = secrets.token_hex(8) + "-"
         self._start_pending = self.sink is not None and self.autostart
         self._limits_changed()
-        reopen = getattr(self.sink, "reopen", None)
-        if reopen is not None:
-            reopen()
+        self._sink_hook("reopen")
 
 
 def _bounded(field: str, value, low, high):
@@ -443,44 +406,24 @@ def track_usage(
 
         @functools.wraps(fn)
         def measured(*args, **kwargs):
-            if tracker.sink is None:
+            with track(name, kind=kind, memory=memory, cpu=cpu, metadata=metadata, tracker=tracker):
                 return fn(*args, **kwargs)
-            m0 = _memory_now() if memory else 0
-            c0 = _cpu() if cpu else 0
-            t0 = _perf()
-            ok, error = True, ""
-            try:
-                return fn(*args, **kwargs)
-            except BaseException as exc:
-                ok, error = False, _error_name(exc)
-                raise
-            finally:
-                duration = _perf() - t0
-                cpu_ns = _cpu() - c0 if cpu else None
-                mem = _memory_now() - m0 if memory else None
-                tracker.add((t0, duration, cpu_ns, ok, error, mem, get_context(), name, kind, metadata))
 
         return measured
 
     return decorate
 
 
+# Coroutines and generators are timed by a `track` block around them: one object per call,
+# which matters little next to an event loop's or a generator's own costs.
+
+
 def _wrap_coroutine(fn, tracker, name, kind, memory, metadata):
     @functools.wraps(fn)
     async def wrapper(*args, **kwargs):
-        if tracker.sink is None:
+        # CancelledError is recorded as an error too: the call did not complete.
+        with track(name, kind=kind, memory=memory, metadata=metadata, tracker=tracker):
             return await fn(*args, **kwargs)
-        m0 = _memory_now() if memory else 0
-        t0 = _perf()
-        ok, error = True, ""
-        try:
-            return await fn(*args, **kwargs)
-        except BaseException as exc:  # CancelledError too: the call did not complete
-            ok, error = False, _error_name(exc)
-            raise
-        finally:
-            mem = _memory_now() - m0 if memory else None
-            tracker.add((t0, _perf() - t0, None, ok, error, mem, _CONTEXT.get(), name, kind, metadata))
 
     return wrapper
 
@@ -488,21 +431,9 @@ def _wrap_coroutine(fn, tracker, name, kind, memory, metadata):
 def _wrap_generator(fn, tracker, name, kind, memory, metadata):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if tracker.sink is None:
-            return (yield from fn(*args, **kwargs))
-        m0 = _memory_now() if memory else 0
-        t0 = _perf()
-        ok, error = True, ""
-        try:
+        # Timed to the end of the iteration; closed early by the consumer is not a failure.
+        with track(name, kind=kind, memory=memory, metadata=metadata, tracker=tracker):
             return (yield from fn(*args, **kwargs))  # forwards send(), throw() and close()
-        except GeneratorExit:
-            raise  # the consumer stopped early (close() or garbage collection): not a failure
-        except BaseException as exc:
-            ok, error = False, _error_name(exc)
-            raise
-        finally:
-            mem = _memory_now() - m0 if memory else None
-            tracker.add((t0, _perf() - t0, None, ok, error, mem, _CONTEXT.get(), name, kind, metadata))
 
     return wrapper
 
@@ -512,20 +443,14 @@ def _wrap_async_generator(fn, tracker, name, kind, memory, metadata):
     @functools.wraps(fn)
     async def wrapper(*args, **kwargs):
         agen = fn(*args, **kwargs)
-        if tracker.sink is None:
-            async for item in agen:
-                yield item
-            return
-        m0 = _memory_now() if memory else 0
-        t0 = _perf()
-        ok, error = True, ""
-        try:
+        with track(name, kind=kind, memory=memory, metadata=metadata, tracker=tracker):
             try:
                 item = await agen.asend(None)
                 while True:
                     try:
                         sent = yield item
                     except GeneratorExit:
+                        await agen.aclose()
                         raise
                     except BaseException as exc:  # athrow() by the consumer goes on into the generator
                         item = await agen.athrow(exc)
@@ -533,15 +458,6 @@ def _wrap_async_generator(fn, tracker, name, kind, memory, metadata):
                         item = await agen.asend(sent)
             except StopAsyncIteration:
                 pass
-        except GeneratorExit:
-            await agen.aclose()
-            raise
-        except BaseException as exc:
-            ok, error = False, _error_name(exc)
-            raise
-        finally:
-            mem = _memory_now() - m0 if memory else None
-            tracker.add((t0, _perf() - t0, None, ok, error, mem, _CONTEXT.get(), name, kind, metadata))
 
     return wrapper
 
@@ -571,7 +487,7 @@ class track:  # lower case: used like a function, `with track("name"):`
         self.tracker = DEFAULT if tracker is None else tracker
 
     def __enter__(self) -> track:
-        self._m0 = _memory_now() if self.memory else 0
+        self._m0 = _memory_now() if self.memory and self.tracker.sink is not None else 0
         self._c0 = _cpu() if self.cpu else 0
         self._t0 = _perf()
         return self
@@ -583,7 +499,7 @@ class track:  # lower case: used like a function, `with track("name"):`
         return False  # the exception, if any, propagates
 
     async def __aenter__(self) -> track:
-        self._m0 = _memory_now() if self.memory else 0
+        self._m0 = _memory_now() if self.memory and self.tracker.sink is not None else 0
         self._t0 = _perf()
         return self
 
