@@ -238,13 +238,16 @@ def measured_post(gunicorn, port: int, setup: dict, bodies: list[bytes], clients
     return run
 
 
-def start_gunicorn(workers: int, port: int, env: dict, log_path: Path) -> subprocess.Popen:
-    """gunicorn as runportal starts it (worker class, threads, timeouts)."""
+def start_gunicorn(workers: int, port: int, env: dict, log_path: Path, worker_class: str) -> subprocess.Popen:
+    """gunicorn as runportal starts it (worker class, threads, timeouts), or with another worker class."""
     from portal.startup import web_command
 
+    command = web_command("127.0.0.1", str(port), workers=workers, verbose=False)
+    if worker_class != "gthread":
+        command[command.index("--worker-class") + 1] = worker_class
     log = open(log_path, "w")  # noqa: SIM115 (closed with the process)
     proc = subprocess.Popen(
-        web_command("127.0.0.1", str(port), workers=workers, verbose=False),
+        command,
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -293,6 +296,9 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=30, help="frames per stack (default 30)")
     parser.add_argument("--clients", type=int, default=8, help="client threads (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument(
+        "--worker-class", choices=("gthread", "sync"), default="gthread", help="default gthread, as runportal"
+    )
     args = parser.parse_args()
     if not 100 <= args.events <= 100_000 or not 1 <= args.clients <= 64 or not 1 <= args.workers <= 16:
         parser.error("--events 100 to 100,000, --clients 1 to 64, --workers 1 to 16")
@@ -325,7 +331,7 @@ def main() -> int:
         setup = prepare(events)
         grouping_us, prepare_us = preparation_cost(events[:500])
         port = free_port()
-        gunicorn = start_gunicorn(args.workers, port, env, log_path)
+        gunicorn = start_gunicorn(args.workers, port, env, log_path, args.worker_class)
         from monitoring.errors.inbox import inbox_drain
         from monitoring.errors.models import ErrorEvent, ErrorGroup, ErrorInbox
 
@@ -375,7 +381,7 @@ def main() -> int:
     first_answer = min(answered.values(), default=0.0)
     both_seconds = together["seconds"]
     print(
-        f"error ingest on {label}: gunicorn ({args.workers} workers, gthread as runportal, DEBUG "
+        f"error ingest on {label}: gunicorn ({args.workers} {args.worker_class} workers, DEBUG "
         f"{'on' if settings.DEBUG else 'off'}), {args.clients} keep-alive clients, {args.events} events per phase "
         f"({args.frames} frames, {group_count} groups, {size / 1024:.1f} KB gzip each); "
         f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} cores"
