@@ -29,7 +29,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 from django_q.tasks import async_task
-from rest_framework import serializers
+from rest_framework.exceptions import ValidationError as ConfigError
 
 from maintenance.executors import REGISTRY, executor_for
 from maintenance.executors.base import FAILED, PARTIAL, ROLLED_BACK, SUCCEEDED, Plan, RunContext, config_validate
@@ -303,7 +303,7 @@ def _execute(*, run: MaintenanceRun, task: MaintenanceTask, token: str, log: Run
         return FAILED
     try:
         config = config_validate(task.kind, task.config)
-    except serializers.ValidationError as exc:
+    except ConfigError as exc:
         log(f"Invalid config: {exc.detail}")
         run_finish(run_id=run.pk, token=token, status=FAILED, summary="The task's config is invalid.", log=log)
         return FAILED

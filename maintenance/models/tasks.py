@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from rest_framework import serializers
+from rest_framework.exceptions import ValidationError as ConfigError
 
 from maintenance import schedule_words
 from maintenance.executors.base import REGISTRY, config_validate
@@ -150,7 +150,7 @@ class MaintenanceTask(models.Model):
             elif self.kind in REGISTRY:
                 try:
                     config_validate(self.kind, self.config)
-                except serializers.ValidationError as exc:
+                except ConfigError as exc:
                     errors["config"] = _flatten(exc.detail)
         if errors:
             raise ValidationError(errors)
