@@ -180,12 +180,12 @@ class FeatureListQuerySerializer(RangeQuerySerializer):
     )
 
 
-class TopErrorSerializer(serializers.Serializer):
+class FeatureTopErrorSerializer(serializers.Serializer):
     error_type = serializers.CharField()
     count = serializers.IntegerField()
 
 
-class FiguresSerializer(serializers.Serializer):
+class FeatureFiguresSerializer(serializers.Serializer):
     """Rates need ANALYTICS_MIN_SAMPLES events and percentiles as many durations; below that
     they are null and `enough_data`/`enough_durations` is false ("not enough data")."""
 
@@ -199,13 +199,13 @@ class FiguresSerializer(serializers.Serializer):
     p50 = serializers.FloatField(allow_null=True, help_text="Milliseconds, within 1 % (DDSketch).")
     p95 = serializers.FloatField(allow_null=True)
     p99 = serializers.FloatField(allow_null=True)
-    top_errors = TopErrorSerializer(many=True)
+    top_errors = FeatureTopErrorSerializer(many=True)
 
 
-class FeatureSerializer(FiguresSerializer):
+class FeatureSerializer(FeatureFiguresSerializer):
     service = serializers.CharField(allow_null=True)
     name = serializers.CharField()
-    previous = FiguresSerializer(help_text="The period of equal length just before.")
+    previous = FeatureFiguresSerializer(help_text="The period of equal length just before.")
     change = serializers.DictField(
         child=serializers.FloatField(allow_null=True), help_text="Relative change vs the previous period."
     )
@@ -218,7 +218,7 @@ class FeatureListSerializer(serializers.Serializer):
     features = FeatureSerializer(many=True)
 
 
-class SeriesSerializer(serializers.Serializer):
+class FeatureSeriesSerializer(serializers.Serializer):
     step = serializers.IntegerField(help_text="Seconds per point (UTC buckets).")
     starts = serializers.ListField(child=serializers.DateTimeField())
     calls = serializers.ListField(child=serializers.IntegerField())
@@ -228,7 +228,7 @@ class SeriesSerializer(serializers.Serializer):
 
 class FeatureDetailSerializer(FeatureListSerializer):
     feature = FeatureSerializer()
-    series = SeriesSerializer()
+    series = FeatureSeriesSerializer()
     features = None
 
 
