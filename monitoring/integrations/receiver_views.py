@@ -142,6 +142,20 @@ class _ReceiverView(APIView):
         return Response(result.as_dict() | {"receiver": receiver.name})
 
 
+# The 400 body is the API's usual one (ValidationError): each bad field, e.g. alerts[2].labels.
+BAD_PAYLOAD = OpenApiResponse(
+    {"type": "object", "additionalProperties": {}},
+    description='Names the first bad field, e.g. {"alerts[2].labels": ["must be an object of strings."]}.',
+)
+TOO_LARGE = OpenApiResponse(
+    {
+        "type": "object",
+        "properties": {"detail": {"type": "string"}, "limit_bytes": {"type": "integer"}},
+        "required": ["detail", "limit_bytes"],
+    },
+    description="The body is over the receivers' limit (1 MiB); nothing was read.",
+)
+
 _SERVICE = OpenApiParameter(
     "service",
     required=False,
@@ -157,10 +171,7 @@ class AlertmanagerReceiverView(_ReceiverView):
             "AlertmanagerWebhook", {"version": serializers.CharField(), "alerts": serializers.ListField()}
         ),
         parameters=[_SERVICE],
-        responses={
-            200: ResultSerializer,
-            400: OpenApiResponse(description="Names the bad field, e.g. alerts[2].labels."),
-        },
+        responses={200: ResultSerializer, 400: BAD_PAYLOAD, 413: TOO_LARGE},
     )
     def post(self, request):
         """Alertmanager's webhook payload (version 4). Each alert is a portal alert keyed by its
@@ -176,10 +187,7 @@ class GrafanaReceiverView(_ReceiverView):
             "GrafanaWebhook", {"version": serializers.CharField(), "alerts": serializers.ListField()}
         ),
         parameters=[_SERVICE],
-        responses={
-            200: ResultSerializer,
-            400: OpenApiResponse(description="Names the bad field, e.g. alerts[2].labels."),
-        },
+        responses={200: ResultSerializer, 400: BAD_PAYLOAD, 413: TOO_LARGE},
     )
     def post(self, request):
         """Grafana alerting's webhook contact point payload (version 1), handled like Alertmanager's."""
