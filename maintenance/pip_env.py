@@ -29,21 +29,36 @@ class RestoreFailed(Exception):
     """The environment could not be put back to its snapshot (the difference is in the message)."""
 
 
+# What commands run for a target environment inherit from the worker. An allowlist, not the
+# whole environment: the portal's own settings (DATABASE_URL, SECRET_KEY, EMAIL_URL, ...) must
+# not reach the target's test suite, which might well read DATABASE_URL and test against the
+# portal's database, nor a package's build script.
+PASSED_VARIABLES = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "TERM"}
+    | {"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
+    | {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy"}
+)
+PASSED_PREFIXES = ("LC_", "PIP_", "POETRY_", "XDG_")
+
+
+def worker_env() -> dict[str, str]:
+    """The allowlisted part of the worker's environment."""
+    return {k: v for k, v in os.environ.items() if k in PASSED_VARIABLES or k.startswith(PASSED_PREFIXES)}
+
+
 def target_env(ctx: RunContext) -> dict[str, str]:
-    """The worker's environment with the target venv activated: a verification command such as
-    ["pytest"] or ["python", "-m", "app", "check"] runs the target's own programs."""
-    env = dict(os.environ)
+    """`worker_env()` with the target venv activated: a verification command such as ["pytest"]
+    or ["python", "-m", "app", "check"] runs the target's own programs."""
+    env = worker_env()
     bin_dir = str(Path(ctx.target.python).parent)
-    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
     env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
-    env.pop("PYTHONHOME", None)
     return env
 
 
 def pip(ctx: RunContext, *args: str, timeout: float | None = None, check: bool = True):
-    return run_logged(
-        ctx, [ctx.target.python, *PIP, *args], cwd=ctx.target.project_dir or None, timeout=timeout, check=check
-    )
+    args = [ctx.target.python, *PIP, *args]
+    return run_logged(ctx, args, cwd=ctx.target.project_dir or None, timeout=timeout, check=check, env=target_env(ctx))
 
 
 @dataclass(frozen=True)
@@ -114,7 +129,7 @@ def distributions(ctx: RunContext, *, timeout: float) -> dict[str, dict]:
     """{normalized name: {"version", "top_level": [importable top-level names]}} of every
     distribution installed in the target environment, read by its own interpreter
     (top_level.txt, else the top-level entries of RECORD)."""
-    done = run_logged(ctx, [ctx.target.python, "-I", "-c", DISTRIBUTIONS_SCRIPT], timeout=timeout)
+    done = run_logged(ctx, [ctx.target.python, "-I", "-c", DISTRIBUTIONS_SCRIPT], timeout=timeout, env=worker_env())
     try:
         raw = json.loads(done.stdout)
     except ValueError as exc:

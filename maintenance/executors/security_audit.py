@@ -24,7 +24,6 @@ changes the environment; fixes are proposed as a dependency update (changes["pro
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from django.conf import settings
@@ -41,7 +40,7 @@ from maintenance.osv import (
     findings_merge,
     pip_audit_parse,
 )
-from maintenance.pip_env import distributions
+from maintenance.pip_env import distributions, worker_env
 from maintenance.reachability import reachable, repository_imports
 
 LIST_TIMEOUT = 120
@@ -149,8 +148,8 @@ class SecurityAudit(Executor):
         service = ctx.config.get("vulnerability_service", "pypi")
         args = [sys.executable, "-m", "pip_audit", "-f", "json", "--progress-spinner", "off", "-s", service]
         args += ["--timeout", "30"]  # per request to the service
-        env = dict(os.environ, PIPAPI_PYTHON_LOCATION=ctx.target.python)
-        env.pop("VIRTUAL_ENV", None)  # pip-audit would warn that it audits another environment: it does, on purpose
+        # No VIRTUAL_ENV: pip-audit would warn that it audits another environment; it does, on purpose.
+        env = {**worker_env(), "PIPAPI_PYTHON_LOCATION": ctx.target.python}
         timeout = ctx.config.get("pip_audit_timeout_seconds", 600)
         try:
             done = run_logged(ctx, args, cwd=ctx.target.project_dir or None, env=env, timeout=timeout, check=False)

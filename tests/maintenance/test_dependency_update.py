@@ -101,8 +101,13 @@ def test_release_age_comes_from_the_index_json_api(target_venv, httpserver, inde
     assert unknown.items == [] and "release age unknown" in unknown.summary
 
 
-def test_apply_upgrades_and_runs_the_verification_in_the_target_environment(target_venv):
-    check = "import tinyalpha, tinyextra; assert tinyalpha.__version__ == '1.1'"
+def test_apply_upgrades_and_runs_the_verification_in_the_target_environment(target_venv, monkeypatch):
+    # The portal's own settings stay out of the target's commands (its tests might read them).
+    monkeypatch.setenv("DATABASE_URL", "postgres://portal-secret@db/portal")
+    check = (
+        "import os, tinyalpha, tinyextra; assert tinyalpha.__version__ == '1.1'; "
+        "assert 'DATABASE_URL' not in os.environ; assert os.environ['VIRTUAL_ENV']"
+    )
     target = _target(target_venv, verify_command=("python", "-c", check))
     ctx, lines = run_context(target, config_validate(KIND, {}))
     executor = DependencyUpdate()
