@@ -227,3 +227,21 @@ def test_an_alert_rule_on_scrape_up_fires_when_the_target_is_down(exporter, serv
     assert alert.service == service
     assert minute(2, up=True).resolved == 0  # the window still holds the failed scrape
     assert minute(3, up=True).resolved == 1
+
+
+@pytest.mark.django_db
+def test_a_scrape_checks_pages_show_it(exporter, service, page_client, clock):
+    target = ScrapeTarget.objects.create(service=service, url=exporter["url"])
+    check = HealthCheck.objects.create(
+        service=service, name="exporter", kind="scrape", config={"target": target.pk, "max_intervals": 4}
+    )
+    scrape_sweep()
+    health_check_run(check=check)
+    detail = page_client("viewer").get(f"/monitoring/health/{check.pk}/").content.decode()
+    assert "exporter" in detail and "up: 1 series" in detail
+    service_page = page_client("viewer").get(f"/monitoring/services/{service.slug}/").content.decode()
+    assert '<span class="badge healthy">up</span>' in service_page  # the target
+    assert f'href="/monitoring/health/{check.pk}/"' in service_page  # and its check
+    form = page_client("admin").get(f"/monitoring/health/{check.pk}/edit/").content.decode()
+    assert f'name="scrape_target" value="{target.pk}"' in form
+    assert 'name="scrape_max_intervals" value="4"' in form
