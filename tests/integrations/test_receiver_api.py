@@ -163,3 +163,15 @@ def test_role_matrix(api_client, key_client, service, actor):
         receiver.refresh_from_db()
         assert receiver.token_hashed == before and receiver.enabled  # nothing changed
         assert Receiver.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_list_costs_the_same_queries_for_many_receivers(api_client, service, django_assert_max_num_queries):
+    client = api_client("viewer")
+    Receiver.objects.create(name="one", kind="alertmanager", service=service)
+    with django_assert_max_num_queries(10) as few:
+        client.get(URL)
+    for index in range(30):
+        Receiver.objects.create(name=f"r{index}", kind="grafana", service=service)
+    with django_assert_max_num_queries(len(few)):
+        assert len(client.get(URL).json()["results"]) == 31
