@@ -9,6 +9,7 @@ import copy
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status, viewsets
@@ -290,6 +291,22 @@ class EnvironmentViewSet(viewsets.ModelViewSet):
     queryset = Environment.objects.prefetch_related("health_checks")
     serializer_class = EnvironmentSerializer
     filterset_fields = ["service", "repository", "package_manager"]
+
+    @extend_schema(
+        responses={204: None, 409: inline_serializer("EnvironmentInUse", {"detail": serializers.CharField()})}
+    )
+    def destroy(self, request, *args, **kwargs):
+        environment = self.get_object()
+        try:
+            environment.delete()
+        except ProtectedError:
+            # Its tasks (and their run history) would go with it: they are deleted or moved first.
+            names = ", ".join(sorted(environment.tasks.values_list("title", flat=True)[:5]))
+            return Response(
+                {"detail": f"Tasks use this environment ({names}); delete them or move them to another first."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 router.register("maintenance/environments", EnvironmentViewSet, basename="maintenance-environment")

@@ -240,3 +240,10 @@ def test_admin_pages_for_tasks(page_client, task):
     assert page_client("admin").get("/admin/maintenance/maintenancetask/").status_code == 200
     assert page_client("admin").get(f"/admin/maintenance/maintenancetask/{task.pk}/change/").status_code == 200
     assert page_client("viewer").get("/admin/maintenance/maintenancetask/").status_code == 302
+
+
+def test_an_environment_in_use_is_not_deleted(api_client, make_task, environment):
+    make_task(title="Keeps it")
+    response = api_client("admin").delete(f"/api/v1/maintenance/environments/{environment.pk}/")
+    assert response.status_code == 409 and "Keeps it" in response.json()["detail"]
+    assert Environment.objects.filter(pk=environment.pk).exists()
