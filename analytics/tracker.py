@@ -39,6 +39,7 @@ import inspect
 import itertools
 import json
 import logging
+import multiprocessing.util
 import os
 import random
 import secrets
@@ -276,6 +277,9 @@ class Tracker:
         if not self._atexit_registered:
             self._atexit_registered = True
             atexit.register(self.stop)
+        # A multiprocessing child (a task queue's worker) ends without atexit handlers but runs
+        # these finalizers. Registered here, in the process that starts the thread.
+        multiprocessing.util.Finalize(self, self.stop, exitpriority=10)
 
     def _sink_hook(self, name: str) -> None:
         hook = getattr(self.sink, name, None)

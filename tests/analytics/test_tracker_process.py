@@ -1,6 +1,7 @@
 """The tracker in processes of its own: flushed at exit, and usable without Django."""
 
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -102,3 +103,21 @@ def test_a_portal_process_writes_its_usage_to_its_database(tmp_path):
         done = manage("shell", "--no-imports", "-c", check, env=env)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "[('portal.exit', 'portal'), ('portal.thread', 'portal')]"
+
+
+def _worker_task(url: str) -> None:
+    # What a task queue's worker process does: track something, then end without atexit.
+    from analytics.tracker import HttpSink, Tracker, track_event
+
+    tracker = Tracker(HttpSink(url, key="pk_worker", retries=0), flush_interval=3600)
+    track_event("worker.task", tracker=tracker)
+
+
+def test_a_multiprocessing_worker_sends_its_events_when_it_ends(httpserver):
+    httpserver.expect_request("/api/v1/events/", method="POST").respond_with_json({"accepted": 1}, status=201)
+    child = multiprocessing.get_context("fork").Process(target=_worker_task, args=(httpserver.url_for("/"),))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    (request, _), *_ = httpserver.log
+    assert [e["name"] for e in json.loads(request.data)["events"]] == ["worker.task"]
