@@ -262,8 +262,13 @@ class DependencyUpdate(Executor):
                 changes["health_gate"] = verdict
                 if not verdict["passed"]:
                     raise Failure(f"health gate: {verdict['reason']}")
-        except (Failure, CommandFailed) as exc:
-            reason = str(exc) if isinstance(exc, Failure) else f"{exc}: {exc.output.strip()[-300:]}"
+        except Exception as exc:  # whatever failed after the snapshot, the environment goes back
+            if isinstance(exc, Failure):
+                reason = str(exc)
+            elif isinstance(exc, CommandFailed):
+                reason = f"{exc}: {exc.output.strip()[-300:]}"
+            else:
+                reason = f"{type(exc).__name__}: {exc}"
             return self._roll_back(ctx, snapshot, files, changes, reason)
         names = ", ".join(f"{p['name']} {p['from']} → {p['to']}" for p in changes["packages"][:10])
         gate = changes.get("health_gate")
@@ -283,7 +288,7 @@ class DependencyUpdate(Executor):
         if command:
             try:
                 run_logged(ctx, command, cwd=ctx.target.project_dir, env=target_env(ctx), timeout=300)
-            except CommandFailed as exc:
+            except (CommandFailed, OSError) as exc:
                 raise Failure(f"restart command {exc}") from exc
 
     def _verify(self, ctx: RunContext) -> None:
@@ -359,14 +364,17 @@ class DependencyUpdate(Executor):
             ctx.log(f"after the rollback: {exc}")
         gate = changes.get("health_gate")
         if gate and not gate["passed"] and ctx.target.service_id:
-            alert = gate_alert(
-                service_id=ctx.target.service_id,
-                environment=ctx.target.name,
-                summary=f"Dependency update on {ctx.target.name} rolled back: {gate['reason']}",
-                description="Packages: "
-                + ", ".join(f"{p['name']} {p['from']} → {p['to']}" for p in changes.get("packages", []))
-                + (f"\nRun #{ctx.run_id}" if ctx.run_id else ""),
-            )
+            packages = ", ".join(f"{p['name']} {p['from']} → {p['to']}" for p in changes.get("packages", []))
+            try:
+                alert = gate_alert(
+                    service_id=ctx.target.service_id,
+                    environment=ctx.target.name,
+                    summary=f"Dependency update on {ctx.target.name} rolled back: {gate['reason']}",
+                    description=f"Packages: {packages}" + (f"\nRun #{ctx.run_id}" if ctx.run_id else ""),
+                )
+            except Exception as exc:  # the environment is restored: the run still says so
+                ctx.log(f"the regression alert could not be opened: {type(exc).__name__}: {exc}")
+                alert = None
             if alert is not None:
                 changes["alert_id"] = alert.pk
         return Outcome(ROLLED_BACK, f"Rolled back: {reason}"[:1000], changes)

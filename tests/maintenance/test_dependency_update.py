@@ -275,3 +275,12 @@ def test_bump_kind():
     assert bump_kind("1.0", "1.0.1") == "patch"
     assert bump_kind("1.0", "1.1") == "minor"
     assert bump_kind("1.9", "2.0") == "major"
+
+
+def test_a_restart_command_that_cannot_start_rolls_back(target_venv, tmp_path):
+    before = target_venv.freeze()
+    config = config_validate(KIND, {"restart_command": [str(tmp_path / "no-such-restart")]})
+    ctx, _ = run_context(_target(target_venv), config)
+    outcome = DependencyUpdate().apply(ctx, BETA_PATCH)
+    assert outcome.status == ROLLED_BACK and "restart command" in outcome.summary
+    assert target_venv.freeze() == before
