@@ -27,6 +27,7 @@ from monitoring.lookback import gauge_last, summary_quantiles
 from monitoring.models import HealthCheck, Metric, MetricKind
 from monitoring.query import MINUTE, QUANTILES, floor_minute, rollup_watermark
 from monitoring.totals import cumulative_totals
+from portal.lib.gc_pause import gc_paused
 
 STATUS_VALUE = health.RANK
 NAN = math.nan
@@ -139,5 +140,6 @@ class StoredMetrics:
 
 def exposition(*, now: datetime, accept: str = "") -> tuple[bytes, str]:
     """(body, content type) for a scraper that sent this Accept header."""
-    encoder, content_type = choose_encoder(accept)
-    return encoder(StoredMetrics(now=now)), content_type
+    with gc_paused():  # ~100k short-lived objects, no cycles among them
+        encoder, content_type = choose_encoder(accept)
+        return encoder(StoredMetrics(now=now)), content_type

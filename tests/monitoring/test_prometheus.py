@@ -1,6 +1,7 @@
 """/metrics at scale: running totals folded by the rollup job, one snapshot per scrape, the
 exposition written by prometheus_client (text 0.0.4 or OpenMetrics by the Accept header)."""
 
+import gc
 import importlib
 import threading
 from datetime import timedelta
@@ -17,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitoring import rollups
 from monitoring.ingest import metric_kinds, samples_write
 from monitoring.models import HourRollup, MetricSample, MetricTotal, MinuteRollup, RollupState
+from monitoring.prometheus import StoredMetrics, exposition
 from monitoring.rollups import prune_run, rollup_run
 from tests.monitoring.conftest import T0, row
 from tests.support import on_postgres
@@ -24,6 +26,7 @@ from tests.support import on_postgres
 pytestmark = pytest.mark.django_db
 MINUTE = timedelta(minutes=1)
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+THRESHOLDS = gc.get_threshold()
 
 
 def scrape(client, **headers):
@@ -373,3 +376,32 @@ def test_history_written_straight_into_the_rollup_tables_is_in_the_totals(client
     assert sum(s.value for s in found["http_requests"].samples if s.labels["service"] == "shop") == pytest.approx(
         expected, rel=1e-12
     )
+
+
+def test_the_cyclic_collector_does_not_run_while_a_scrape_is_built(client, service, monkeypatch):
+    fill(service, minutes=30, every=2)  # a few thousand rows to read and format
+    for i in range(200):
+        write(service, "queue_depth", i, T0 + timedelta(minutes=30, seconds=i % 60), shard=str(i))
+    collections, building = [], []
+    real = StoredMetrics.collect
+
+    def collect(self):  # from the first query to the writer's last family
+        building.append(True)
+        yield from real(self)
+        building.clear()
+
+    def started(phase, info):
+        if phase == "start" and building:
+            collections.append(info["generation"])
+
+    monkeypatch.setattr(StoredMetrics, "collect", collect)
+    gc.callbacks.append(started)
+    try:
+        gc.set_threshold(10)  # would collect every 10 allocations
+        body, _ = exposition(now=T0 + timedelta(minutes=31))
+    finally:
+        gc.set_threshold(*THRESHOLDS)
+        gc.callbacks.remove(started)
+    assert b"queue_depth" in body
+    assert collections == []
+    assert gc.isenabled()
