@@ -3,9 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from analytics.models import EventBatch, UsageEvent
 from analytics.store import EventsInvalid, events_insert
+from tests.support import on_postgres
 
 NOW = datetime(2026, 3, 2, 12, 30, tzinfo=UTC)
 
@@ -164,3 +167,24 @@ def test_a_racing_writer_of_the_same_event_id_is_skipped_not_an_error(service, m
     outcome = events_insert(service=service, now=NOW, items=[{"name": "a", "event_id": "e1"}, {"name": "b"}])
     assert (outcome.accepted, outcome.skipped, len(calls)) == (1, 1, 2)
     assert UsageEvent.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_event_id_check_searches_the_unique_index(service):
+    """Not a scan of every event of the service: each batch with ids runs this check."""
+    items = [{"name": "a", "event_id": f"e{i}"} for i in range(250)]
+    events_insert(service=service, now=NOW, items=items)
+    with CaptureQueriesContext(connection) as captured:
+        assert events_insert(service=service, now=NOW, items=items).skipped == 250
+    lookups = [q for q in captured.captured_queries if q["sql"].startswith("SELECT") and "event_id" in q["sql"]]
+    assert lookups
+    with connection.cursor() as cursor:
+        for query in lookups:
+            if on_postgres():
+                cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: force the choice
+                cursor.execute(f"EXPLAIN {query['sql']}")
+            else:
+                cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+            # The (service, event_id) index, not the service's every event through another one.
+            assert "analytics_event_id" in plan, plan
