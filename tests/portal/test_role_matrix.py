@@ -296,8 +296,22 @@ MATRIX: dict[str, Route] = {
     **readonly("codehealth/files", "file"),
     **readonly("codehealth/functions", "function"),
     **readonly("codehealth/debt", "debt"),
-    # --- maintenance API
+    # --- maintenance API (the environment is used by a task: deleting it is a 409)
     **crud("maintenance/tasks", "task"),
+    "api/v1/maintenance/tasks/<pk>/run/": api_action("runnable_task", "operator", 202),
+    "api/v1/maintenance/environments/": api_list(write="admin"),
+    "api/v1/maintenance/environments/<pk>/": api_detail("environment", write="admin", delete=409),
+    **readonly("maintenance/runs", "run"),
+    "api/v1/maintenance/runs/<pk>/approve/": api_action("run", "operator", 200),
+    "api/v1/maintenance/runs/<pk>/reject/": api_action("run", "operator", 200),
+    "api/v1/maintenance/summary/": Route({"GET": Api("viewer", 200)}),
+    # --- maintenance pages
+    "maintenance/": read(),
+    "maintenance/vulnerabilities/": read(),
+    "maintenance/runs/<int:pk>/": read(kwargs=pk("run")),
+    "maintenance/tasks/<int:pk>/run/": action(kwargs=pk("runnable_task")),
+    "maintenance/runs/<int:pk>/approve/": action(kwargs=pk("run")),
+    "maintenance/runs/<int:pk>/reject/": action(kwargs=pk("run")),
     # --- monitoring pages and public endpoints
     "monitoring/": read(),
     "monitoring/services/<slug:slug>/": read(kwargs=lambda o: {"slug": o.service.slug}),
@@ -363,6 +377,14 @@ MATRIX: dict[str, Route] = {
     ),
     "codehealth/<int:pk>/files/<int:file_pk>/": read(kwargs=lambda o: {"pk": o.repository.pk, "file_pk": o.file.pk}),
     "codehealth/<int:pk>/chart/<str:series>/": chart(kwargs=lambda o: {"pk": o.repository.pk, "series": "quality"}),
+    # --- analytics: behaviour analysis (reads; a funnel needs two steps at least)
+    "api/v1/analytics/paths/": Route({"GET": Api("viewer", 200)}, query="service=checkout"),
+    "api/v1/analytics/next-steps/": Route({"GET": Api("viewer", 200)}, query="service=checkout"),
+    "api/v1/analytics/funnels/": Route({"GET": Api("viewer", 200)}, query="service=checkout&step=a&step=b"),
+    "api/v1/analytics/retention/": Route({"GET": Api("viewer", 200)}, query="service=checkout"),
+    "analytics/paths/": read(),
+    "analytics/funnels/": read(query="service=checkout&step=a&step=b"),
+    "analytics/retention/": read(),
     # --- the Django admin (model routes are folded into admin/<model>/...: every ModelAdmin alike)
     "admin/": Route({"GET": Staff(200), "POST": Staff(ANY)}),
     # Staff who are logged in already are sent on to the index.
