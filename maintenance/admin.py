@@ -53,7 +53,8 @@ class MaintenanceTaskAdmin(admin.ModelAdmin):
 
 @admin.register(MaintenanceRun)
 class MaintenanceRunAdmin(BigTableAdmin):
-    """Read-only: runs change only through the runner (run now, approve, reject)."""
+    """Read-only: runs change only through the runner (run now, approve, reject). Admins may
+    delete old runs."""
 
     list_display = ["id", "task", "trigger", "status", "created_at", "finished_at", "summary"]
     list_filter = ["status", "trigger", "task__kind", ("created_at", admin.DateFieldListFilter)]
@@ -64,7 +65,4 @@ class MaintenanceRunAdmin(BigTableAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False

@@ -2,6 +2,7 @@
 route (the role matrix, the schema fuzzing): each URL kwarg and path parameter has something
 real behind it, so a request reaches the view's own code instead of stopping at a 404."""
 
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ from rest_framework.authtoken.models import Token
 
 from codehealth.models import CodeRepository, DebtItem, FileMetrics, FunctionMetrics, QualityGate
 from codehealth.scanning import scan_create, scan_run
-from maintenance.models import MaintenanceTask
+from maintenance.models import Environment, MaintenanceRun, MaintenanceTask
 from monitoring.alerting.acklinks import ack_link_token
 from monitoring.alerting.budgets import budget_save
 from monitoring.alerting.conditions import fingerprint
@@ -73,6 +74,9 @@ class Objects:
     function: FunctionMetrics
     debt: DebtItem
     task: MaintenanceTask
+    environment: Environment  # used by runnable_task: deleting it is refused
+    runnable_task: MaintenanceTask
+    run: MaintenanceRun  # waiting for approval
     budget: PerformanceBudget
     error_group: ErrorGroup
     error_project: ErrorProject
@@ -119,6 +123,10 @@ def make_objects(*, root: Path, users: dict | None = None) -> Objects:
     gate = QualityGate.objects.create(name="default gate")
     repository = CodeRepository.objects.create(name="sample", path=str(root), gate=gate)
     scan = scan_run(scan=scan_create(repository=repository), workers=1)
+    environment = Environment.objects.create(name="shop", python=sys.executable, project_dir=str(root))
+    runnable_task = MaintenanceTask.objects.create(
+        kind="cleanup", title="clean shop", environment=environment, created_at=now, updated_at=now
+    )
     return Objects(
         users=users,
         admin_token=Token.objects.create(user=users["admin"]).key,
@@ -158,6 +166,15 @@ def make_objects(*, root: Path, users: dict | None = None) -> Objects:
         function=FunctionMetrics.objects.filter(file__repository=repository).first(),
         debt=DebtItem.objects.filter(repository=repository).first(),
         task=MaintenanceTask.objects.create(kind="refactor", title="tidy", created_at=now, updated_at=now),
+        environment=environment,
+        runnable_task=runnable_task,
+        run=MaintenanceRun.objects.create(
+            task=runnable_task,
+            trigger="manual",
+            status="waiting_approval",
+            plan={"summary": "x", "items": [{}]},
+            created_at=now,
+        ),
         budget=budget_save(budget=PerformanceBudget(service=service, route="/cart/", kind="p95", limit=800)),
         error_group=ErrorGroup.objects.get(
             pk=events_store(service=service, events=[{"message": "cart total failed"}]).outcomes[0].group_id

@@ -296,8 +296,22 @@ MATRIX: dict[str, Route] = {
     **readonly("codehealth/files", "file"),
     **readonly("codehealth/functions", "function"),
     **readonly("codehealth/debt", "debt"),
-    # --- maintenance API
+    # --- maintenance API (the environment is used by a task: deleting it is a 409)
     **crud("maintenance/tasks", "task"),
+    "api/v1/maintenance/tasks/<pk>/run/": api_action("runnable_task", "operator", 202),
+    "api/v1/maintenance/environments/": api_list(write="admin"),
+    "api/v1/maintenance/environments/<pk>/": api_detail("environment", write="admin", delete=409),
+    **readonly("maintenance/runs", "run"),
+    "api/v1/maintenance/runs/<pk>/approve/": api_action("run", "operator", 200),
+    "api/v1/maintenance/runs/<pk>/reject/": api_action("run", "operator", 200),
+    "api/v1/maintenance/summary/": Route({"GET": Api("viewer", 200)}),
+    # --- maintenance pages
+    "maintenance/": read(),
+    "maintenance/vulnerabilities/": read(),
+    "maintenance/runs/<int:pk>/": read(kwargs=pk("run")),
+    "maintenance/tasks/<int:pk>/run/": action(kwargs=pk("runnable_task")),
+    "maintenance/runs/<int:pk>/approve/": action(kwargs=pk("run")),
+    "maintenance/runs/<int:pk>/reject/": action(kwargs=pk("run")),
     # --- monitoring pages and public endpoints
     "monitoring/": read(),
     "monitoring/services/<slug:slug>/": read(kwargs=lambda o: {"slug": o.service.slug}),
