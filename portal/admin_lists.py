@@ -6,7 +6,10 @@ date navigation there is a `DateFieldListFilter` (today / past 7 days / this mon
 which costs no query. The list's ordering must have an index (tests/portal/test_admin_lists.py).
 """
 
+from urllib.parse import parse_qsl, urlencode
+
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
@@ -46,6 +49,25 @@ class CappedPaginator(Paginator):
         return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
 
 
+class RowLinksChangeList(ChangeList):
+    """Row links carry the list's filters (saving a row returns to the filtered list) as
+    Django's do, without its add_preserved_filters resolving every row's URL against the whole
+    URL conf to learn it is not the changelist's: 100 resolves were ~15 % of a filtered page."""
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        # What add_preserved_filters appends to a change URL, computed once for the page.
+        self.row_query = urlencode(dict(parse_qsl(self.preserved_filters)))
+        self.preserved_filters = ""  # read only by the row links (admin_list.items_for_result)
+
+    def url_for_result(self, result) -> str:
+        url = super().url_for_result(result)
+        return f"{url}?{self.row_query}" if self.row_query else url
+
+
 class BigTableAdmin(admin.ModelAdmin):
     paginator = CappedPaginator
     show_full_result_count = False
+
+    def get_changelist(self, request, **kwargs):
+        return RowLinksChangeList

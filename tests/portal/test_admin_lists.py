@@ -2,9 +2,11 @@
 in index order, and the same number of queries whatever the number of rows."""
 
 import itertools
+import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.templatetags import admin_urls
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -150,3 +152,19 @@ def test_big_table_changelist_reads_rows_in_index_order(page_client, path):
     with CaptureQueriesContext(connection) as captured:
         assert page_client("admin").get(f"/admin/{path}/").status_code == 200
     assert whole_table_sorts(captured.captured_queries, model._meta.db_table) == []
+
+
+@pytest.mark.parametrize("path", ["alerting/alert", "alerting/alertevent", "alerting/delivery"])
+def test_a_filtered_big_table_links_rows_with_its_filters_without_resolving_each_row(page_client, monkeypatch, path):
+    _, make = BIG_TABLES[path]
+    make(6)
+    resolved = []
+    real = admin_urls.resolve
+    monkeypatch.setattr(admin_urls, "resolve", lambda url: resolved.append(url) or real(url))
+    response = page_client("admin").get(f"/admin/{path}/?id__gte=1")
+    assert response.status_code == 200
+    links = re.findall(rf'href="(/admin/{path}/\d+/change/[^"]*)"', response.content.decode())
+    assert len(links) == 6
+    # Saving a row still returns to the filtered list: each link carries the list's filters.
+    assert all(link.endswith("?_changelist_filters=id__gte%3D1") for link in links)
+    assert len(resolved) < 6  # Django's add_preserved_filters resolved every row's URL
