@@ -82,4 +82,4 @@ def make_task(db, environment, fake_executor):
 
 
 # Real virtual environments with tiny wheels, for the dependency update and security audit tests.
-from tests.maintenance.envs import base_venv, target_venv, wheelhouse  # noqa: E402, F401
+from tests.maintenance.envs import base_venv, readonly_venv, target_venv, wheelhouse  # noqa: E402, F401

@@ -3,8 +3,9 @@
 `wheelhouse` builds tiny wheels by hand (a zip with a correct RECORD: no build backend, no
 network): tinyalpha 1.0, 1.1 (which starts requiring tinyextra) and 2.0, tinybeta 1.0 and 1.0.1,
 tinyextra 1.0. `base_venv` is one virtual environment per test session with tinyalpha 1.0 and
-tinybeta 1.0 installed. `target_venv` is a copy of it per test (a copy costs a fraction of a
-second, creating a venv several), with pip pointed at the wheelhouse only.
+tinybeta 1.0 installed. `target_venv` is a copy of it per test that changes it (a copy costs a
+second or two, creating a venv several); `readonly_venv` is the venv itself, for tests that only
+read it. Both point pip at the wheelhouse only.
 """
 
 import base64
@@ -118,6 +119,16 @@ def target_venv(base_venv, wheelhouse, tmp_path, monkeypatch) -> Env:
     project = tmp_path / "project"
     project.mkdir()
     return Env(root, project)
+
+
+@pytest.fixture
+def readonly_venv(base_venv, wheelhouse, tmp_path, monkeypatch) -> Env:
+    """The session's venv itself, for tests that only read it (plans, audits): no copy."""
+    for name, value in offline_pip_env(wheelhouse).items():
+        monkeypatch.setenv(name, value)
+    project = tmp_path / "project"
+    project.mkdir()
+    return Env(base_venv, project)
 
 
 def run_context(target: Target, config: dict, *, seconds: float = 120) -> tuple[RunContext, list[str]]:

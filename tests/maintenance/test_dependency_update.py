@@ -46,8 +46,8 @@ def _plan(env, config=None, **target):
     return DependencyUpdate().plan(ctx), ctx, lines
 
 
-def test_plan_lists_the_newest_version_the_policy_allows(target_venv):
-    plan, _, lines = _plan(target_venv)
+def test_plan_lists_the_newest_version_the_policy_allows(readonly_venv):
+    plan, _, lines = _plan(readonly_venv)
     # tinyalpha 2.0 is a major bump: the default policy (minor) picks 1.1 from the index's versions.
     assert plan.items == [
         {"name": "tinyalpha", "from": "1.0", "to": "1.1", "kind": "minor"},
@@ -57,27 +57,27 @@ def test_plan_lists_the_newest_version_the_policy_allows(target_venv):
     assert any("list --outdated --format=json" in line for line in lines)
 
 
-def test_policies_deny_and_allow_lists(target_venv, index_stub):
-    major, _, _ = _plan(target_venv, {"policy": "major"})
+def test_policies_deny_and_allow_lists(readonly_venv, index_stub):
+    major, _, _ = _plan(readonly_venv, {"policy": "major"})
     assert [(i["name"], i["to"]) for i in major.items] == [("tinyalpha", "2.0"), ("tinybeta", "1.0.1")]
-    patch, _, _ = _plan(target_venv, {"policy": "patch"})
+    patch, _, _ = _plan(readonly_venv, {"policy": "patch"})
     assert [i["name"] for i in patch.items] == ["tinybeta"]
     assert "tinyalpha: 2.0 is a major update (policy patch)" in patch.summary
-    denied, _, _ = _plan(target_venv, {"deny": ["TinyBeta"]})
+    denied, _, _ = _plan(readonly_venv, {"deny": ["TinyBeta"]})
     assert [i["name"] for i in denied.items] == ["tinyalpha"] and "tinybeta: denied" in denied.summary
-    allowed, _, _ = _plan(target_venv, {"allow": ["tinybeta"]})
+    allowed, _, _ = _plan(readonly_venv, {"allow": ["tinybeta"]})
     assert [i["name"] for i in allowed.items] == ["tinybeta"]
 
 
-def test_a_group_waits_for_its_held_back_member(target_venv, index_stub):
-    plan, _, _ = _plan(target_venv, {"policy": "patch", "groups": [["tinyalpha", "tinybeta"]]})
+def test_a_group_waits_for_its_held_back_member(readonly_venv, index_stub):
+    plan, _, _ = _plan(readonly_venv, {"policy": "patch", "groups": [["tinyalpha", "tinybeta"]]})
     assert plan.items == []
     assert "tinybeta: its group waits for tinyalpha" in plan.summary
-    together, _, _ = _plan(target_venv, {"groups": [["tinyalpha", "tinybeta"]]})
+    together, _, _ = _plan(readonly_venv, {"groups": [["tinyalpha", "tinybeta"]]})
     assert all(i["group"] == ["tinyalpha", "tinybeta"] for i in together.items)
 
 
-def test_release_age_comes_from_the_index_json_api(target_venv, httpserver, index_stub):
+def test_release_age_comes_from_the_index_json_api(readonly_venv, httpserver, index_stub):
     now = datetime.now(UTC)
 
     def page(name, uploads):
@@ -93,11 +93,11 @@ def test_release_age_comes_from_the_index_json_api(target_venv, httpserver, inde
     page("tinyalpha", [("1.0", 400), ("1.1", 30), ("2.0", 1)])
     page("tinybeta", [("1.0", 400), ("1.0.1", 2)])
     config = {"min_release_age_days": 7, "index_url": httpserver.url_for("/simple/"), "policy": "major"}
-    plan, _, _ = _plan(target_venv, config)
+    plan, _, _ = _plan(readonly_venv, config)
     # 2.0 is too young, 1.1 old enough; tinybeta's only newer version is too young.
     assert [(i["name"], i["to"]) for i in plan.items] == [("tinyalpha", "1.1")]
     assert "tinybeta: 1.0.1 is younger than 7 days" in plan.summary
-    unknown, _, _ = _plan(target_venv, {"min_release_age_days": 7})
+    unknown, _, _ = _plan(readonly_venv, {"min_release_age_days": 7})
     assert unknown.items == [] and "release age unknown" in unknown.summary
 
 

@@ -56,8 +56,8 @@ def _audit(env, config=None, **target):
     return executor.apply(ctx, executor.plan(ctx)), lines
 
 
-def test_offline_advisories_find_each_vulnerability_once_with_fixes(target_venv, advisory_db):
-    outcome, _ = _audit(target_venv, {"pip_audit": False})
+def test_offline_advisories_find_each_vulnerability_once_with_fixes(readonly_venv, advisory_db):
+    outcome, _ = _audit(readonly_venv, {"pip_audit": False})
     assert outcome.status == SUCCEEDED
     rows = outcome.changes["vulnerabilities"]
     assert [(r["package"], r["id"]) for r in rows] == [("tinyalpha", "PYSEC-2026-1"), ("tinybeta", "PYSEC-2026-2")]
@@ -72,12 +72,12 @@ def test_offline_advisories_find_each_vulnerability_once_with_fixes(target_venv,
     assert outcome.summary.startswith("2 vulnerabilities in 2 package(s)")
 
 
-def test_ignored_ids_match_aliases_too(target_venv, advisory_db):
-    outcome, _ = _audit(target_venv, {"pip_audit": False, "ignore_ids": ["CVE-2026-11"]})
+def test_ignored_ids_match_aliases_too(readonly_venv, advisory_db):
+    outcome, _ = _audit(readonly_venv, {"pip_audit": False, "ignore_ids": ["CVE-2026-11"]})
     assert [r["id"] for r in outcome.changes["vulnerabilities"]] == ["PYSEC-2026-2"]
 
 
-def test_reachability_ranks_the_imported_package_first(target_venv, advisory_db, tmp_path, settings, db):
+def test_reachability_ranks_the_imported_package_first(readonly_venv, advisory_db, tmp_path, settings, db):
     repo_dir = tmp_path / "repo"
     (repo_dir / "shop").mkdir(parents=True)
     (repo_dir / "shop" / "__init__.py").write_text("")
@@ -85,7 +85,7 @@ def test_reachability_ranks_the_imported_package_first(target_venv, advisory_db,
     (repo_dir / "shop" / "notes.py").write_text("'''import tinyalpha is only text here'''\nfrom . import pay\n")
     settings.CODEHEALTH_ALLOWED_ROOTS = [str(tmp_path)]
     repository = CodeRepository.objects.create(name="shop", path=str(repo_dir))
-    outcome, _ = _audit(target_venv, {"pip_audit": False}, repository_id=repository.pk)
+    outcome, _ = _audit(readonly_venv, {"pip_audit": False}, repository_id=repository.pk)
     rows = outcome.changes["vulnerabilities"]
     assert [(r["package"], r["reachable"]) for r in rows] == [("tinybeta", True), ("tinyalpha", False)]
     assert rows[0]["imported_by"] == ["shop/pay.py"]
@@ -114,7 +114,7 @@ def test_repository_imports_parse_an_unscanned_repository_and_read_a_scanned_one
 
 
 @pytest.mark.slow
-def test_a_real_pip_audit_that_cannot_reach_its_service_is_incomplete(target_venv, monkeypatch, settings):
+def test_a_real_pip_audit_that_cannot_reach_its_service_is_incomplete(readonly_venv, monkeypatch, settings):
     settings.PORTAL_ADVISORY_DB = ""
     # A proxy nobody listens on: the advisory service is unreachable, and no request leaves the machine.
     proxy = f"http://127.0.0.1:{free_port()}"
@@ -122,7 +122,7 @@ def test_a_real_pip_audit_that_cannot_reach_its_service_is_incomplete(target_ven
         monkeypatch.setenv(name, proxy)
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
-    outcome, lines = _audit(target_venv)
+    outcome, lines = _audit(readonly_venv)
     assert outcome.status == PARTIAL
     assert outcome.summary.startswith("Incomplete: 4 of 4 package(s) could not be audited")
     assert "No known vulnerabilities found" not in outcome.summary.split(".")[0]
@@ -147,7 +147,7 @@ def _recorded_pip_audit(monkeypatch, answer: dict, returncode: int = 1):
     monkeypatch.setattr(module, "run_logged", fake)
 
 
-def test_pip_audit_skipped_packages_make_the_audit_incomplete(target_venv, monkeypatch, settings):
+def test_pip_audit_skipped_packages_make_the_audit_incomplete(readonly_venv, monkeypatch, settings):
     settings.PORTAL_ADVISORY_DB = ""
     answer = {
         "dependencies": [
@@ -162,7 +162,7 @@ def test_pip_audit_skipped_packages_make_the_audit_incomplete(target_venv, monke
         "fixes": [],
     }  # fmt: skip
     _recorded_pip_audit(monkeypatch, answer)
-    outcome, _ = _audit(target_venv)
+    outcome, _ = _audit(readonly_venv)
     assert outcome.status == PARTIAL
     assert outcome.changes["incomplete"] == [{"package": "tinybeta", "reason": f"pip-audit: {SKIPPED}"}]
     assert outcome.summary.startswith("Incomplete: 1 of 4 package(s) could not be audited. 1 vulnerability")
@@ -170,7 +170,7 @@ def test_pip_audit_skipped_packages_make_the_audit_incomplete(target_venv, monke
     assert (row["id"], row["sources"]) == ("GHSA-aaaa-bbbb-cccc", ["pip-audit"])
 
 
-def test_both_sources_merge_by_alias(target_venv, monkeypatch, advisory_db):
+def test_both_sources_merge_by_alias(readonly_venv, monkeypatch, advisory_db):
     answer = {
         "dependencies": [
             {"name": "tinyalpha", "version": "1.0", "vulns": [
@@ -183,7 +183,7 @@ def test_both_sources_merge_by_alias(target_venv, monkeypatch, advisory_db):
         "fixes": [],
     }  # fmt: skip
     _recorded_pip_audit(monkeypatch, answer)
-    outcome, _ = _audit(target_venv)
+    outcome, _ = _audit(readonly_venv)
     assert outcome.status == SUCCEEDED
     alpha = outcome.changes["vulnerabilities"][0]
     assert alpha["id"] == "PYSEC-2026-1" and "GHSA-zzzz-yyyy-xxxx" in alpha["aliases"]
@@ -191,16 +191,16 @@ def test_both_sources_merge_by_alias(target_venv, monkeypatch, advisory_db):
     assert outcome.changes["vulnerability_count"] == 2
 
 
-def test_an_unreadable_advisory_directory_is_incomplete(target_venv, settings, tmp_path):
+def test_an_unreadable_advisory_directory_is_incomplete(readonly_venv, settings, tmp_path):
     settings.PORTAL_ADVISORY_DB = str(tmp_path / "absent")
-    outcome, _ = _audit(target_venv, {"pip_audit": False})
+    outcome, _ = _audit(readonly_venv, {"pip_audit": False})
     assert outcome.status == PARTIAL and outcome.summary.startswith("Incomplete: 4 of 4")
 
 
-def test_no_source_at_all_is_refused(target_venv, settings):
+def test_no_source_at_all_is_refused(readonly_venv, settings):
     settings.PORTAL_ADVISORY_DB = ""
     with pytest.raises(ValueError, match="No advisory source"):
-        _audit(target_venv, {"pip_audit": False})
+        _audit(readonly_venv, {"pip_audit": False})
 
 
 @pytest.mark.parametrize(
