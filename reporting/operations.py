@@ -1,0 +1,313 @@
+"""Operations figures over a period [since, until): alert counts with MTTA/MTTR, uptime of
+health checks and services, noisy rules and on-call load.
+
+Read from the alerting and monitoring models with a fixed number of queries whatever the
+number of alerts: counts and means are SQL aggregates, medians are picked in SQL with window
+functions (ROW_NUMBER/COUNT over each group), so no per-alert loop runs in Python.
+
+MTTA is first acknowledgement - creation: `Alert.acknowledged_at` is cleared by an
+unacknowledge or a reopen, so the first ACKNOWLEDGED event is used instead. MTTR is
+resolution - creation for alerts resolved now.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import (
+    Avg,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber
+
+from monitoring.alerting.models import Alert, AlertEvent, AlertStatus
+from monitoring.alerting.models.alerts import EventKind
+from monitoring.alerting.models.channels import Delivery, DeliveryStatus
+from monitoring.healthchecks.status import UNHEALTHY
+from monitoring.models import HealthCheck, HealthCheckResult
+
+GROUPINGS = {"service": "service__slug", "severity": "severity", "rule": "rule__name"}
+MAX_PERIOD = timedelta(days=366)
+MAX_ROWS = 500  # groups, rules or people in one answer
+NIGHT_HOURS = (22, 7)  # local 22:00-07:00 counts as a night page
+
+
+@dataclass
+class AlertFigures:
+    key: str
+    count: int = 0
+    acknowledged: int = 0
+    resolved: int = 0
+    mtta_mean: float | None = None  # seconds
+    mtta_median: float | None = None
+    mttr_mean: float | None = None
+    mttr_median: float | None = None
+
+
+def _seconds(value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value) / 1_000_000  # SQLite returns durations as microseconds
+
+
+def _alerts(since: datetime, until: datetime):
+    first_ack = (
+        AlertEvent.objects.filter(alert=OuterRef("pk"), kind=EventKind.ACKNOWLEDGED)
+        .order_by("created_at", "id")
+        .values("created_at")[:1]
+    )
+    return (
+        Alert.objects.filter(created_at__gte=since, created_at__lt=until)
+        .annotate(first_ack=Subquery(first_ack))
+        .annotate(
+            tta=ExpressionWrapper(F("first_ack") - F("created_at"), output_field=DurationField()),
+            ttr=ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField()),
+        )
+    )
+
+
+def _medians(alerts, key: str, measure: str) -> dict[str, float]:
+    """Median of `measure` per group, in one query: rows ranked within their group, only the
+    middle one or two kept (filtering on window functions)."""
+    ranked = (
+        alerts.filter(**{f"{measure}__isnull": False})
+        .annotate(
+            group=Coalesce(F(key), Value("")),
+            position=Window(RowNumber(), partition_by=[F(key)], order_by=[F(measure).asc(), F("pk").asc()]),
+            size=Window(Count("pk"), partition_by=[F(key)]),
+        )
+        .filter(Q(position=(F("size") + 1) / 2) | Q(position=(F("size") + 2) / 2))
+        .values_list("group", measure)
+    )
+    middle: dict[str, list[float]] = defaultdict(list)
+    for group, value in ranked:
+        middle[group].append(_seconds(value))
+    return {group: sum(values) / len(values) for group, values in middle.items()}
+
+
+def alert_figures(*, since: datetime, until: datetime, by: str = "service") -> list[AlertFigures]:
+    """Alerts created in the period, per service, severity or rule ("" when none). Three queries."""
+    key = GROUPINGS[by]
+    alerts = _alerts(since, until)
+    rows = (
+        alerts.values(key)
+        .annotate(
+            count=Count("pk"),
+            acknowledged=Count("pk", filter=Q(first_ack__isnull=False)),
+            resolved=Count("pk", filter=Q(resolved_at__isnull=False)),
+            mtta=Avg("tta"),
+            mttr=Avg("ttr"),
+        )
+        .order_by("-count", key)[:MAX_ROWS]
+    )
+    mtta, mttr = _medians(alerts, key, "tta"), _medians(alerts, key, "ttr")
+    figures = []
+    for row in rows:
+        group = row[key] or ""
+        figures.append(
+            AlertFigures(
+                key=group,
+                count=row["count"],
+                acknowledged=row["acknowledged"],
+                resolved=row["resolved"],
+                mtta_mean=_seconds(row["mtta"]),
+                mtta_median=mtta.get(group),
+                mttr_mean=_seconds(row["mttr"]),
+                mttr_median=mttr.get(group),
+            )
+        )
+    return figures
+
+
+# --- uptime ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Uptime:
+    key: str  # check name, or service slug
+    service: str = ""
+    known_seconds: float = 0.0
+    down_seconds: float = 0.0
+    check_id: int | None = None
+    down_spans: list[tuple[datetime, datetime]] = field(default_factory=list, repr=False)
+
+    @property
+    def percent(self) -> float | None:
+        if self.known_seconds <= 0:
+            return None
+        return 100.0 * (1 - self.down_seconds / self.known_seconds)
+
+
+def _union(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _length(spans) -> float:
+    return sum((end - start).total_seconds() for start, end in spans)
+
+
+def uptime(*, since: datetime, until: datetime) -> tuple[list[Uptime], list[Uptime]]:
+    """Per enabled health check and per service: the share of the period that was not unhealthy.
+
+    Results are stored only on change, so the status holds from one row to the next and the
+    down time is integrated exactly between changes. The status before the first row on record
+    is unknown and left out of the known time. A service is down while any of its checks is.
+    Three queries: checks with the last status before `since`, then the changes inside."""
+    before = (
+        HealthCheckResult.objects.filter(health_check=OuterRef("pk"), created_at__lt=since)
+        .order_by("-created_at", "-id")
+        .values("status")[:1]
+    )
+    checks = list(
+        HealthCheck.objects.filter(enabled=True)
+        .select_related("service")
+        .annotate(status_before=Subquery(before))
+        .order_by("name", "pk")[:MAX_ROWS]
+    )
+    changes: dict[int, list] = defaultdict(list)
+    rows = HealthCheckResult.objects.filter(
+        health_check__in=[c.pk for c in checks], created_at__gte=since, created_at__lt=until
+    ).order_by("created_at", "id")
+    for check_id, at, status in rows.values_list("health_check_id", "created_at", "status"):
+        changes[check_id].append((at, status))
+
+    per_check, per_service = [], defaultdict(lambda: ([], []))  # slug -> (known spans, down spans)
+    for check in checks:
+        status, start, found = check.status_before, since, changes.get(check.pk, [])
+        if status is None and found:
+            start = found[0][0]  # unknown until the first change on record
+        elif status is None and check.last_status:
+            # No change on record at all: the status the last run found has held (its flip was pruned).
+            status, start = check.last_status, max(since, check.created_at)
+        moment, down = start, []
+        for at, new in found:
+            if status == UNHEALTHY:
+                down.append((moment, at))
+            status, moment = new, at
+        if status == UNHEALTHY and moment < until:
+            down.append((moment, until))
+        known = [(start, until)] if status is not None and start < until else []
+        slug = check.service.slug if check.service_id else ""
+        per_check.append(Uptime(check.name, slug, _length(known), _length(down), check_id=check.pk, down_spans=down))
+        if slug:
+            per_service[slug][0].extend(known)
+            per_service[slug][1].extend(down)
+    services = [
+        Uptime(slug, slug, _length(_union(known)), _length(_union(down)))
+        for slug, (known, down) in sorted(per_service.items())
+    ]
+    return per_check, services
+
+
+# --- noisy rules ----------------------------------------------------------------------------
+
+
+@dataclass
+class NoisyRule:
+    rule: str
+    fired: int  # alerts opened + reopened in the period
+    auto_resolved_quickly: int  # closed by the evaluator within `quick` of firing
+    flapping_streams: int  # label sets that fired at least `flap_cycles` times
+    max_cycles: int
+
+
+def noisy_rules(
+    *, since: datetime, until: datetime, quick: timedelta = timedelta(minutes=5), flap_cycles: int = 3
+) -> list[NoisyRule]:
+    """Rules by how often they fired. A fire cycle is a TRIGGERED or REOPENED event; a label set
+    (fingerprint) with `flap_cycles` or more in the period is flapping. Two queries."""
+    fires = Q(kind__in=[EventKind.TRIGGERED, EventKind.REOPENED])
+    streams = (
+        AlertEvent.objects.filter(fires, created_at__gte=since, created_at__lt=until, alert__rule__isnull=False)
+        .values("alert__rule__name", "alert__fingerprint")
+        .annotate(cycles=Count("pk"))
+    )
+    per_rule: dict[str, list[int]] = defaultdict(list)
+    for row in streams.iterator():
+        per_rule[row["alert__rule__name"]].append(row["cycles"])
+    quick_rows = (
+        Alert.objects.filter(
+            created_at__gte=since,
+            created_at__lt=until,
+            rule__isnull=False,
+            status=AlertStatus.RESOLVED,
+            resolved_by__isnull=True,  # the evaluator resolves with no person
+            resolved_at__lte=F("created_at") + quick,
+        )
+        .values("rule__name")
+        .annotate(n=Count("pk"))
+    )
+    quickly = {row["rule__name"]: row["n"] for row in quick_rows}
+    found = [
+        NoisyRule(
+            rule=name,
+            fired=sum(cycles),
+            auto_resolved_quickly=quickly.get(name, 0),
+            flapping_streams=sum(1 for c in cycles if c >= flap_cycles),
+            max_cycles=max(cycles),
+        )
+        for name, cycles in per_rule.items()
+    ]
+    found.sort(key=lambda r: (-r.fired, -r.flapping_streams, r.rule))
+    return found[:MAX_ROWS]
+
+
+# --- on-call load ---------------------------------------------------------------------------
+
+
+@dataclass
+class OnCallLoad:
+    person: str
+    acknowledgements: int = 0
+    pages: int = 0
+    night_pages: int = 0
+
+
+def is_night(moment: datetime, zone: ZoneInfo) -> bool:
+    hour = moment.astimezone(zone).hour
+    start, end = NIGHT_HOURS
+    return hour >= start or hour < end
+
+
+def oncall_load(*, since: datetime, until: datetime) -> list[OnCallLoad]:
+    """Per person: acknowledgements made and notifications sent to them (pages), with those
+    sent at night. People have no time zone of their own in the portal, so night is judged in
+    the portal's TIME_ZONE. Two queries; the pages are grouped by person and local hour in
+    Python from (user, sent_at) pairs, which the period bounds."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    people: dict[str, OnCallLoad] = {}
+    acks = (
+        AlertEvent.objects.filter(
+            kind=EventKind.ACKNOWLEDGED, created_at__gte=since, created_at__lt=until, actor__isnull=False
+        )
+        .values("actor__username")
+        .annotate(n=Count("pk"))
+    )
+    for row in acks:
+        people.setdefault(row["actor__username"], OnCallLoad(row["actor__username"])).acknowledgements = row["n"]
+    pages = Delivery.objects.filter(
+        status=DeliveryStatus.SENT, user__isnull=False, sent_at__gte=since, sent_at__lt=until
+    ).values_list("user__username", "sent_at")
+    for name, sent_at in pages.iterator():
+        load = people.setdefault(name, OnCallLoad(name))
+        load.pages += 1
+        load.night_pages += is_night(sent_at, zone)
+    return sorted(people.values(), key=lambda p: (-(p.acknowledgements + p.pages), p.person))[:MAX_ROWS]
