@@ -627,6 +627,11 @@ class HttpSink:
             except urllib.error.HTTPError as exc:
                 if exc.code == 400 and len(events) > 1:
                     return self._without_invalid(events, exc, batch_key)
+                if exc.code == 413 and len(events) > 1:  # over the receiver's body limit: halve
+                    half = len(events) // 2
+                    return self.send(events[:half], batch_key=f"{batch_key}-a") + self.send(
+                        events[half:], batch_key=f"{batch_key}-b"
+                    )
                 if exc.code not in RETRY_STATUSES:
                     detail = exc.read(2000).decode("utf-8", "replace")
                     raise SinkRejected(f"{self.url} answered {exc.code}: {detail}") from exc

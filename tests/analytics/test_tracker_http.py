@@ -71,6 +71,23 @@ def test_invalid_events_are_left_out_and_the_rest_sent_again(httpserver):
     assert second.headers["Idempotency-Key"] == "k1-valid"
 
 
+def test_a_batch_over_the_body_limit_is_halved_until_it_fits(httpserver):
+    def limited(request: Request) -> Response:
+        if len(json.loads(request.data)["events"]) > 2:
+            return Response('{"detail": "body too large"}', status=413)
+        return Response('{"accepted": 1}', status=201)
+
+    httpserver.expect_request(PATH).respond_with_handler(limited)
+    sink = sink_for(httpserver)
+    assert sink.send(events(5), batch_key="k") == 0
+    accepted = [
+        (r.headers["Idempotency-Key"], len(json.loads(r.data)["events"]))
+        for r, answer in httpserver.log
+        if answer.status_code == 201
+    ]
+    assert accepted == [("k-a", 2), ("k-b-a", 1), ("k-b-b", 2)]
+
+
 def test_an_unreachable_receiver_is_retried_then_given_up(httpserver):
     url = httpserver.url_for("/")
     httpserver.stop()  # nothing listens there now
