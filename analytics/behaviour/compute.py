@@ -107,7 +107,7 @@ class EpochSeconds(Func):
 def session_rows(*, service, since, until, kinds) -> Iterator[tuple]:
     """(session_id, user_id, time, name) in (service, session_id, time) order."""
     rows = _events(service, since, until, kinds).values_list("session_id", "user_id", EpochSeconds("time"), "name")
-    return rows.order_by("service", "session_id", "time").iterator(chunk_size=CHUNK)
+    return rows.order_by("service_id", "session_id", "time").iterator(chunk_size=CHUNK)
 
 
 def actor_rows(*, service, since, until, kinds, names) -> Iterator[tuple]:
@@ -117,14 +117,14 @@ def actor_rows(*, service, since, until, kinds, names) -> Iterator[tuple]:
     users = (
         base.exclude(user_id="")
         .values_list("user_id", EpochSeconds("time"), "name")
-        .order_by("service", "user_id", "time")
+        .order_by("service_id", "user_id", "time")
         .iterator(chunk_size=CHUNK)
     )
     anonymous = (
         base.filter(user_id="")
         .exclude(session_id="")
         .values_list("session_id", EpochSeconds("time"), "name")
-        .order_by("service", "session_id", "time")
+        .order_by("service_id", "session_id", "time")
         .iterator(chunk_size=CHUNK)
     )
     return chain((("u:" + u, t, n) for u, t, n in users), (("s:" + s, t, n) for s, t, n in anonymous))
@@ -134,7 +134,7 @@ def user_rows(*, service, until, kinds) -> Iterator[tuple]:
     """(user_id, time, name) in (service, user_id, time) order, from the first event kept: a
     user's first use decides their cohort, so the range's start cannot cut the history."""
     rows = UsageEvent.objects.filter(service=service, time__lt=until, kind__in=list(kinds)).exclude(user_id="")
-    rows = rows.values_list("user_id", EpochSeconds("time"), "name").order_by("service", "user_id", "time")
+    rows = rows.values_list("user_id", EpochSeconds("time"), "name").order_by("service_id", "user_id", "time")
     return rows.iterator(chunk_size=CHUNK)
 
 
