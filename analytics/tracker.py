@@ -498,28 +498,31 @@ class track:  # lower case: used like a function, `with track("name"):`
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         duration = _perf() - self._t0
-        cpu_ns = _cpu() - self._c0 if self.cpu else None
-        self._record(duration, cpu_ns, exc_type)
+        tracker = self.tracker
+        if tracker.sink is not None:
+            ok = exc_type is None or exc_type is GeneratorExit  # a generator closed early: fine
+            tracker.add(
+                (
+                    self._t0,
+                    duration,
+                    _cpu() - self._c0 if self.cpu else None,
+                    ok,
+                    "" if ok else exc_type.__qualname__,
+                    _memory_now() - self._m0 if self.memory else None,
+                    _CONTEXT.get(),
+                    self.name,
+                    self.kind,
+                    self.metadata or None,
+                )
+            )
         return False  # the exception, if any, propagates
 
     async def __aenter__(self) -> track:
-        self._m0 = _memory_now() if self.memory and self.tracker.sink is not None else 0
-        self._t0 = _perf()
-        return self
+        self.cpu = False  # the thread runs other tasks while this one awaits
+        return self.__enter__()
 
     async def __aexit__(self, exc_type, exc, tb) -> bool:
-        self._record(_perf() - self._t0, None, exc_type)
-        return False
-
-    def _record(self, duration: int, cpu_ns, exc_type) -> None:
-        if self.tracker.sink is None:
-            return
-        mem = _memory_now() - self._m0 if self.memory else None
-        ok = exc_type is None or exc_type is GeneratorExit
-        error = "" if ok else exc_type.__qualname__
-        self.tracker.add(
-            (self._t0, duration, cpu_ns, ok, error, mem, _CONTEXT.get(), self.name, self.kind, self.metadata or None)
-        )
+        return self.__exit__(exc_type, exc, tb)
 
 
 def track_event(
