@@ -162,6 +162,9 @@ class MaintenanceRunListSerializer(MaintenanceRunSerializer):
         read_only_fields = fields
 
 
+CONFLICT = inline_serializer("MaintenanceConflict", {"detail": serializers.CharField()})
+
+
 class MaintenanceTaskViewSet(viewsets.ModelViewSet):
     queryset = MaintenanceTask.objects.all()
     serializer_class = MaintenanceTaskSerializer
@@ -178,7 +181,7 @@ class MaintenanceTaskViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=RunNowSerializer,
-        responses={202: MaintenanceRunSerializer},
+        responses={202: MaintenanceRunSerializer, 409: CONFLICT},
         summary="Run this task now",
         description="Queues a run for the workers. 409 while another run of the task is queued or running, "
         "and for refactor tasks (done by people).",
@@ -216,7 +219,7 @@ class MaintenanceRunFilter(PortalFilterSet):
 
 DECIDE = {
     "request": None,
-    "responses": {200: MaintenanceRunSerializer},
+    "responses": {200: MaintenanceRunSerializer, 409: CONFLICT},
     "description": "Only a run waiting for approval can be decided; otherwise 409.",
 }
 
