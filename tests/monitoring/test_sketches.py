@@ -153,3 +153,19 @@ def test_quantiles_of_many_groups_are_exact_after_a_huge_group():
     # /metrics' summaries (several quantiles, raw values beside the sketches) choose the same bins
     found = sketch_quantiles_grouped([(blobs, []) for blobs in groups], (0.95,))
     assert [answers[0] for answers in found] == pytest.approx(expected, rel=1e-12)
+
+
+def test_quantiles_of_many_groups_refuse_a_damaged_blob():
+    # The blobs are read by offsets computed from their headers: one cut short or of another
+    # format must fail loudly, not shift every later blob's bins.
+    good = sketch_dumps(sketch_from_values([0.1, 0.2, -0.3, 0.0] * 20))
+    with pytest.raises(ValueError, match="truncated"):
+        sketch_quantiles_packed([[good], [good[:-3]]], 0.5)
+    with pytest.raises(ValueError, match="truncated"):
+        sketch_quantiles_packed([[good[:10]]], 0.5)
+    with pytest.raises(ValueError, match="version"):
+        sketch_quantiles_grouped([([good], []), ([b"\x07" + good[1:]], [])], (0.5,))
+    # bytes after the bins (none are written today) are skipped
+    assert sketch_quantiles_packed([[good + b"\x00" * 5], [good]], 0.5) == sketch_quantiles_packed(
+        [[good], [good]], 0.5
+    )
