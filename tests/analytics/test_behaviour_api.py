@@ -119,6 +119,9 @@ def test_retention_cohorts(api_client, service):
         ("funnels", {"step": [f"s{i}" for i in range(11)]}, "step"),
         ("funnels", {"window": 0}, "window"),
         ("funnels", {"window": 90 * 86400 + 1}, "window"),
+        ("funnels", {"step": ["a%00", "b"]}, "step"),  # a NUL would fail the query on PostgreSQL
+        ("next-steps", {"feature": "a%00"}, "feature"),
+        ("retention", {"start_event": "%00"}, "start_event"),
         ("retention", {"weeks": 53}, "weeks"),
         ("retention", {"since": "2025-01-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "since"),
     ],
