@@ -439,3 +439,5 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     }
 )
 # reporting
+# How long the one-click unsubscribe link of a report email works (days).
+REPORTING_UNSUBSCRIBE_MAX_AGE_DAYS = env_int("REPORTING_UNSUBSCRIBE_MAX_AGE_DAYS", 90, min=1, max=3650)
