@@ -14,6 +14,7 @@ Two figures per tracked case:
 """
 
 import argparse
+import collections
 import sys
 import threading
 import time
@@ -54,14 +55,17 @@ def measure(fn, calls: int, threads: int) -> float:
     return (time.perf_counter_ns() - start) / (calls * threads)
 
 
-def best(fn, calls, threads, tracker=None, repeat=5) -> float:
-    results = []
+def interleaved(cases, calls: int, threads: int, repeat: int = 5) -> list[float]:
+    """Best of `repeat` rounds per case, each round measuring every case once in turn: on a
+    shared machine the load drifts, and measuring one case after another would bias them."""
+    results = [[] for _ in cases]
     for _ in range(repeat):
-        results.append(measure(fn, calls, threads))
-        if tracker is not None:
-            tracker.flush()
-            tracker.take()
-    return min(results)
+        for i, (_, fn, tracker) in enumerate(cases):
+            results[i].append(measure(fn, calls, threads))
+            if tracker is not None:
+                tracker.flush()
+                tracker.take()
+    return [min(r) for r in results]
 
 
 def main():
@@ -74,7 +78,7 @@ def main():
     # A limit no round reaches: a dropped event would cost less than a flushed one.
     flushing = Tracker(NullSink(), limit=10_000_000, flush_size=1000, flush_interval=1.0)
     off = Tracker(None)
-    sink: list = []
+    sink: collections.deque = collections.deque(maxlen=1000)  # bounded: it is never emptied
     clock = time.perf_counter_ns
 
     def reference(func):
@@ -107,14 +111,11 @@ def main():
     ]
     print("ns per call; 4 threads = wall time / all calls of 4 concurrent threads (GIL: cannot beat 1 thread)")
     print(f"{'case':36} {'1 thread':>9} {'4 threads':>10} {'extra 1t':>9} {'extra 4t':>9} {'ratio 1t':>9}")
-    bare = None
+    ones = interleaved(cases, args.calls, 1)
+    fours = interleaved(cases, args.calls, 4)
+    bare = (ones[0], fours[0])
     results = {}
-    for name, fn, tracker in cases:
-        one = best(fn, args.calls, 1, tracker)
-        four = best(fn, args.calls, 4, tracker)
-        sink.clear()
-        if bare is None:
-            bare = (one, four)
+    for (name, _, _), one, four in zip(cases, ones, fours, strict=True):
         results[name] = (one - bare[0], four - bare[1])
         print(f"{name:36} {one:9.0f} {four:10.0f} {one - bare[0]:9.0f} {four - bare[1]:9.0f} {one / bare[0]:8.1f}x")
     flushing.stop()
