@@ -6,7 +6,7 @@ serializers here document the schema and validate query parameters.
 """
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
@@ -211,6 +211,7 @@ class FeatureSerializer(FeatureFiguresSerializer):
     )
 
 
+@extend_schema_serializer(many=False)  # the list action answers one object, not an array
 class FeatureListSerializer(serializers.Serializer):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()

@@ -166,3 +166,11 @@ def test_the_features_list_costs_a_fixed_number_of_queries(api_client, service, 
     with time_machine.travel(NOW, tick=False), django_assert_max_num_queries(12):
         body = client.get(URL, {"range": "7d"}).json()
     assert len(body["features"]) == 30
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_the_features_answers_as_objects(api_client):
+    schema = api_client("admin").get("/api/schema/?format=json").json()
+    for path in ("/api/v1/analytics/features/", "/api/v1/analytics/features/{name}/"):
+        content = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert "$ref" in content, content  # one object (with its features), not an array
