@@ -141,4 +141,4 @@ class Report(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} report {self.period_start:%Y-%m-%d} – {self.period_end:%Y-%m-%d}"
+        return f"{self.kind} report {self.period_start:%Y-%m-%d} to {self.period_end:%Y-%m-%d}"
