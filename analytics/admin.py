@@ -35,3 +35,6 @@ class FeatureHourRollupAdmin(ReadOnlyAdmin):
     search_fields = ["=name"]
     ordering = ["-hour"]
     exclude = ["sketch"]
+
+
+from analytics.behaviour import admin as behaviour_admin  # noqa: E402, F401  (registers BehaviourResult)

@@ -141,3 +141,12 @@ def test_the_job_queries_do_not_grow_with_events_or_sessions(path_events, servic
     with CaptureQueriesContext(connection) as large:
         behaviour_daily(now=NOW)
     assert len(large) == len(small) < 40
+
+
+def test_the_admin_lists_stored_results_read_only(path_events, service, page_client):
+    behaviour_daily(now=NOW)
+    admin = page_client("admin")
+    page = admin.get("/admin/analytics/behaviourresult/")
+    assert page.status_code == 200 and page.content.decode().count("paths") >= 2
+    assert admin.get("/admin/analytics/behaviourresult/add/").status_code == 403
+    assert page_client("viewer").get("/admin/analytics/behaviourresult/").status_code == 302
