@@ -150,3 +150,18 @@ def test_the_admin_lists_stored_results_read_only(path_events, service, page_cli
     assert page.status_code == 200 and page.content.decode().count("paths") >= 2
     assert admin.get("/admin/analytics/behaviourresult/add/").status_code == 403
     assert page_client("viewer").get("/admin/analytics/behaviourresult/").status_code == 302
+
+
+def test_one_failing_service_does_not_cost_the_others_their_results(path_events, service, other_service, monkeypatch):
+    store_events(other_service, PATH_EVENTS)
+    real = compute.COMPUTE[PATHS]
+
+    def broken_for_checkout(*, service, **kwargs):
+        if service.slug == "checkout":
+            raise RuntimeError("boom")
+        return real(service=service, **kwargs)
+
+    monkeypatch.setitem(compute.COMPUTE, PATHS, broken_for_checkout)
+    outcome = behaviour_daily(now=NOW)
+    assert outcome["failed"] == ["checkout"] and outcome["stored"] == 3
+    assert set(BehaviourResult.objects.values_list("service__slug", flat=True)) == {"billing"}
