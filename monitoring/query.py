@@ -10,7 +10,9 @@ Counters are stored as increments (see MetricKind), which defines the aggregatio
 - count/sum/min/max/avg over every sample in the window;
 - rate = sum / window seconds: for a counter, its increase per second; for a gauge it has no
   useful meaning;
-- p50/p95/p99 from the merged DDSketch (relative error <= 1 %, clamped to [min, max]).
+- p50/p95/p99 from the merged DDSketch (relative error <= 1 %, clamped to [min, max]);
+- predict_linear: the least-squares line through the per-bucket averages, read a horizon after
+  the last bucket's end (a forecast: "disk full in 7 days").
 """
 
 import json
@@ -37,6 +39,7 @@ from monitoring.sketches import (
 )
 from portal.lib.finite import finite_or_none, finite_sum
 from portal.lib.gc_pause import gc_paused
+from portal.lib.linear import predict
 
 LabelKey = tuple[tuple[str, str], ...]
 MINUTE = timedelta(minutes=1)
@@ -117,10 +120,10 @@ class WindowAggregate:
             agg.window_seconds = (present[-1].start - present[0].start).total_seconds() + 60.0
         return agg
 
-    def value(self, agg: str) -> float | None:
+    def value(self, agg: str, *, horizon_seconds: float = 0.0) -> float | None:
         """None when there is no data, and when the result is not a finite number (possible only
         with rows stored before values were bounded): JSON cannot carry it, and no rule should
-        fire on it."""
+        fire on it. `horizon_seconds` is read by predict_linear only."""
         if self.count == 0:
             return None
         if agg == "avg":
@@ -131,9 +134,20 @@ class WindowAggregate:
             result = self.sum / self.window_seconds if self.window_seconds > 0 else None
         elif agg in AGG_QUANTILES:
             result = sketch_quantile(self.sketch, AGG_QUANTILES[agg])
+        elif agg == "predict_linear":
+            result = self._predict(horizon_seconds)
         else:
             raise ValueError(f"unknown aggregation {agg!r}; expected one of {', '.join(AGGREGATIONS)}")
         return finite_or_none(result)
+
+    def _predict(self, horizon_seconds: float) -> float | None:
+        """Each bucket's average at its start (seconds from the last one's end), fitted; None
+        with fewer than two buckets: one point gives no direction."""
+        if len(self.parts) < 2:
+            return None
+        end = self.parts[-1].start + timedelta(seconds=60)
+        xs = [(b.start - end).total_seconds() for b in self.parts]
+        return predict(xs, [b.sum / b.count for b in self.parts], horizon_seconds)
 
 
 def _start(bucket: Bucket) -> datetime:

@@ -1,5 +1,7 @@
 """Admin: configuration CRUD, and alert actions that call the same transition functions."""
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -30,8 +32,21 @@ from monitoring.alerting.transports import transport_class
 from portal.admin_lists import BigTableAdmin
 
 
+class AlertRuleAdminForm(forms.ModelForm):
+    """The horizon is read by predict_linear only: left empty, it is 0."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "horizon" in self.fields:
+            self.fields["horizon"].required = False
+
+    def clean_horizon(self):
+        return self.cleaned_data.get("horizon") or timedelta(0)
+
+
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
+    form = AlertRuleAdminForm
     list_display = ["name", "source", "condition_text", "for_duration", "severity", "service", "enabled", "builtin"]
     list_filter = ["enabled", "severity", "source", "aggregation", "service"]
     search_fields = ["name", "metric", "description"]

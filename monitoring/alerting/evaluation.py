@@ -138,7 +138,11 @@ def _grouped_observations(rule: AlertRule, series: list, *, now: datetime) -> di
         labels = dict(group)
         aggregate = WindowAggregate.merge(whole, window_seconds=seconds)
         # Too few samples to judge (min_count): no value, like an empty window.
-        value = aggregate.value(rule.aggregation) if aggregate.count >= rule.min_count else None
+        value = (
+            aggregate.value(rule.aggregation, horizon_seconds=rule.horizon.total_seconds())
+            if aggregate.count >= rule.min_count
+            else None
+        )
         if ratio and value is not None:
             share = WindowAggregate.merge(part, window_seconds=seconds).value(rule.aggregation) or 0.0
             value = share / value if value else None
@@ -163,7 +167,11 @@ def _rule_observations(rule: AlertRule, series: list, merged: dict, *, now: date
         agg = merged.get(cache_key)
         if agg is None:
             agg = merged[cache_key] = window_aggregate(buckets, window=rule.window, now=now)
-        value = agg.value(rule.aggregation) if agg.count >= rule.min_count else None
+        value = (
+            agg.value(rule.aggregation, horizon_seconds=rule.horizon.total_seconds())
+            if agg.count >= rule.min_count
+            else None
+        )
         found[fingerprint(rule.pk, labels)] = Observation(
             labels, value, condition_holds(value, rule.comparison, rule.threshold)
         )

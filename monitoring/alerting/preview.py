@@ -142,7 +142,9 @@ def rule_preview(*, rule: AlertRule, now: datetime) -> RulePreview:
     for (_, key), buckets in sorted(found.items()):
         labels = dict(key)
         if matches_all(matchers, labels):
-            value = window_aggregate(buckets, window=rule.window, now=now).value(rule.aggregation)
+            value = window_aggregate(buckets, window=rule.window, now=now).value(
+                rule.aggregation, horizon_seconds=rule.horizon.total_seconds()
+            )
             series.append(SeriesPreview(labels, value, condition_holds(value, rule.comparison, rule.threshold)))
             history[id(series[-1])] = buckets
     series.sort(key=lambda s: _closeness(rule, s.value))
@@ -150,7 +152,12 @@ def rule_preview(*, rule: AlertRule, now: datetime) -> RulePreview:
         if index < MAX_CHART_SERIES or (item.holds and rule.for_duration):
             buckets = history[id(item)]
             item.values = [
-                *(window_aggregate(buckets, window=rule.window, now=t).value(rule.aggregation) for t in times[:-1]),
+                *(
+                    window_aggregate(buckets, window=rule.window, now=t).value(
+                        rule.aggregation, horizon_seconds=rule.horizon.total_seconds()
+                    )
+                    for t in times[:-1]
+                ),
                 item.value,
             ]
     firing = [s for s in series if _would_fire(rule, s, times)]

@@ -103,7 +103,8 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         model = AlertRule
         fields = [
             "id", "name", "description", "source", "metric", "matchers", "service", "aggregation", "group_by",
-            "ratio_matchers", "window", "min_count", "comparison", "threshold", "for_duration", "severity", "labels",
+            "ratio_matchers", "window", "min_count", "horizon", "comparison", "threshold", "for_duration", "severity",
+            "labels",
             "summary",
             "annotation",
             "escalation_policy", "channels", "enabled", "builtin", "condition", "created_at", "updated_at",

@@ -16,6 +16,7 @@ from monitoring.alerting.conditions import SYMBOLS, MatcherError, parse_group_by
 MIN_WINDOW = timedelta(minutes=1)  # data is per minute
 MAX_WINDOW = timedelta(hours=24)
 MAX_FOR = timedelta(days=7)
+MAX_HORIZON = timedelta(days=90)  # predict_linear: a straight line says little further out
 
 
 class Severity(models.TextChoices):
@@ -66,6 +67,15 @@ def validate_group_by(value):
 RATIO_AGGREGATIONS = ("count", "sum", "rate")
 
 
+def duration_words(value: timedelta) -> str:
+    """7d, 36h, 90m: the largest whole unit (Prometheus' style)."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def validate_labels(value):
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise ValidationError('labels must be an object of strings, e.g. {"team": "payments"}')
@@ -93,7 +103,7 @@ class AlertRule(models.Model):
         related_name="alert_rules",
         help_text="Only series of this service (adds service=<slug> to the matchers).",
     )
-    aggregation = models.CharField(max_length=10, choices=Aggregation.choices, default=Aggregation.AVG)
+    aggregation = models.CharField(max_length=16, choices=Aggregation.choices, default=Aggregation.AVG)
     group_by = models.JSONField(
         default=list,
         blank=True,
@@ -122,6 +132,14 @@ class AlertRule(models.Model):
             MaxValueValidator(MAX_WINDOW, message="The window must be at most 24 hours."),
         ],
         help_text="Aggregate over this much recent data.",
+    )
+    horizon = models.DurationField(
+        default=timedelta(0),
+        validators=[
+            MinValueValidator(timedelta(0), message="Must not be negative."),
+            MaxValueValidator(MAX_HORIZON, message="Must be at most 90 days."),
+        ],
+        help_text="predict_linear only: how far after the window the fitted line is read, e.g. 7 days.",
     )
     comparison = models.CharField(max_length=3, choices=Comparison.choices, default=Comparison.GT)
     threshold = models.FloatField(default=0)
@@ -162,13 +180,15 @@ class AlertRule(models.Model):
             raise ValidationError({"metric": "A metric rule needs a metric name."})
         if self.ratio_matchers and self.aggregation not in RATIO_AGGREGATIONS:
             raise ValidationError({"aggregation": f"A ratio needs one of {', '.join(RATIO_AGGREGATIONS)}."})
+        if self.horizon and self.aggregation != "predict_linear":
+            raise ValidationError({"horizon": "A horizon is read by predict_linear only."})
         if self.ratio_matchers and not self.group_by:
             raise ValidationError({"group_by": 'A ratio compares groups of series: set group_by, e.g. ["service"].'})
 
     def out_of_bounds(self) -> str:
         """What is wrong with a row written around the validators (a shell, a bulk update), or ''.
         The evaluator skips such a rule and says why instead of computing with its numbers."""
-        for name in ("window", "for_duration"):
+        for name in ("window", "for_duration", "horizon"):
             value = getattr(self, name)
             try:
                 if value is None:
@@ -189,6 +209,8 @@ class AlertRule(models.Model):
         minutes = int(self.window.total_seconds() // 60)
         selected = f"{self.metric}[{minutes}m]"
         expression = f"{self.aggregation}({selected})"
+        if self.aggregation == "predict_linear":
+            expression = f"predict_linear({selected}, {duration_words(self.horizon)})"
         if self.ratio_matchers:
             part = ",".join(f'{m["label"]}{m.get("op", "=")}"{m["value"]}"' for m in self.ratio_matchers)
             expression = f"{self.aggregation}({self.metric}{{{part}}}[{minutes}m]) / {expression}"
