@@ -441,3 +441,5 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 # reporting
 # How long the one-click unsubscribe link of a report email works (days).
 REPORTING_UNSUBSCRIBE_MAX_AGE_DAYS = env_int("REPORTING_UNSUBSCRIBE_MAX_AGE_DAYS", 90, min=1, max=3650)
+# Per-endpoint p95 regressions: an endpoint with fewer requests than this in either period is not judged.
+REPORTING_REGRESSION_MIN_REQUESTS = env_int("REPORTING_REGRESSION_MIN_REQUESTS", 50, min=1, max=1_000_000)
