@@ -124,7 +124,7 @@ def test_unticking_enabled_in_the_admin_form_resolves(page_client, firing):
         "name": rule.name, "description": "", "source": "metric", "metric": rule.metric, "matchers": "[]",
         "service": "", "aggregation": "avg", "window": "00:01:00", "comparison": "gt", "threshold": "100",
         "for_duration": "00:02:00", "severity": "critical", "labels": "{}", "summary": "", "annotation": "",
-        "escalation_policy": "",
+        "escalation_policy": "", "min_count": "0",
     }  # fmt: skip
     response = page_client("admin").post(f"/admin/alerting/alertrule/{rule.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:3000]

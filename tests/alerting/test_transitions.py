@@ -69,7 +69,7 @@ def _admin_form(rule):
         "name": rule.name, "description": "", "source": "metric", "metric": rule.metric, "matchers": "[]",
         "service": "", "aggregation": "avg", "window": "00:05:00", "comparison": "gt", "threshold": "100",
         "for_duration": "00:00:00", "severity": "critical", "labels": "{}", "summary": "", "annotation": "",
-        "escalation_policy": "",
+        "escalation_policy": "", "min_count": "0",
     }  # fmt: skip
 
 
