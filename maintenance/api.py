@@ -22,6 +22,7 @@ from maintenance.schedules import task_next_runs
 from maintenance.summary import DAYS_MAX, maintenance_summary, with_last_run
 from portal.api.filters import BoundedDateTimeFilter, IdFilter, PortalFilterSet, QueryParamsSerializer
 from portal.api.router import router
+from portal.api.schema import PortalAutoSchema
 from portal.roles import OPERATOR
 
 
@@ -64,13 +65,23 @@ def _probe(model, instance, attrs):
     return probe
 
 
-class LastRunSerializer(serializers.Serializer):
+class MaintenanceLastRunSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "03:00"})
+class ClockField(serializers.TimeField):
+    """A time of day as HH:MM. Schedules have minute resolution, and a bare time is no RFC 3339
+    `time` (which needs a zone); the zone is the portal's."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
+
+
 class MaintenanceTaskSerializer(serializers.ModelSerializer):
+    time_of_day = ClockField(required=False, help_text="HH:MM in the portal's time zone (daily, weekly, monthly).")
     schedule_words = serializers.SerializerMethodField(help_text="The schedule in words.")
     next_runs = serializers.SerializerMethodField(help_text="The next three run times (none when not scheduled).")
     last_run = serializers.SerializerMethodField()
@@ -91,7 +102,7 @@ class MaintenanceTaskSerializer(serializers.ModelSerializer):
     def get_next_runs(self, obj) -> list[str]:
         return [moment.isoformat() for moment in task_next_runs(obj)]
 
-    @extend_schema_field(LastRunSerializer(allow_null=True))
+    @extend_schema_field(MaintenanceLastRunSerializer(allow_null=True))
     def get_last_run(self, obj):
         if hasattr(obj, "last_run_id"):  # annotated by the viewset: no query per row
             if obj.last_run_id is None:
@@ -131,7 +142,7 @@ class MaintenanceTaskFilter(PortalFilterSet):
         fields = ["kind", "status", "priority", "schedule", "environment", "enabled", "source", "due_before"]
 
 
-class RunNowSerializer(serializers.Serializer):
+class MaintenanceRunNowSerializer(serializers.Serializer):
     plan_only = serializers.BooleanField(
         default=False, help_text="Only plan: the run ends after the plan, whatever the approval setting."
     )
@@ -141,8 +152,8 @@ class MaintenanceRunSerializer(serializers.ModelSerializer):
     kind = serializers.CharField(source="task.kind", read_only=True)
     environment = serializers.IntegerField(source="task.environment_id", read_only=True, allow_null=True)
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = MaintenanceRun
@@ -180,7 +191,7 @@ class MaintenanceTaskViewSet(viewsets.ModelViewSet):
         instance.delete()
 
     @extend_schema(
-        request=RunNowSerializer,
+        request=MaintenanceRunNowSerializer,
         responses={202: MaintenanceRunSerializer, 409: CONFLICT},
         summary="Run this task now",
         description="Queues a run for the workers. 409 while another run of the task is queued or running, "
@@ -189,7 +200,7 @@ class MaintenanceTaskViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
         task = self.get_object()
-        params = RunNowSerializer(data=request.data)
+        params = MaintenanceRunNowSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:
             run = run_queue(
@@ -256,7 +267,7 @@ class SummaryParams(QueryParamsSerializer):
     days = serializers.IntegerField(default=30, min_value=1, max_value=DAYS_MAX, help_text="UTC days, today included.")
 
 
-class SummarySerializer(serializers.Serializer):
+class MaintenanceSummarySerializer(serializers.Serializer):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     days = inline_serializer(
@@ -274,20 +285,27 @@ class SummarySerializer(serializers.Serializer):
     )
 
 
+class _OneObjectSchema(PortalAutoSchema):
+    # The summary is one object although DRF calls its GET `list`.
+    def _is_list_view(self, serializer=None):
+        return False
+
+
 class MaintenanceSummaryViewSet(viewsets.GenericViewSet):
-    serializer_class = SummarySerializer
+    schema = _OneObjectSchema()
+    serializer_class = MaintenanceSummarySerializer
     pagination_class = None
     filter_backends: list = []
 
     @extend_schema(
         parameters=[SummaryParams],
-        responses={200: SummarySerializer},
+        responses={200: MaintenanceSummarySerializer},
         summary="Runs by status per day, bytes freed, packages updated, open vulnerabilities",
     )
     def list(self, request):
         params = SummaryParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        return Response(SummarySerializer(maintenance_summary(days=params.validated_data["days"])).data)
+        return Response(MaintenanceSummarySerializer(maintenance_summary(days=params.validated_data["days"])).data)
 
 
 class EnvironmentViewSet(viewsets.ModelViewSet):
