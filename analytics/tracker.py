@@ -565,6 +565,13 @@ class MemorySink:
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # urllib would follow a 301/302 of a POST as a GET without the body, and the GET's 200
+    # would pass for a delivered batch: a redirect is an error to fix in base_url instead.
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
 class HttpSink:
     """POSTs batches to the portal's events API with a service key; retries transient failures.
 
@@ -597,6 +604,7 @@ class HttpSink:
         self.max_backoff = _bounded("max_backoff", max_backoff, 0, 3600)
         self.attempts = 0  # requests made, retries included
         self._closing = threading.Event()
+        self._opener = urllib.request.build_opener(_NoRedirect)
 
     def close(self) -> None:
         """No more waiting between retries: the next failure is final (the process is exiting)."""
@@ -624,7 +632,7 @@ class HttpSink:
             request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")  # noqa: S310 (scheme checked above)
             self.attempts += 1
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                with self._opener.open(request, timeout=self.timeout) as response:
                     response.read()
                 return 0
             except urllib.error.HTTPError as exc:

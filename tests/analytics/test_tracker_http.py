@@ -60,6 +60,17 @@ def test_a_refused_key_is_not_retried(httpserver):
     assert len(httpserver.log) == 1
 
 
+def test_a_redirect_is_an_error_not_a_delivery(httpserver):
+    # Followed, it would turn into a GET without the events, answered 200.
+    httpserver.expect_request(PATH, method="POST").respond_with_data(
+        "", status=302, headers={"Location": "/elsewhere/"}
+    )
+    httpserver.expect_request("/elsewhere/").respond_with_json({})
+    with pytest.raises(SinkRejected, match="answered 302"):
+        sink_for(httpserver).send(events(), batch_key="k1")
+    assert [r.path for r, _ in httpserver.log] == [PATH]
+
+
 def test_invalid_events_are_left_out_and_the_rest_sent_again(httpserver):
     answer = {"detail": "1 of 3 events are invalid", "errors": [{"index": 1, "field": "events[1].name"}]}
     httpserver.expect_ordered_request(PATH).respond_with_json(answer, status=400)
