@@ -4,6 +4,7 @@ import asyncio
 import time
 
 import pytest
+from django.apps import apps
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
@@ -148,3 +149,15 @@ def test_the_async_middleware_sets_the_context_for_the_view():
     request.session = session
     assert asyncio.run(middleware(request)) == (session_hash("k" * 32), "42")
     assert get_context() == ("", "")
+
+
+@pytest.mark.parametrize(("enabled", "sink_type"), [(True, DatabaseSink), (False, type(None))])
+def test_the_switch_decides_whether_the_portal_records_usage(settings, enabled, sink_type):
+    settings.ANALYTICS_TRACKER_ENABLED = enabled
+    before = tracker.DEFAULT.sink
+    try:
+        tracker.DEFAULT.configure(sink=None)
+        apps.get_app_config("analytics").ready()
+        assert type(tracker.DEFAULT.sink) is sink_type
+    finally:
+        tracker.DEFAULT.configure(sink=before, autostart=False)
