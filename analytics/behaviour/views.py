@@ -66,6 +66,24 @@ def _next_steps(found: dict | None) -> dict | None:
     return {**found, "outcomes": [_with_percents(o, "probability") for o in found["outcomes"]]}
 
 
+def _flow(next_steps: dict, feature: str, *, width: int = 5, then: int = 3) -> list[dict]:
+    """Two steps on from `feature` (a Sankey-like view read as a table): its most likely next
+    steps, and for each the most likely step after it. The second step is P(C | B), not
+    P(C | A then B): paths of 3 steps give that, with their confidence, in the table above."""
+    rows = []
+    for outcome in next_steps.get(feature, {}).get("outcomes", [])[:width]:
+        step = outcome["step"]
+        after = next_steps.get(step, {}).get("outcomes", [])[:then] if step is not None else []
+        rows.append(
+            {
+                "step": step,
+                "percent": outcome["probability"] * 100,
+                "then": [{"step": o["step"], "percent": o["probability"] * 100} for o in after],
+            }
+        )
+    return rows
+
+
 def _render(request, template, context, errors):
     return render(request, template, {**context, "errors": errors}, status=400 if errors else 200)
 
@@ -96,6 +114,7 @@ def paths_page(request):
             features=list(stored["next_steps"]),
             feature=feature,
             next_steps=_next_steps(stored["next_steps"].get(feature) if feature else None),
+            flow=_flow(stored["next_steps"], feature) if feature else [],
         )
     return _render(request, "analytics/behaviour_paths.html", context, errors)
 

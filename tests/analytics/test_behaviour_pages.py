@@ -49,6 +49,11 @@ def test_the_paths_page_shows_paths_next_steps_and_recommendations(page_client, 
     after = html.split('id="next-steps"')[1].split("</table>")[0]
     assert "<td>B</td>" in after and "<i>session ends</i>" in after
     assert 'id="behaviour-source"' in html and "computed now" in html
+    flow = html.split('id="flow"')[1].split("</table>")[0]
+    # A is used 8 times (twice in f-u2): B follows 5 times. B is used 8 times: C follows 4 times
+    # (s1, s4, f-u1, f-u3), the session ends twice (f-u2, f-u4), A and D once each.
+    assert re.search(r"<td>B\s*<svg.*?</td>\s*<td class=\"num\">62.5 %</td>", flow, re.S)
+    assert "C 50 %" in flow and "<i>ends</i> 25 %" in flow
     longer = page_client("viewer").get("/analytics/paths/?days=1&length=3").content.decode()
     assert "A → B → C" in longer
 
