@@ -21,6 +21,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -177,6 +178,14 @@ def main() -> None:
     import django
 
     django.setup()
+    try:
+        report(args)
+    finally:
+        if not args.keep:  # the throwaway file (a few hundred MB for 1M events)
+            shutil.rmtree(Path(os.environ["DATABASE_URL"].removeprefix("sqlite:///")).parent, ignore_errors=True)
+
+
+def report(args) -> None:
     build(args.events, args.sessions)
     from django.db import connections
 
