@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "analytics",
     "maintenance",
     "reporting",
+    "reporting.benchmarks",
 ]
 
 MIDDLEWARE = [
