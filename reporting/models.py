@@ -90,6 +90,10 @@ class ReportSubscription(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.frequency}, {self.user})"
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
     def clean(self) -> None:
         super().clean()
         if self.channel_id and self.channel.kind not in ("slack", "webhook"):

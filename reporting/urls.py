@@ -1,2 +1,16 @@
+from django.urls import path
+
+from reporting import subscriptions_views as subs
+
 app_name = "reporting"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("subscriptions/", subs.subscription_list, name="subscriptions"),
+    path("subscriptions/new/", subs.subscription_edit, name="subscription-new"),
+    path("subscriptions/<int:pk>/", subs.subscription_edit, name="subscription-edit"),
+    path("subscriptions/<int:pk>/delete/", subs.subscription_delete, name="subscription-delete"),
+    path("subscriptions/<int:pk>/preview/", subs.subscription_preview, name="subscription-preview"),
+    path("subscriptions/<int:pk>/send/", subs.subscription_send_now, name="subscription-send"),
+    path("reports/", subs.report_list, name="reports"),
+    path("reports/<int:pk>/", subs.report_detail, name="report-detail"),
+    path("unsubscribe/<str:token>/", subs.unsubscribe, name="unsubscribe"),
+]
