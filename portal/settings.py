@@ -444,3 +444,11 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 REPORTING_UNSUBSCRIBE_MAX_AGE_DAYS = env_int("REPORTING_UNSUBSCRIBE_MAX_AGE_DAYS", 90, min=1, max=3650)
 # Per-endpoint p95 regressions: an endpoint with fewer requests than this in either period is not judged.
 REPORTING_REGRESSION_MIN_REQUESTS = env_int("REPORTING_REGRESSION_MIN_REQUESTS", 50, min=1, max=1_000_000)
+# Report subscriptions and reports have "frequency", "kind", "status" and "trigger" fields: name their enums.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "ReportFrequencyEnum": "reporting.models.Frequency",
+        "ReportStatusEnum": "reporting.models.ReportStatus",
+        "ReportTriggerEnum": "reporting.models.Report.Trigger",
+    }
+)
