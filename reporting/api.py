@@ -272,3 +272,6 @@ router.register("reporting/operations", OperationsViewSet, basename="reporting-o
 router.register("reporting/uptime", UptimeViewSet, basename="reporting-uptime")
 router.register("reporting/trends", TrendsViewSet, basename="reporting-trends")
 router.register("reporting/regressions", RegressionsViewSet, basename="reporting-regressions")
+
+# Report subscriptions and stored reports register their own viewsets.
+from reporting import subscriptions_api  # noqa: E402, F401
