@@ -292,6 +292,7 @@ MATRIX: dict[str, Route] = {
     **crud("codehealth/gates", "gate"),
     **crud("codehealth/repositories", "repository"),
     "api/v1/codehealth/repositories/<pk>/scan/": api_action("repository", "operator", 202),
+    "api/v1/codehealth/repositories/<pk>/imports/": Route({"GET": Api("viewer", 200)}, kwargs=pk("repository")),
     **readonly("codehealth/scans", "scan"),
     **readonly("codehealth/files", "file"),
     **readonly("codehealth/functions", "function"),
@@ -372,6 +373,7 @@ MATRIX: dict[str, Route] = {
     "codehealth/<int:pk>/": read(kwargs=pk("repository")),
     "codehealth/<int:pk>/scan/": action(kwargs=pk("repository")),
     "codehealth/<int:pk>/debt/": read(kwargs=pk("repository")),
+    "codehealth/<int:pk>/imports/": read(kwargs=pk("repository")),
     "codehealth/<int:pk>/scans/<int:scan_pk>/status/": read(
         kwargs=lambda o: {"pk": o.repository.pk, "scan_pk": o.scan.pk}
     ),
