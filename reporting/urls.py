@@ -1,9 +1,14 @@
 from django.urls import path
 
 from reporting import subscriptions_views as subs
+from reporting import views_ops as ops
 
 app_name = "reporting"
 urlpatterns: list = [
+    path("operations/", ops.operations_page, name="operations"),
+    path("operations/chart/", ops.AlertsPerDayChart.as_view(), name="ops-chart"),
+    path("trends/", ops.trends_page, name="trends"),
+    path("trends/chart/", ops.TrendChart.as_view(), name="trends-chart"),
     path("subscriptions/", subs.subscription_list, name="subscriptions"),
     path("subscriptions/new/", subs.subscription_edit, name="subscription-new"),
     path("subscriptions/<int:pk>/", subs.subscription_edit, name="subscription-edit"),
