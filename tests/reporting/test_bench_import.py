@@ -23,6 +23,10 @@ def test_joining(benchmark):
 """
 
 
+# No Django plugin and no project configuration in the inner run: it is a plain pytest suite.
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:django", "-p", "no:cacheprovider", "-c", "pytest.ini"]
+
+
 def pytest_benchmark_file(tmp_path) -> str:
     """Runs a tiny benchmark suite in a subprocess and returns the JSON it wrote."""
     (tmp_path / "test_tiny.py").write_text(BENCH_TEST)
@@ -30,8 +34,7 @@ def pytest_benchmark_file(tmp_path) -> str:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     out = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:django", "-p", "no:cacheprovider", "-c", "pytest.ini"]
-        + ["test_tiny.py", f"--benchmark-json={out}", "--benchmark-save-data"],
+        [*PYTEST, "test_tiny.py", f"--benchmark-json={out}", "--benchmark-save-data"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -72,7 +75,7 @@ def test_it_imports_a_file_pytest_benchmark_wrote(tmp_path, capsys):
     assert (sorting.count, joining.count) == (12, 8)
     assert joining.benchmark.group == "strings"
     assert (sorting.branch, sorting.commit, sorting.source) == ("main", "abc123", "pytest-benchmark")
-    written = json.loads(open(path).read())["benchmarks"]
+    written = json.loads((tmp_path / "bench.json").read_text())["benchmarks"]
     data = next(b for b in written if b["name"] == "test_sorting")["stats"]
     assert sorting.sample_values() == data["data"]
     assert sorting.median == pytest.approx(data["median"])
@@ -142,7 +145,7 @@ def test_bad_files_name_the_field(tmp_path, body, field):
 
 @pytest.mark.django_db
 def test_a_missing_or_broken_file_is_a_clear_error(tmp_path):
-    with pytest.raises(CommandError, match="file: .* is not a file"):
+    with pytest.raises(CommandError, match=r"file: .* is not a file"):
         call_command("bench", "import", str(tmp_path / "nothing.json"))
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(CommandError, match="file: not JSON"):
