@@ -387,6 +387,14 @@ MATRIX: dict[str, Route] = {
     "analytics/paths/": read(),
     "analytics/funnels/": read(query="service=checkout&step=a&step=b"),
     "analytics/retention/": read(),
+    "api/v1/reporting/operations/": Route({"GET": Api("viewer", 200)}),
+    "api/v1/reporting/uptime/": Route({"GET": Api("viewer", 200)}),
+    "api/v1/reporting/trends/": Route({"GET": Api("viewer", 200)}, query="metric=disk_percent"),
+    "api/v1/reporting/regressions/": Route({"GET": Api("viewer", 200)}, query="service=checkout"),
+    "reporting/operations/": read(),
+    "reporting/operations/chart/": chart(),
+    "reporting/trends/": read(query="metric=disk_percent"),
+    "reporting/trends/chart/": chart(query="metric=disk_percent"),
     # --- the Django admin (model routes are folded into admin/<model>/...: every ModelAdmin alike)
     "admin/": Route({"GET": Staff(200), "POST": Staff(ANY)}),
     # Staff who are logged in already are sent on to the index.
