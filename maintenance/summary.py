@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count, Max, OuterRef, Subquery
-from django.db.models.functions import TruncDate
+from django.db.models import Count, FloatField, OuterRef, Q, Subquery, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
-from maintenance.models import MaintenanceRun, MaintenanceTask, RunStatus
+from maintenance.models import Environment, MaintenanceRun, MaintenanceTask, RunStatus
 
 DAYS_MAX = 366
 # Statuses whose changes happened (a rolled-back run restored what it changed).
@@ -22,8 +23,15 @@ APPLIED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
 AUDIT_DONE = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
 
 
-def _whole(value) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+NUMBER_MAX = 10**15
+
+
+def _json_number_sum(key: str):
+    """The sum of a numeric key of `changes`, in the database. The range test on the JSON value
+    skips strings, booleans and nulls (which the cast would refuse on PostgreSQL)."""
+    path = f"changes__{key}"
+    in_range = Q(**{f"{path}__gte": 0, f"{path}__lt": NUMBER_MAX})
+    return Sum(Cast(KT(path), FloatField()), filter=in_range)
 
 
 def maintenance_summary(*, days: int = 30, now: datetime | None = None) -> dict:
@@ -42,15 +50,16 @@ def maintenance_summary(*, days: int = 30, now: datetime | None = None) -> dict:
     )
     for row in rows:
         per_day[row["day"]][row["status"]] = row["n"]
-    totals = {"bytes_freed": 0, "files_removed": 0, "packages_updated": 0}
-    # Only the changes column of applied runs, streamed: a year of runs stays in constant memory.
-    for changes in runs.filter(status__in=APPLIED).values_list("changes", flat=True).iterator(chunk_size=500):
-        if not isinstance(changes, dict):
-            continue
-        totals["bytes_freed"] += _whole(changes.get("bytes_freed"))
-        totals["files_removed"] += _whole(changes.get("files_removed"))
-        packages = changes.get("packages")
-        totals["packages_updated"] += len(packages) if isinstance(packages, list) else 0
+    applied = runs.filter(status__in=APPLIED)
+    totals = {
+        key: int(value or 0)
+        for key, value in applied.aggregate(
+            bytes_freed=_json_number_sum("bytes_freed"), files_removed=_json_number_sum("files_removed")
+        ).items()
+    }
+    # Only the package lists, extracted by the database, of the runs that have one.
+    packages = applied.filter(changes__has_key="packages").values_list("changes__packages", flat=True)
+    totals["packages_updated"] = sum(len(p) for p in packages.iterator(chunk_size=2000) if isinstance(p, list))
     findings = open_vulnerabilities()
     return {
         "since": start,
@@ -70,15 +79,20 @@ def maintenance_summary(*, days: int = 30, now: datetime | None = None) -> dict:
 
 
 def latest_audit_runs() -> list[MaintenanceRun]:
-    """Each environment's latest completed security-audit run (two queries in all)."""
+    """Each environment's latest completed security-audit run (two queries; per environment one
+    indexed lookup of its newest audit run, not a scan of all audit history)."""
     latest = (
-        MaintenanceRun.objects.filter(task__kind=MaintenanceTask.Kind.SECURITY_AUDIT, status__in=AUDIT_DONE)
-        .values("task__environment")
-        .annotate(last=Max("id"))
-        .values_list("last", flat=True)
+        MaintenanceRun.objects.filter(
+            task__environment=OuterRef("pk"),
+            task__kind=MaintenanceTask.Kind.SECURITY_AUDIT,
+            status__in=AUDIT_DONE,
+        )
+        .order_by("-created_at", "-id")
+        .values("id")[:1]
     )
+    ids = Environment.objects.annotate(last=Subquery(latest)).exclude(last=None).values_list("last", flat=True)
     return list(
-        MaintenanceRun.objects.filter(pk__in=list(latest))
+        MaintenanceRun.objects.filter(pk__in=list(ids))
         .select_related("task__environment")
         .order_by("task__environment__name")
     )

@@ -232,11 +232,15 @@ def test_lists_take_a_constant_number_of_queries(api_client, make_task, django_a
 def test_summary_counts_runs_and_changes(api_client, make_task):
     run_execute(run_id=run_queue(task=make_task(config={"items": 3}), trigger="manual").pk)
     run_execute(run_id=run_queue(task=make_task(config={"items": 2, "outcome": "rolled_back"}), trigger="manual").pk)
+    other = make_task(title="odd executor")
+    for odd in ({"bytes_freed": "lots"}, {"bytes_freed": -5}, {"bytes_freed": 0.75, "packages": "x"}, {}):
+        MaintenanceRun.objects.create(task=other, trigger="manual", status="partial", created_at=timezone.now(),
+                                      changes=odd)  # fmt: skip
     body = api_client("viewer").get("/api/v1/maintenance/summary/?days=7").json()
-    assert body["runs_by_status"] == {"succeeded": 1, "rolled_back": 1}
+    assert body["runs_by_status"] == {"succeeded": 1, "rolled_back": 1, "partial": 4}
     # A rolled-back run restored what it changed: only the applied run counts.
     assert body["packages_updated"] == 3 and body["bytes_freed"] == 3072
-    assert len(body["days"]) == 7 and body["days"][-1]["statuses"] == {"rolled_back": 1, "succeeded": 1}
+    assert len(body["days"]) == 7 and body["days"][-1]["statuses"] == {"partial": 4, "rolled_back": 1, "succeeded": 1}
     for bad in ("days=0", "days=367", "days=x", "days="):
         response = api_client("viewer").get(f"/api/v1/maintenance/summary/?{bad}")
         assert response.status_code == 400 and "days" in response.json()
