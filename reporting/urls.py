@@ -2,6 +2,7 @@ from django.urls import path
 
 from reporting import subscriptions_views as subs
 from reporting import views_ops as ops
+from reporting.benchmarks import views as bench
 
 app_name = "reporting"
 urlpatterns: list = [
@@ -18,4 +19,7 @@ urlpatterns: list = [
     path("reports/", subs.report_list, name="reports"),
     path("reports/<int:pk>/", subs.report_detail, name="report-detail"),
     path("unsubscribe/<str:token>/", subs.unsubscribe, name="unsubscribe"),
+    path("benchmarks/", bench.benchmark_list, name="benchmarks"),
+    path("benchmarks/<int:pk>/", bench.benchmark_detail, name="benchmark"),
+    path("benchmarks/<int:pk>/chart/", bench.BenchmarkChart.as_view(), name="benchmark-chart"),
 ]
