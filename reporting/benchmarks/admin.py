@@ -16,7 +16,7 @@ class BenchmarkAdmin(admin.ModelAdmin):
 
 @admin.register(BenchmarkRun)
 class BenchmarkRunAdmin(admin.ModelAdmin):
-    list_display = ["benchmark", "ran_at", "commit", "branch", "machine", "count", "median", "verdict", "change_percent"]
+    list_display = ["benchmark", "ran_at", "commit", "branch", "count", "median", "verdict", "change_percent"]
     list_filter = ["verdict", "source", "branch"]
     list_select_related = ["benchmark"]
     search_fields = ["commit", "benchmark__name"]
