@@ -13,6 +13,7 @@ from portal.api.filters import QueryParamsSerializer
 from portal.api.router import router
 from reporting.benchmarks.models import Benchmark, BenchmarkRun
 from reporting.benchmarks.runs import PayloadError, runs_import
+from reporting.hotspots_views import HotspotsViewSet
 
 
 class BenchmarkSerializer(serializers.ModelSerializer):
@@ -122,3 +123,6 @@ class BenchmarkRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 # Runs first: `benchmarks/runs/` must not be read as the benchmark with id "runs".
 router.register("benchmarks/runs", BenchmarkRunViewSet, basename="benchmark-run")
 router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
+# The hotspots answer lives with reporting's analysis modules; registered here, where the API's
+# autodiscovery finds this app's `api` module.
+router.register("reporting/hotspots", HotspotsViewSet, basename="reporting-hotspots")
