@@ -1,5 +1,6 @@
 from django.urls import path
 
+from reporting import hotspots_views
 from reporting import subscriptions_views as subs
 from reporting import views_ops as ops
 from reporting.benchmarks import views as bench
@@ -22,4 +23,5 @@ urlpatterns: list = [
     path("benchmarks/", bench.benchmark_list, name="benchmarks"),
     path("benchmarks/<int:pk>/", bench.benchmark_detail, name="benchmark"),
     path("benchmarks/<int:pk>/chart/", bench.BenchmarkChart.as_view(), name="benchmark-chart"),
+    path("hotspots/", hotspots_views.hotspots_page, name="hotspots"),
 ]
