@@ -80,8 +80,9 @@ def subscription_list(request):
 @viewer_required
 @require_http_methods(["GET", "POST"])
 def subscription_edit(request, pk: int | None = None):
-    sub = _own(request, pk) if pk else ReportSubscription(user=request.user)
-    form = SubscriptionForm(request.POST or None, instance=sub)
+    sub = _own(request, pk) if pk is not None else ReportSubscription(user=request.user)
+    # An empty POST is still a submission (falsy QueryDict): it must fail validation, not re-render.
+    form = SubscriptionForm(request.POST if request.method == "POST" else None, instance=sub)
     if request.method == "POST" and form.is_valid():
         if pk is None and ReportSubscription.objects.filter(user=request.user).count() >= MAX_SUBSCRIPTIONS_PER_USER:
             form.add_error(None, f"At most {MAX_SUBSCRIPTIONS_PER_USER} report subscriptions per person.")

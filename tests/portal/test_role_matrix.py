@@ -41,7 +41,7 @@ ANY = "anything but a refusal or a 5xx"  # the Django admin's own forms, for sta
 # admin_view sends everyone but staff to the login page before the method matters, so for the
 # per-model admin routes their GET answer stands for the POST too (it halves the run time).
 SKIP = "not asked"
-AS_MODELADMIN = "as the ModelAdmin's has_add/has_change_permission say"
+AS_MODELADMIN = "as the ModelAdmin's has_add/has_change/has_delete_permission say"
 
 
 def rank(actor: str) -> int:
@@ -379,6 +379,18 @@ MATRIX: dict[str, Route] = {
     ),
     "codehealth/<int:pk>/files/<int:file_pk>/": read(kwargs=lambda o: {"pk": o.repository.pk, "file_pk": o.file.pk}),
     "codehealth/<int:pk>/chart/<str:series>/": chart(kwargs=lambda o: {"pk": o.repository.pk, "series": "quality"}),
+    # --- analytics: events from service keys only (people read the analysis), feature figures
+    "api/v1/events/": Route(
+        {"POST": Receiver(own=201)}, body={"service": "checkout", "events": [{"name": "matrix.probe"}]}
+    ),
+    "api/v1/analytics/features/": Route({"GET": Api("viewer", 200)}),
+    "api/v1/analytics/features/(?P<name>.+)/": Route(
+        {"GET": Api("viewer", 200)}, kwargs=lambda o: {"name": "matrix.probe"}, query="service=checkout"
+    ),
+    "analytics/": read(),
+    "analytics/features/<path:name>/": read(kwargs=lambda o: {"name": "matrix.probe"}, query="service=checkout"),
+    "analytics/charts/calls/<path:name>": chart(kwargs=lambda o: {"name": "matrix.probe"}, query="service=checkout"),
+    "analytics/charts/p95/<path:name>": chart(kwargs=lambda o: {"name": "matrix.probe"}, query="service=checkout"),
     # --- analytics: behaviour analysis (reads; a funnel needs two steps at least)
     "api/v1/analytics/paths/": Route({"GET": Api("viewer", 200)}, query="service=checkout"),
     "api/v1/analytics/next-steps/": Route({"GET": Api("viewer", 200)}, query="service=checkout"),
@@ -395,6 +407,38 @@ MATRIX: dict[str, Route] = {
     "reporting/operations/chart/": chart(),
     "reporting/trends/": read(query="metric=disk_percent"),
     "reporting/trends/chart/": chart(query="metric=disk_percent"),
+    # --- report subscriptions and reports: each person's own (ownership in tests/reporting); a
+    # missing id is a 404 for everyone allowed to look, the same answer as someone else's.
+    "api/v1/reporting/subscriptions/": api_list(write="viewer", create=201),  # every field has a default
+    "api/v1/reporting/subscriptions/<pk>/": Route(
+        {m: Api("viewer", 404) for m in ("GET", "PUT", "PATCH", "DELETE")}, kwargs=lambda o: {"pk": 0}
+    ),
+    "api/v1/reporting/subscriptions/<pk>/preview/": Route({"GET": Api("viewer", 404)}, kwargs=lambda o: {"pk": 0}),
+    "api/v1/reporting/subscriptions/<pk>/send/": Route({"POST": Api("viewer", 404)}, kwargs=lambda o: {"pk": 0}),
+    "api/v1/reporting/reports/": Route({"GET": Api("viewer", 200)}),
+    "api/v1/reporting/reports/<pk>/": Route({"GET": Api("viewer", 404)}, kwargs=lambda o: {"pk": 0}),
+    "reporting/subscriptions/": read(),
+    "reporting/subscriptions/new/": Route({"GET": Page("viewer"), "POST": Page("viewer", 400)}),  # empty form
+    "reporting/subscriptions/<int:pk>/": Route(
+        {"GET": Page("viewer", 404), "POST": Page("viewer", 404)}, kwargs=lambda o: {"pk": 0}
+    ),
+    "reporting/subscriptions/<int:pk>/delete/": Route(
+        {"GET": Page("viewer", 405), "POST": Page("viewer", 404)}, kwargs=lambda o: {"pk": 0}
+    ),
+    "reporting/subscriptions/<int:pk>/preview/": Route(
+        {"GET": Page("viewer", 404), "POST": Page("viewer", 404)}, kwargs=lambda o: {"pk": 0}
+    ),
+    "reporting/subscriptions/<int:pk>/send/": Route(
+        {"GET": Page("viewer", 405), "POST": Page("viewer", 404)}, kwargs=lambda o: {"pk": 0}
+    ),
+    "reporting/reports/": read(),
+    "reporting/reports/<int:pk>/": Route(
+        {"GET": Page("viewer", 404), "POST": Page("viewer", 404)}, kwargs=lambda o: {"pk": 0}
+    ),
+    # The signed token is the credential (RFC 8058 one-click POST): a bad one is a 400 for all.
+    "reporting/unsubscribe/<str:token>/": Route(
+        {"GET": Same(400), "POST": Same(400)}, kwargs=lambda o: {"token": "not-a-token"}
+    ),
     # --- the Django admin (model routes are folded into admin/<model>/...: every ModelAdmin alike)
     "admin/": Route({"GET": Staff(200), "POST": Staff(ANY)}),
     # Staff who are logged in already are sent on to the index.
@@ -417,7 +461,7 @@ MATRIX: dict[str, Route] = {
         {"GET": Staff(302), "POST": Staff(AS_MODELADMIN, SKIP)}, kwargs=lambda o: {"object_id": 0}
     ),
     "admin/<model>/<path:object_id>/delete/": Route(
-        {"GET": Staff(302), "POST": Staff(ANY, SKIP)}, kwargs=lambda o: {"object_id": 0}
+        {"GET": Staff(AS_MODELADMIN), "POST": Staff(AS_MODELADMIN, SKIP)}, kwargs=lambda o: {"object_id": 0}
     ),
     "admin/<model>/<path:object_id>/history/": Route(
         {"GET": Staff(302), "POST": Staff(ANY, SKIP)}, kwargs=lambda o: {"object_id": 0}
@@ -526,6 +570,10 @@ def admin_model_expectation(found: Found, method: str, users) -> object:
     if found.key == "admin/<model>/add/":
         allowed = model_admin.has_add_permission(Probe())
         return (200 if method == "GET" else ANY) if allowed else 403
+    if found.key == "admin/<model>/<path:object_id>/delete/":
+        # Raw records pruned by retention (usage events, their rollups) cannot be deleted by hand.
+        allowed = model_admin.has_delete_permission(Probe())
+        return (302 if method == "GET" else ANY) if allowed else 403
     return ANY if model_admin.has_change_permission(Probe()) else 403
 
 
