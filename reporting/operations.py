@@ -19,9 +19,9 @@ from django.conf import settings
 from django.db.models import (
     Avg,
     Count,
-    DurationField,
-    ExpressionWrapper,
     F,
+    FloatField,
+    Func,
     OuterRef,
     Q,
     Subquery,
@@ -54,12 +54,26 @@ class AlertFigures:
     mttr_median: float | None = None
 
 
-def _seconds(value) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return float(value) / 1_000_000  # SQLite returns durations as microseconds
+class SecondsBetween(Func):
+    """end - start in seconds (to the millisecond), computed by the database itself: Django's
+    duration arithmetic calls a Python function per row on SQLite, several times slower."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(ROUND((julianday(%(expressions)s)) * 86400000.0) / 1000.0)",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="EXTRACT(EPOCH FROM (%(expressions)s))::float8", arg_joiner=" - ", **extra
+        )
 
 
 def _alerts(since: datetime, until: datetime):
@@ -68,13 +82,9 @@ def _alerts(since: datetime, until: datetime):
         .order_by("created_at", "id")
         .values("created_at")[:1]
     )
-    return (
-        Alert.objects.filter(created_at__gte=since, created_at__lt=until)
-        .annotate(first_ack=Subquery(first_ack))
-        .annotate(
-            tta=ExpressionWrapper(F("first_ack") - F("created_at"), output_field=DurationField()),
-            ttr=ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField()),
-        )
+    return Alert.objects.filter(created_at__gte=since, created_at__lt=until).annotate(
+        tta=SecondsBetween(Subquery(first_ack), F("created_at")),
+        ttr=SecondsBetween(F("resolved_at"), F("created_at")),
     )
 
 
@@ -93,7 +103,7 @@ def _medians(alerts, key: str, measure: str) -> dict[str, float]:
     )
     middle: dict[str, list[float]] = defaultdict(list)
     for group, value in ranked:
-        middle[group].append(_seconds(value))
+        middle[group].append(value)
     return {group: sum(values) / len(values) for group, values in middle.items()}
 
 
@@ -105,8 +115,8 @@ def alert_figures(*, since: datetime, until: datetime, by: str = "service") -> l
         alerts.values(key)
         .annotate(
             count=Count("pk"),
-            acknowledged=Count("pk", filter=Q(first_ack__isnull=False)),
-            resolved=Count("pk", filter=Q(resolved_at__isnull=False)),
+            acknowledged=Count("tta"),
+            resolved=Count("resolved_at"),
             mtta=Avg("tta"),
             mttr=Avg("ttr"),
         )
@@ -122,9 +132,9 @@ def alert_figures(*, since: datetime, until: datetime, by: str = "service") -> l
                 count=row["count"],
                 acknowledged=row["acknowledged"],
                 resolved=row["resolved"],
-                mtta_mean=_seconds(row["mtta"]),
+                mtta_mean=row["mtta"],
                 mtta_median=mtta.get(group),
-                mttr_mean=_seconds(row["mttr"]),
+                mttr_mean=row["mttr"],
                 mttr_median=mttr.get(group),
             )
         )
