@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from portal.api.filters import QueryParamsSerializer
 from portal.api.router import router
+from reporting.benchmarks.alerts import runs_alert
 from reporting.benchmarks.models import Benchmark, BenchmarkRun
 from reporting.benchmarks.runs import PayloadError, runs_import
 from reporting.hotspots_views import HotspotsViewSet
@@ -63,6 +64,7 @@ class RunQuery(QueryParamsSerializer):
 class ImportQuery(QueryParamsSerializer):
     branch = serializers.CharField(required=False, max_length=200, help_text="Wins over the file's branch.")
     commit = serializers.CharField(required=False, max_length=64, help_text="Wins over the file's commit.")
+    alert = serializers.BooleanField(required=False, default=False, help_text="Raise an alert for each regression.")
 
 
 class BenchmarkViewSet(viewsets.ReadOnlyModelViewSet):
@@ -114,9 +116,13 @@ class BenchmarkRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         query = ImportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         try:
-            runs = runs_import(data=request.data, **query.validated_data)
+            params = dict(query.validated_data)
+            alert = params.pop("alert")
+            runs = runs_import(data=request.data, **params)
         except PayloadError as exc:
             return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+        if alert:
+            runs_alert(runs=runs)
         return Response(RunSerializer(runs, many=True).data, status=status.HTTP_201_CREATED)
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from reporting.benchmarks.models import BenchmarkRun
+from reporting.benchmarks.models import Benchmark, BenchmarkRun
 
 RUNS = "/api/v1/benchmarks/runs/"
 
@@ -77,3 +77,23 @@ def test_the_run_list_takes_constant_queries(api_client, key_client, django_asse
         key_client.post(RUNS, body(seed=seed, commit=f"c{seed}"), format="json")
     with django_assert_max_num_queries(4):
         assert len(api_client("viewer").get(RUNS).json()["results"]) == 6
+
+
+def test_a_regression_raises_an_alert_when_asked_and_a_calm_run_resolves_it(key_client):
+    from monitoring.alerting.models import Alert
+
+    for seed in range(2):
+        key_client.post(RUNS + "?alert=true", body(seed=seed), format="json")
+    assert not Alert.objects.exists()
+    key_client.post(RUNS, body(centre=115.0, seed=5, commit="quiet"), format="json")
+    assert not Alert.objects.exists()  # not asked for
+    key_client.post(RUNS + "?alert=true", body(centre=115.0, seed=6, commit="c9"), format="json")
+    alert = Alert.objects.get()
+    assert (alert.status, alert.labels) == ("firing", {"benchmark": "pages/render", "branch": "main"})
+    assert "regressed (+" in alert.summary and alert.rule.name == "Benchmark regression"
+    # Accepted as the new normal (the baseline pinned to that run): the next run is no regression.
+    Benchmark.objects.update(baseline=BenchmarkRun.objects.get(commit="c9"))
+    key_client.post(RUNS + "?alert=true", body(centre=115.0, seed=7, commit="c10"), format="json")
+    alert.refresh_from_db()
+    assert alert.status == "resolved"
+    assert Alert.objects.count() == 1

@@ -20,9 +20,11 @@ class Command(BaseCommand):
         imp.add_argument("file", help="Path of the JSON file, or - for standard input.")
         imp.add_argument("--branch", default=None, help="Branch of the run (wins over the file's).")
         imp.add_argument("--commit", default=None, help="Commit of the run (wins over the file's).")
+        imp.add_argument("--alert", action="store_true", help="Raise an alert for each regression.")
         cmp = sub.add_parser("compare", help="Compare the latest runs with their baseline; exit 1 on a regression.")
         cmp.add_argument("--branch", default=None, help="Only the latest runs on this branch.")
         cmp.add_argument("--commit", default=None, help="Only the runs of this commit.")
+        cmp.add_argument("--alert", action="store_true", help="Raise an alert for each regression.")
         cmp.add_argument("file", nargs="?", default=None, help="Import this file first, then compare its runs.")
 
     def handle(self, *args, action, **options):
@@ -32,14 +34,22 @@ class Command(BaseCommand):
             if action == "import":
                 runs = self._import(options["file"], options["branch"], options["commit"])
                 self._print(runs)
+                self._alert(runs, options["alert"])
                 return
             runs = self._compare(options)
+            self._alert(runs, options["alert"])
         except PayloadError as exc:
             raise CommandError(f"{exc.field}: {exc.message}") from exc
         regressions = self._print(runs)
         if regressions:
             self.stderr.write(f"{regressions} regression(s).")
             sys.exit(1)
+
+    def _alert(self, runs, wanted: bool) -> None:
+        if wanted:
+            from reporting.benchmarks.alerts import runs_alert
+
+            runs_alert(runs=runs)
 
     def _import(self, file, branch, commit):
         from reporting.benchmarks.runs import runs_import
