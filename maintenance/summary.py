@@ -15,7 +15,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
-from maintenance.models import Environment, MaintenanceRun, MaintenanceTask, RunStatus
+from maintenance.models import MaintenanceRun, MaintenanceTask, RunStatus
 
 DAYS_MAX = 366
 # Statuses whose changes happened (a rolled-back run restored what it changed).
@@ -79,23 +79,26 @@ def maintenance_summary(*, days: int = 30, now: datetime | None = None) -> dict:
 
 
 def latest_audit_runs() -> list[MaintenanceRun]:
-    """Each environment's latest completed security-audit run (two queries; per environment one
-    indexed lookup of its newest audit run, not a scan of all audit history)."""
-    latest = (
-        MaintenanceRun.objects.filter(
-            task__environment=OuterRef("pk"),
-            task__kind=MaintenanceTask.Kind.SECURITY_AUDIT,
-            status__in=AUDIT_DONE,
-        )
+    """Each environment's latest completed security-audit run, in two queries: per audit task
+    one lookup of its newest completed run along the (task, created_at) index, never a scan of
+    the run history; then the newest of those per environment."""
+    newest = (
+        MaintenanceRun.objects.filter(task=OuterRef("pk"), status__in=AUDIT_DONE)
         .order_by("-created_at", "-id")
         .values("id")[:1]
     )
-    ids = Environment.objects.annotate(last=Subquery(latest)).exclude(last=None).values_list("last", flat=True)
-    return list(
-        MaintenanceRun.objects.filter(pk__in=list(ids))
-        .select_related("task__environment")
-        .order_by("task__environment__name")
+    ids = (
+        MaintenanceTask.objects.filter(kind=MaintenanceTask.Kind.SECURITY_AUDIT, environment__isnull=False)
+        .annotate(last=Subquery(newest))
+        .values_list("last", flat=True)
     )
+    runs = MaintenanceRun.objects.filter(pk__in=[i for i in ids if i is not None]).select_related("task__environment")
+    per_environment: dict[int, MaintenanceRun] = {}
+    for run in runs:
+        held = per_environment.get(run.task.environment_id)
+        if held is None or (run.created_at, run.pk) > (held.created_at, held.pk):
+            per_environment[run.task.environment_id] = run
+    return sorted(per_environment.values(), key=lambda r: r.task.environment.name)
 
 
 def open_vulnerabilities() -> dict:
