@@ -70,3 +70,11 @@ def test_summary_figures():
         "stddev": pytest.approx(4.0824829),
     }
     assert summary([])["median"] is None
+
+
+def test_long_runs_are_judged_on_a_subset_with_the_same_verdicts():
+    base = timings(1, 100.0, n=10_000)
+    assert compare(timings(2, 110.0, n=10_000), base).verdict == "regression"
+    assert compare(timings(3, 100.0, n=10_000), base).verdict == "unchanged"
+    # The reported medians are of every sample, not of the subset.
+    assert compare(timings(3, 100.0, n=10_000), base).baseline_median == float(np.median(base))
