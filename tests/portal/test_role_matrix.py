@@ -384,7 +384,7 @@ MATRIX: dict[str, Route] = {
         {"POST": Receiver(own=201)}, body={"service": "checkout", "events": [{"name": "matrix.probe"}]}
     ),
     "api/v1/analytics/features/": Route({"GET": Api("viewer", 200)}),
-    "api/v1/analytics/features/(?P<name>.+)/": Route(
+    "api/v1/analytics/features/<name>/": Route(
         {"GET": Api("viewer", 200)}, kwargs=lambda o: {"name": "matrix.probe"}, query="service=checkout"
     ),
     "analytics/": read(),
@@ -493,7 +493,7 @@ def _admin_models() -> set[tuple[str, str]]:
 
 def _drf_route(route: str) -> str:
     """api/v1/^alerts/(?P<pk>[^/.]+)/$ -> api/v1/alerts/<pk>/"""
-    route = re.sub(r"\(\?P<(\w+)>\[\^/\.\]\+\)", r"<\1>", route)
+    route = re.sub(r"\(\?P<(\w+)>(?:\[\^/\.\]\+|\.\+|\[0-9\]\+)\)", r"<\1>", route)
     return re.sub(r"(^|/)\^", r"\1", route).replace("$", "")
 
 
