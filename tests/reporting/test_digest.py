@@ -250,3 +250,37 @@ def test_an_expired_link_is_refused_with_a_clear_page(sub, client, settings):
     assert b"expired" in response.content and b'id="unsubscribe-error"' in response.content
     sub.refresh_from_db()
     assert sub.enabled
+
+
+def test_the_sweep_is_a_declared_per_minute_schedule():
+    from django.utils.module_loading import import_string
+
+    from portal.schedules import declared_schedules
+
+    [periodic] = [p for p in declared_schedules() if p.name == "reporting.send_due_reports"]
+    assert periodic.minutes == 1 and import_string(periodic.func) is reports_send_due
+
+
+def test_the_unsubscribe_link_of_a_sent_email_works(sub, client):
+    report_send_now(sub=sub)
+    header = mail.outbox[0].extra_headers["List-Unsubscribe"]
+    path = header.strip("<>").split("//", 1)[1].split("/", 1)[1]
+    response = client.post("/" + path, {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    sub.refresh_from_db()
+    assert not sub.enabled
+
+
+def test_a_slack_channel_gets_an_escaped_one_line_summary(sub, data, httpserver):
+    from monitoring.alerting.models import Channel
+
+    sub.channel = Channel.objects.create(name="slack", kind="slack", secret=httpserver.url_for("/slack"))
+    sub.email_enabled = False
+    sub.sections = ["errors"]
+    sub.save()
+    httpserver.expect_oneshot_request("/slack", method="POST").respond_with_data("ok")
+    with time_machine.travel(NOW, tick=False):
+        report = report_send_now(sub=sub)
+    assert report.status == ReportStatus.SENT, report.error
+    text = httpserver.log[0][0].get_json()["text"]
+    assert "New error groups: 1" in text and f"/reporting/reports/{report.pk}/" in text
