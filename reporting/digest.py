@@ -27,6 +27,7 @@ from django.utils import timezone
 from monitoring.alerting.transports.base import TransportError
 from monitoring.alerting.transports.http import post_json
 from monitoring.alerting.transports.webhook import EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_for
+from portal.roles import VIEWER, has_role
 from reporting.models import Report, ReportStatus, ReportSubscription
 from reporting.sections import SECTIONS, Period
 from reporting.subscriptions import Schedule, next_send, period_for
@@ -299,6 +300,11 @@ def _send_claimed(*, sub_id: int, due_at: datetime, now: datetime) -> int:
     if subscription_claim(sub_id=sub_id, due_at=due_at, now=now) is None:
         return 0  # another worker has it
     sub = ReportSubscription.objects.select_related("user", "channel").get(pk=sub_id)
+    if not sub.user.is_active or not has_role(sub.user, VIEWER):
+        # Figures are for people who may read them now: a deactivated or demoted person's
+        # subscription stays, but sends nothing until the role is back.
+        log.info("report subscription %s skipped: %s may not read reports", sub_id, sub.user)
+        return 0
     start, end = period_for(schedule_of(sub), send_at=due_at)
     built = report_build(sub=sub, period_start=start, period_end=end)
     try:

@@ -7,6 +7,7 @@ from the subscription's local schedule (reporting/subscriptions.py).
 """
 
 from datetime import time
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.conf import settings
@@ -32,9 +33,15 @@ def validate_sections(value) -> None:
         raise ValidationError("A section is listed twice.")
 
 
+@cache
+def _zone_names() -> frozenset[str]:
+    # available_timezones() walks the tz database on every call; it excludes odd keys such as
+    # "localtime" that ZoneInfo would accept.
+    return frozenset(available_timezones())
+
+
 def validate_time_zone(value: str) -> None:
-    # available_timezones() excludes odd keys such as "localtime" that ZoneInfo would accept.
-    if not isinstance(value, str) or value not in available_timezones():
+    if not isinstance(value, str) or value not in _zone_names():
         raise ValidationError(f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin).")
     try:
         ZoneInfo(value)

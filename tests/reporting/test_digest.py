@@ -284,3 +284,13 @@ def test_a_slack_channel_gets_an_escaped_one_line_summary(sub, data, httpserver)
     assert report.status == ReportStatus.SENT, report.error
     text = httpserver.log[0][0].get_json()["text"]
     assert "New error groups: 1" in text and f"/reporting/reports/{report.pk}/" in text
+
+
+def test_a_deactivated_or_demoted_subscriber_gets_nothing(sub, users):
+    from django.contrib.auth.models import Group
+
+    users["viewer"].groups.remove(Group.objects.get(name="viewer"))
+    assert reports_send_due(now=NOW + timedelta(seconds=5)) == 0
+    assert not Report.objects.exists() and not mail.outbox
+    sub.refresh_from_db()
+    assert sub.next_send_at == NOW + timedelta(days=1)  # claimed and moved on, not retried each minute
