@@ -47,7 +47,7 @@ def due_subscriptions(transactional_db):
         pytest.skip("concurrent sweeps need PostgreSQL (set DATABASE_URL); SQLite serialises writers")
     subs = []
     for n in range(SUBSCRIPTIONS):
-        user = UserFactory(username=f"race{n}")
+        user = UserFactory(username=f"race{n}", role="viewer")
         sub = ReportSubscription.objects.create(
             user=user, name=f"r{n}", frequency="daily", sections=["alerts"], send_time=time(8, 0), time_zone="UTC"
         )
