@@ -452,3 +452,10 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "ReportTriggerEnum": "reporting.models.Report.Trigger",
     }
 )
+# Benchmark runs have a "source" field like other apps: name its enum.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "BenchmarkRunSourceEnum": "reporting.benchmarks.models.BenchmarkRun.Source",
+        "BenchmarkVerdictEnum": "reporting.benchmarks.models.BenchmarkRun.Verdict",
+    }
+)
