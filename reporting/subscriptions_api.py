@@ -3,7 +3,7 @@
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -19,7 +19,19 @@ def _is_admin(request) -> bool:
     return has_role(request.user, ADMIN)
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", "example": "08:00"}
+)
+class LocalTimeField(serializers.TimeField):
+    """A local wall-clock time "HH:MM": OpenAPI's `time` format wants a UTC offset, which a
+    time in the subscription's own zone does not have."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)
+
+
 class ReportSubscriptionSerializer(serializers.ModelSerializer):
+    send_time = LocalTimeField(required=False, help_text="Local time of day in the subscription's time zone.")
     user = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.all(),
         required=False,

@@ -187,6 +187,7 @@ def test_api_people_manage_their_own_admins_everyones(api_client, users, own, ac
 def test_api_create_computes_next_send_and_send_now_stores_a_report(api_client, users):
     client = api_client("viewer")
     created = client.post(API, BODY, format="json").json()
+    assert created["send_time"] == "06:00"  # local wall-clock time, no offset
     sub = ReportSubscription.objects.get(pk=created["id"])
     assert sub.next_send_at is not None and sub.next_send_at.astimezone(sub.zone).time() == time(6, 0)
     preview = client.get(f"{API}{sub.pk}/preview/").json()
@@ -208,6 +209,8 @@ def test_api_create_computes_next_send_and_send_now_stores_a_report(api_client, 
         ("monthday", 0),
         ("weekday", 9),
         ("frequency", "hourly"),
+        ("send_time", "25:00"),
+        ("send_time", "8am"),
     ],
 )
 def test_api_bad_input_is_a_400_naming_the_field(api_client, field, value):
