@@ -92,6 +92,8 @@ def test_the_schema_documents_json_request_bodies_only():
     assert "application/x-www-form-urlencoded" in token
     # navigator.sendBeacon sends a string as text/plain (no CORS preflight); its body is JSON too.
     assert bodies.pop(("post", "/api/v1/vitals/")) == {"text/plain", "application/json"}
+    # OpenTelemetry exporters post OTLP/HTTP as protobuf (their default) or as its JSON mapping.
+    assert bodies.pop(("post", "/v1/metrics")) == {"application/x-protobuf", "application/json"}
     other = {key: media for key, media in bodies.items() if media != {"application/json"}}
     assert not other
 
