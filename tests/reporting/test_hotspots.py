@@ -175,3 +175,18 @@ def test_bad_parameters_name_the_field(api_client, page_client, scanned, query, 
     response = api_client("viewer").get(f"/api/v1/reporting/hotspots/?{query}")
     assert response.status_code == 400
     assert field in response.json()
+
+
+def test_the_hotspots_answer_takes_constant_queries(api_client, scanned, service, django_assert_max_num_queries):
+    repository, scan = scanned
+    client = api_client("viewer")
+    client.get("/api/v1/reporting/hotspots/")
+    for i in range(30):  # more files, more dead features: the same queries
+        file = FileMetrics.objects.create(
+            repository=repository, path=f"app/m{i}.py", content_hash=f"h{i}", analysis_key="k"
+        )
+        ScanFile.objects.create(scan=scan, file=file)
+        UsageEvent.objects.create(time=NOW - timedelta(days=400), service=service, name=f"p{i}.f")
+    with django_assert_max_num_queries(12):
+        body = client.get("/api/v1/reporting/hotspots/").json()
+    assert len(body["hotspots"]) == 34 and len(body["dead_features"]) == 30
