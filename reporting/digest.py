@@ -296,6 +296,18 @@ def reports_send_due(*, now: datetime | None = None) -> int:
     return done
 
 
+def _latest_send(schedule, *, due_at: datetime, now: datetime) -> datetime:
+    """The last scheduled send time <= now, from `due_at` on: after an outage, the report is
+    for the latest missed period (one report, not one per missed time)."""
+    latest = due_at
+    for _ in range(400):  # over a year of daily sends: an older backlog just reports the newest it reaches
+        following = next_send(schedule, after=latest)
+        if following > now:
+            break
+        latest = following
+    return latest
+
+
 def _send_claimed(*, sub_id: int, due_at: datetime, now: datetime) -> int:
     if subscription_claim(sub_id=sub_id, due_at=due_at, now=now) is None:
         return 0  # another worker has it
@@ -305,7 +317,8 @@ def _send_claimed(*, sub_id: int, due_at: datetime, now: datetime) -> int:
         # subscription stays, but sends nothing until the role is back.
         log.info("report subscription %s skipped: %s may not read reports", sub_id, sub.user)
         return 0
-    start, end = period_for(schedule_of(sub), send_at=due_at)
+    schedule = schedule_of(sub)
+    start, end = period_for(schedule, send_at=_latest_send(schedule, due_at=due_at, now=now))
     built = report_build(sub=sub, period_start=start, period_end=end)
     try:
         with transaction.atomic():

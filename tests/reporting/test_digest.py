@@ -115,7 +115,11 @@ def test_a_worker_down_for_days_sends_one_report_for_the_latest_due_time(sub):
     assert reports_send_due(now=NOW + timedelta(days=3, hours=1)) == 1
     sub.refresh_from_db()
     assert sub.next_send_at == datetime(2026, 4, 3, 6, 0, tzinfo=UTC)
-    assert Report.objects.count() == 1
+    report = Report.objects.get()  # one report, for the day before the latest missed send (04-02 08:00)
+    assert (report.period_start, report.period_end) == (
+        datetime(2026, 3, 31, 22, tzinfo=UTC),
+        datetime(2026, 4, 1, 22, tzinfo=UTC),
+    )
 
 
 def test_disabled_and_unsubscribed_subscriptions_are_not_sent(sub):
