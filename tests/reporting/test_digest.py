@@ -298,3 +298,24 @@ def test_a_deactivated_or_demoted_subscriber_gets_nothing(sub, users):
     assert not Report.objects.exists() and not mail.outbox
     sub.refresh_from_db()
     assert sub.next_send_at == NOW + timedelta(days=1)  # claimed and moved on, not retried each minute
+
+
+def test_the_sweep_costs_a_fixed_number_of_queries_per_subscription(users, data):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def sweep(n, day):
+        for i in range(n):
+            s = ReportSubscription.objects.create(
+                user=users["viewer"], name=f"q{day}-{i}", frequency="daily", sections=["alerts", "errors"]
+            )
+            subscription_reschedule(sub=s, now=datetime(2026, 5, day, 7, tzinfo=UTC))
+        with CaptureQueriesContext(connection) as queries:
+            assert reports_send_due(now=datetime(2026, 5, day, 8, 1, tzinfo=UTC)) == n
+        ReportSubscription.objects.update(enabled=False)
+        return len(queries)
+
+    one, five = sweep(1, 1), sweep(5, 2)
+    per_subscription = one - 1  # the due list is one query
+    assert five == 1 + 5 * per_subscription
+    assert per_subscription <= 25
