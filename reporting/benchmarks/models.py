@@ -96,7 +96,12 @@ class BenchmarkRun(models.Model):
 
     class Meta:
         ordering = ["-ran_at", "-id"]
-        indexes = [models.Index(fields=["benchmark", "branch", "-ran_at"], name="benchrun_bench_branch_time")]
+        indexes = [
+            # The branch baseline: a benchmark's last runs on one branch.
+            models.Index(fields=["benchmark", "branch", "-ran_at"], name="benchrun_bench_branch_time"),
+            # The list page's last run of each benchmark and the detail page's runs, on every branch.
+            models.Index(fields=["benchmark", "-ran_at", "-id"], name="benchrun_bench_time"),
+        ]
 
     def __str__(self):
         return f"{self.benchmark} @ {self.commit[:12] or self.ran_at.date().isoformat()}"
