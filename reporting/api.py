@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import renderers, serializers, viewsets
 from rest_framework.response import Response
@@ -50,6 +51,10 @@ class CSVRenderer(renderers.BaseRenderer):
             writer.writeheader()
             writer.writerows(rows)
         return out.getvalue().encode()
+
+
+# Every table answers JSON, or CSV with ?format=csv (the `table=` parameter picks which table).
+TABLE_RESPONSES = {(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR}
 
 
 def _csv_wanted(request) -> bool:
@@ -134,7 +139,7 @@ class ReportingViewSet(viewsets.ViewSet):
 
 
 class OperationsViewSet(ReportingViewSet):
-    @extend_schema(parameters=[OperationsQuery], responses={200: dict})
+    @extend_schema(parameters=[OperationsQuery], responses=TABLE_RESPONSES)
     def list(self, request):
         """Alerts created in the period per service/severity/rule (count, MTTA and MTTR mean and
         median in seconds), noisy rules and on-call load. Bounded: at most 500 rows per table."""
@@ -157,7 +162,7 @@ class OperationsViewSet(ReportingViewSet):
 
 
 class UptimeViewSet(ReportingViewSet):
-    @extend_schema(parameters=[UptimeQuery], responses={200: dict})
+    @extend_schema(parameters=[UptimeQuery], responses=TABLE_RESPONSES)
     def list(self, request):
         """Uptime % per enabled health check and per service (down while any of its checks is
         unhealthy), integrated exactly between stored status changes; unknown time is left out."""
@@ -228,7 +233,7 @@ def metric_trends(q: dict, *, now=None) -> dict:
 
 
 class TrendsViewSet(ReportingViewSet):
-    @extend_schema(parameters=[TrendsQuery], responses={200: dict})
+    @extend_schema(parameters=[TrendsQuery], responses=TABLE_RESPONSES)
     def list(self, request):
         """Per series of `metric`: least-squares slope, change against the previous period,
         median/MAD anomalies (modified z > 3.5) and when the line reaches `threshold`."""
@@ -244,7 +249,7 @@ class TrendsViewSet(ReportingViewSet):
 
 
 class RegressionsViewSet(ReportingViewSet):
-    @extend_schema(parameters=[RegressionsQuery], responses={200: dict})
+    @extend_schema(parameters=[RegressionsQuery], responses=TABLE_RESPONSES)
     def list(self, request):
         """Endpoints of `service` whose p95 rose by `min_change_percent` or more against the
         period before; endpoints with fewer than `min_requests` requests in either are left out."""
