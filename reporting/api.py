@@ -34,7 +34,7 @@ MAX_FLAP_CYCLES = 1000
 
 class CSVRenderer(renderers.BaseRenderer):
     """The answer's table as CSV: `rows` (set by the view) with their keys as the header.
-    Errors stay JSON text, so a script sees the field that was wrong."""
+    Errors are answered as JSON (ReportingViewSet.finalize_response)."""
 
     media_type = "text/csv"
     format = "csv"
@@ -136,6 +136,14 @@ def _iso(moment):
 
 class ReportingViewSet(viewsets.ViewSet):
     renderer_classes = [FiniteJSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # An error asked for as CSV is answered as JSON, with its own content type: a script
+        # sees the field that was wrong, and the answer says what it is.
+        if response.status_code >= 400 and _csv_wanted(request):
+            request.accepted_renderer = FiniteJSONRenderer()
+            request.accepted_media_type = request.accepted_renderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class OperationsViewSet(ReportingViewSet):

@@ -103,6 +103,18 @@ class Api:
 
 
 @dataclass(frozen=True)
+class Uploader:
+    """Benchmark uploads from CI: any service's key (benchmarks belong to no one service) or an admin."""
+
+    ok: int
+
+    def expect(self, actor):
+        if actor == "anonymous":
+            return 401
+        return self.ok if actor in KEYS or actor == "admin" else 403
+
+
+@dataclass(frozen=True)
 class Receiver:
     """Alertmanager/Grafana webhooks: machines only (a receiver token or a service key); people
     are refused whatever their role. The request names the own service."""
@@ -417,6 +429,20 @@ MATRIX: dict[str, Route] = {
     "api/v1/reporting/subscriptions/<pk>/send/": Route({"POST": Api("viewer", 404)}, kwargs=lambda o: {"pk": 0}),
     "api/v1/reporting/reports/": Route({"GET": Api("viewer", 200)}),
     "api/v1/reporting/reports/<pk>/": Route({"GET": Api("viewer", 404)}, kwargs=lambda o: {"pk": 0}),
+    # --- reporting: benchmarks (CI uploads runs) and hotspots; detail routes asked for a missing id
+    "api/v1/benchmarks/": Route({"GET": Api("viewer", 200)}),
+    "api/v1/benchmarks/<pk>/": Route({"GET": Api("viewer", 404)}, kwargs=lambda o: {"pk": 0}),
+    "api/v1/benchmarks/runs/": Route({"GET": Api("viewer", 200), "POST": Uploader(400)}),  # an empty upload
+    "api/v1/benchmarks/runs/<pk>/": Route({"GET": Api("viewer", 404)}, kwargs=lambda o: {"pk": 0}),
+    "api/v1/reporting/hotspots/": Route({"GET": Api("viewer", 200)}),
+    "reporting/benchmarks/": read(),
+    "reporting/benchmarks/<int:pk>/": Route(
+        {"GET": Page("viewer", 404), "POST": Page("viewer", 404)}, kwargs=lambda o: {"pk": 0}
+    ),
+    "reporting/benchmarks/<int:pk>/chart/": Route(
+        {"GET": Json("viewer", 404), "POST": Json("viewer", 405)}, kwargs=lambda o: {"pk": 0}
+    ),
+    "reporting/hotspots/": read(),
     "reporting/subscriptions/": read(),
     "reporting/subscriptions/new/": Route({"GET": Page("viewer"), "POST": Page("viewer", 400)}),  # empty form
     "reporting/subscriptions/<int:pk>/": Route(

@@ -89,6 +89,7 @@ def test_operations_answer_and_csv_export(api_client, service, users):
     assert oncall.splitlines() == ["person,acknowledgements,pages,night_pages", "operator,2,0,0"]
     refused = api_client("viewer").get("/api/v1/reporting/operations/?by=x&format=csv")
     assert refused.status_code == 400 and b'"by"' in refused.content
+    assert refused["Content-Type"] == "application/json"  # an error asked for as CSV is JSON, and says so
 
 
 def test_uptime_answer_and_csv(api_client, service):
