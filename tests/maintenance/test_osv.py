@@ -1,9 +1,11 @@
 """OSV matching (maintenance/osv.py) on small advisory directories written by the tests, and on
-a real snapshot of the PyPA advisory database when PORTAL_TEST_ADVISORY_DB points to one."""
+real advisory files of the PyPA advisory database (a few copied beside the tests, or a checkout
+named by PORTAL_TEST_ADVISORY_DB)."""
 
 import json
 import os
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -196,10 +198,11 @@ def test_normalize():
     assert normalize("Foo_Bar.baz--Qux") == "foo-bar-baz-qux"
 
 
-REAL_DB = os.environ.get("PORTAL_TEST_ADVISORY_DB", "")
+# Real advisory files: a few copied from the PyPA advisory database (see its README), or a whole
+# checkout named by PORTAL_TEST_ADVISORY_DB.
+REAL_DB = os.environ.get("PORTAL_TEST_ADVISORY_DB") or str(Path(__file__).parent / "advisory_snapshot")
 
 
-@pytest.mark.skipif(not REAL_DB, reason="PORTAL_TEST_ADVISORY_DB (a PyPA advisory-database checkout) is not set")
 def test_real_snapshot_finds_an_old_requests_pin():
     loaded = advisories_load(REAL_DB, ["requests", "jinja2"])
     assert loaded.advisories, "no advisories read for requests"
