@@ -65,7 +65,8 @@ class BoundedIsoDateTimeField(IsoDateTimeField):
             raise ValidationError(OUT_OF_RANGE, code="out_of_range") from None
         if not moment_in_range(moment):
             raise ValidationError(OUT_OF_RANGE, code="out_of_range")
-        return moment
+        # In UTC: ISO 8601 allows offsets up to ±23:59, PostgreSQL only up to ±15:59 (a 500 there).
+        return moment.astimezone(UTC) if moment is not None and moment.tzinfo is not None else moment
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)

@@ -71,6 +71,12 @@ def test_the_metrics_query_refuses_a_step_beyond_a_year(api_client):
     assert response.status_code == 400 and "step" in response.json()
 
 
+def test_an_offset_beyond_postgresqls_range_is_read_in_utc(api_client):
+    # ISO 8601 allows offsets up to ±23:59; PostgreSQL refuses those over ±15:59 (found by fuzzing).
+    response = api_client("admin").get("/api/v1/errors/groups/", {"seen_since": "1970-01-04T08:46:50.174+20:54"})
+    assert response.status_code == 200, response.content
+
+
 @pytest.mark.parametrize("path", ["/api/v1/alerts/", "/api/v1/metrics/query/", "/api/v1/maintenance/tasks/"])
 def test_dates_in_range_still_work(api_client, path):
     now = timezone.now()
