@@ -8,7 +8,9 @@ import sys
 import uuid
 
 import pytest
+from django.core import signals
 from django.core.cache import cache
+from django.db import close_old_connections
 
 from monitoring.errors.inbox import inbox_drain
 from monitoring.errors.models import ErrorEvent, ErrorInbox, ErrorProject
@@ -30,6 +32,17 @@ def project(service):
 @pytest.fixture
 def other_project(other_service):
     return ErrorProject.for_service(other_service)
+
+
+@pytest.fixture(autouse=True)
+def keep_the_tests_connection():
+    """What Django's test client does around each request: the request signals must not close the
+    test's database connection (on PostgreSQL it holds the test's transaction)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,7 @@ SECURE_SSL_REDIRECT, any other method (preflights, 405).
 What it keeps of the middleware: the request metrics (`http_request_duration_seconds` with the
 route pattern, as RequestMetricsMiddleware records it), the 503 + Retry-After for a database
 that cannot be reached (DatabaseUnavailableMiddleware), unexpected exceptions logged and captured
-as error events (a 500), and the connection housekeeping of Django's request_started /
-request_finished signals (close_old_connections).
+as error events (a 500), and Django's request_started / request_finished signals (connection housekeeping).
 """
 
 import json
@@ -23,7 +22,8 @@ import time
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.core import signals
+from django.db import InterfaceError, OperationalError
 from django.http.request import split_domain_port, validate_host
 
 from monitoring.errors.capture import capture_exception
@@ -110,7 +110,9 @@ class IngestFastPath:
     def _ingest(self, environ: dict, start_response, project_id: int, kind: str):
         start = time.perf_counter()
         raised = False
-        close_old_connections()  # what Django's request_started does for the database
+        # Django's request signals, as its WSGI handler sends them: connection housekeeping
+        # (close_old_connections), query log reset; Django's test client disconnects them alike.
+        signals.request_started.send(sender=self.__class__, environ=environ)
         try:
             query = environ.get("QUERY_STRING", "")
             request = views.SdkRequest(
@@ -130,7 +132,7 @@ class IngestFastPath:
             self._capture(exc)
             answer = views._answer(500, {"detail": "internal error"})
         finally:
-            close_old_connections()  # and request_finished
+            signals.request_finished.send(sender=self.__class__)
         body = json.dumps(answer.body).encode()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         headers += [(name, str(value)) for name, value in answer.headers.items()]
