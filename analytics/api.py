@@ -6,7 +6,7 @@ serializers here document the schema and validate query parameters.
 """
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
@@ -27,6 +27,7 @@ from monitoring.api.metrics import IngestErrorSerializer
 from monitoring.metrics import counter
 from portal.api.filters import BoundedDateTimeField, QueryParamsSerializer
 from portal.api.ingest import (
+    IDEMPOTENCY_KEY_PARAMETER,
     BodyLimit,
     envelope_items,
     envelope_service,
@@ -102,14 +103,7 @@ class EventViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=EventsIngestSerializer,
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                location=OpenApiParameter.HEADER,
-                required=False,
-                description="Retrying a batch with the same key (per service, kept 24 h) writes nothing again.",
-            )
-        ],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: EventsResultSerializer,
             200: OpenApiResponse(EventsResultSerializer, description="A retry of an accepted batch."),

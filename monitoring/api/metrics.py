@@ -7,7 +7,7 @@ the serializers here only document the schema and validate query parameters.
 from datetime import timedelta
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ from monitoring.models import Metric, MetricKind
 from monitoring.query import AGGREGATIONS, series_list, series_query
 from portal.api.filters import BoundedDateTimeField, QueryParamsSerializer
 from portal.api.ingest import (
+    IDEMPOTENCY_KEY_PARAMETER,
     BodyLimit,
     envelope_items,
     envelope_service,
@@ -158,14 +159,7 @@ class MetricViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(
         request=IngestSerializer,
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                location=OpenApiParameter.HEADER,
-                required=False,
-                description="Retrying a batch with the same key (per service, kept 24 h) writes nothing again.",
-            )
-        ],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: IngestResultSerializer,
             200: OpenApiResponse(IngestResultSerializer, description="A retry of an accepted batch."),

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions
 from rest_framework.parsers import BaseParser
 
@@ -16,6 +17,14 @@ from portal.lib.bodies import body_read
 from portal.lib.idempotency import MAX_KEY_LENGTH
 from portal.lib.rows import ItemError
 from portal.models import Service
+
+# The header every batch ingest documents (metrics, usage events): one definition for the schema.
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Retrying a batch with the same key (per service, kept 24 h) writes nothing again.",
+)
 
 
 @dataclass(frozen=True)
