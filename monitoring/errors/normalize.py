@@ -100,10 +100,13 @@ def clean(value, depth: int = 0):
             out.append(scrub_text(item if len(item) <= MAX_CHARS else cut(item)))
         elif kind in _PLAIN:
             out.append(item)
-        elif (kind is list or kind is tuple) and len(item) == 2 and type(item[0]) is str and depth + 1 < MAX_DEPTH:
-            # Headers, tags and query strings also come as [name, value] pairs.
-            name = item[0] if len(item[0]) <= MAX_CHARS else cut(item[0])
-            if name and is_secret_name(name):
+        elif (kind is list or kind is tuple) and len(item) == 2 and depth + 1 < MAX_DEPTH:
+            # Headers, tags and query strings also come as [name, value] pairs. A name that is no
+            # string is judged as bounding leaves it (a container past the depth limit is text).
+            name = item[0] if type(item[0]) is str else bound(item[0], depth + 2)
+            if type(name) is str and len(name) > MAX_CHARS:
+                name = cut(name)
+            if type(name) is str and name and is_secret_name(name):
                 out.append([name, masked(bound(item[1], depth + 2))])
             else:
                 out.append(clean(item, depth + 1))

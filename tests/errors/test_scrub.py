@@ -122,7 +122,7 @@ _JSON = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=300, deadline=None)
 @given(value=_JSON, depth=st.integers(min_value=0, max_value=6))
 def test_one_pass_cleaning_equals_bounding_then_scrubbing(value, depth):
     assert clean(value, depth) == scrub_value(bound(value, depth))
