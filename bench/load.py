@@ -1,11 +1,13 @@
-"""Load with faults: nothing lost, nothing doubled.
+"""Load with faults: nothing lost, nothing doubled (heartbeat pings: at least once).
 
 gunicorn serves the portal with several workers on a throwaway database while client threads
 post metric batches (with a service key), heartbeat pings and deployments for a bounded time.
 Mid-run one gunicorn worker is SIGKILLed (the master starts another); with --restart-postgres
 the run uses a private PostgreSQL server and restarts it too. A client retries whatever failed
-(connection reset, timeout, 5xx) until it gets an answer; metric batches carry an
-Idempotency-Key, so a retry of a batch that was stored writes nothing again. At the end the rows
+(connection reset, timeout, 5xx) until it gets an answer; metric batches and deployments carry
+an Idempotency-Key, so a retry of one that was stored writes nothing again. A heartbeat ping is
+at least once, as with every heartbeat service: a ping repeated because its answer was lost
+changes no check's state, so doubled pings are printed and not counted as a failure. At the end the rows
 in the database are counted against what the clients were told was stored. Prints totals (not
 ratios): requests, errors, retries, rows expected and stored, duplicates, lost, throughput.
 
@@ -15,12 +17,14 @@ ratios): requests, errors, retries, rows expected and stored, duplicates, lost, 
     .venv/bin/python bench/load.py --restart-postgres    # a private PostgreSQL, restarted mid-run
     .venv/bin/python bench/load.py --duration 60 --clients 16 --workers 4
 
-Exits 1 when a row was lost, doubled, or a request was refused (4xx), so CI can run it.
+Exits 1 when a row was lost, a metric batch or deployment doubled, or a request was refused
+(4xx), so CI can run it.
 The PostgreSQL restart lives here rather than in the test suite: restarting the shared server
 would break every other test running against it; the private server disturbs nobody.
 """
 
 import argparse
+import logging
 import os
 import secrets
 import shutil
@@ -183,7 +187,7 @@ def request_for(kind: str, client_id: int, seq: int, setup: dict) -> tuple[str, 
         return "/api/v1/metrics/", {"json": {"samples": samples}}, {**auth, "Idempotency-Key": op}
     if kind == "ping":
         return setup["ping"], {"content": op.encode()}, {}
-    return "/api/v1/deployments/", {"json": {"version": op, "environment": "load"}}, auth
+    return "/api/v1/deployments/", {"json": {"version": op, "environment": "load"}}, {**auth, "Idempotency-Key": op}
 
 
 def send(http: httpx.Client, kind: str, client_id: int, seq: int, setup: dict, tally: Tally) -> None:
@@ -318,6 +322,7 @@ def main() -> int:
         import django
 
         django.setup()
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request drowns the result
         setup = prepare()
         port = free_port()
         gunicorn = start_gunicorn(args.workers, port, env, log_path)
@@ -362,7 +367,7 @@ def main() -> int:
         rows, doubled = stored[kind]
         lost = max(0, expected[kind] - (rows - doubled))
         gave_up = tally.gave_up[kind] * (BATCH if kind == "metrics" else 1)
-        bad |= bool(lost or doubled)
+        bad |= bool(lost or (doubled and kind != "ping"))
         name = "samples" if kind == "metrics" else f"{kind}s"
         times = sorted(tally.seconds[kind]) or [0.0]
         p50, p95 = times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.95))]
@@ -377,7 +382,10 @@ def main() -> int:
     )
     for refusal in tally.refused[:5]:
         print(f"  refused: {refusal}")
-    print("  result: " + ("FAILED (see above)" if bad else "nothing lost, nothing doubled"))
+    pings_again = stored["ping"][1]
+    verdict = "nothing lost, no metric batch or deployment doubled"
+    verdict += f" ({pings_again} ping(s) repeated: at least once)" if pings_again else ", no ping repeated"
+    print("  result: " + ("FAILED (see above)" if bad else verdict))
     if bad:
         print(f"  gunicorn log: {log_path}")
     else:

@@ -10,6 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from portal.lib.idempotency import MAX_KEY_LENGTH
+
 KEY_PREFIX_LEN = 8
 # Keys carry 256 bits of randomness, so a fast hash is enough: nothing to brute-force.
 KEY_SECRET_BYTES = 32
@@ -93,10 +95,20 @@ class Deployment(models.Model):
     environment = models.CharField(max_length=50, default="production")
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The Idempotency-Key the deployment was recorded with: a CI job retrying the request after
+    # a lost answer records the release once. Kept with the row (deployments are few).
+    idempotency_key = models.CharField(max_length=MAX_KEY_LENGTH, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["service", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="deployment_once_per_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.service} {self.version}"

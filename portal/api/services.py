@@ -1,10 +1,12 @@
 """API for services, their keys and their deployments."""
 
-from drf_spectacular.utils import extend_schema
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from portal.api.ingest import idempotency_key
 from portal.api.permissions import is_service, service_for_key
 from portal.api.router import router
 from portal.keys import service_key_issue, service_key_revoke
@@ -90,6 +92,15 @@ class DeploymentSerializer(serializers.ModelSerializer):
         return attrs
 
 
+DEPLOYMENT_IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Sending a deployment again with the same key (per service, kept with the deployment) "
+    "answers 200 with the deployment recorded first and writes nothing.",
+)
+
+
 class DeploymentViewSet(
     mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -101,6 +112,34 @@ class DeploymentViewSet(
     serializer_class = DeploymentSerializer
     filterset_fields = {"service__slug": ["exact"], "environment": ["exact"], "created_at": ["gte", "lt"]}
     service_key_actions = ("create",)
+
+    @extend_schema(
+        parameters=[DEPLOYMENT_IDEMPOTENCY_KEY],
+        responses={201: DeploymentSerializer, 200: DeploymentSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        """Record a deployment: 201. Sent again with the same Idempotency-Key (a retry after a lost
+        answer): 200 with the deployment recorded the first time, and nothing written."""
+        key = idempotency_key(request)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        service = serializer.validated_data["service"]
+        if key and (first := self._recorded(service, key)) is not None:
+            return Response(self.get_serializer(first).data)
+        try:
+            with transaction.atomic():
+                serializer.save(idempotency_key=key)
+        except IntegrityError:
+            # Two retries at once: the unique constraint let one in; answer with its row.
+            first = self._recorded(service, key) if key else None
+            if first is None:
+                raise
+            return Response(self.get_serializer(first).data)
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _recorded(service: Service, key: str) -> Deployment | None:
+        return Deployment.objects.select_related("service").filter(service=service, idempotency_key=key).first()
 
 
 router.register("services", ServiceViewSet)
