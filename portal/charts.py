@@ -10,11 +10,14 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
+from django.http import JsonResponse
 from django.utils import timezone
 from django_q.models import Task
 
 from portal.lib.finite import json_finite
 from portal.roles import VIEWER, has_role
+from reporting.dashboard import RangeError, request_series, span_of
+from reporting.dashboard_tiles import error_event_series
 
 # A colour-blind-friendly qualitative palette (Okabe & Ito), as RGB.
 PALETTE = [(0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167), (230, 159, 0), (86, 180, 233), (117, 112, 179)]
@@ -92,3 +95,52 @@ class TasksPerHourChart(PortalChartView):
             [self.counts.get(b, empty)["ok"] for b in self.buckets],
             [self.counts.get(b, empty)["failed"] for b in self.buckets],
         ]
+
+
+# Dashboard range -> label format of its steps (5 min, 1 h, 6 h, 1 day).
+LABEL_FORMATS = {"1h": "%H:%M", "24h": "%H:%M", "7d": "%a %H:%M", "30d": "%b %d"}
+
+
+class DashboardChart(PortalChartView):
+    """A chart of the overview dashboard over its time range (`?range=`, as the page)."""
+
+    def get(self, request, *args, **kwargs):
+        try:
+            self.span = span_of(request.GET.get("range"), now=timezone.now())
+        except RangeError as exc:
+            return JsonResponse({"range": [str(exc)]}, status=400)
+        self.load()
+        return super().get(request, *args, **kwargs)
+
+    def load(self) -> None:
+        raise NotImplementedError
+
+    def get_labels(self):
+        fmt = LABEL_FORMATS[self.span.name]
+        return [timezone.localtime(b).strftime(fmt) for b in self.buckets]
+
+
+class DashboardRequestsChart(DashboardChart):
+    """Requests and 5xx answers per step, every service together (request rollups)."""
+
+    def load(self) -> None:
+        self.buckets, self.requests, self.errors = request_series(self.span)
+
+    def get_providers(self):
+        return ["requests", "5xx answers"]
+
+    def get_data(self):
+        return [self.requests, self.errors]
+
+
+class DashboardErrorsChart(DashboardChart):
+    """Error events per step, from the error groups' hour counts."""
+
+    def load(self) -> None:
+        self.buckets, self.events = error_event_series(self.span)
+
+    def get_providers(self):
+        return ["error events"]
+
+    def get_data(self):
+        return [self.events]

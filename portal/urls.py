@@ -22,6 +22,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/live", views.health_live, name="health-live"),
     path("charts/tasks-per-hour/", charts.TasksPerHourChart.as_view(), name="chart-tasks-per-hour"),
+    path("charts/requests/", charts.DashboardRequestsChart.as_view(), name="chart-requests"),
+    path("charts/error-events/", charts.DashboardErrorsChart.as_view(), name="chart-error-events"),
     path("admin/", admin.site.urls),
     # Browsers post page timings here with a public key (before the API include: no API auth).
     path("api/v1/vitals/", VitalsBeacon.as_view(), name="vitals-beacon"),

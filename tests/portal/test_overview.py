@@ -127,5 +127,7 @@ def test_the_query_count_does_not_grow_with_alerts_checks_and_services(
             make_alert(service, f"{severity} on {n}", severity=severity)
         make_alert(service, f"old {n}", status=AlertStatus.RESOLVED)
     assert _queries(client) == few
-    with django_assert_max_num_queries(10):  # session, user, role; last task, schedules; 5 for the overview
+    # session, user, role; last task, schedules; 5 for the overview; 20 for the range's tiles (the
+    # dashboard's own test counts them with every app's data)
+    with django_assert_max_num_queries(30):
         assert client.get("/").status_code == 200

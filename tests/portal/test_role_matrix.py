@@ -218,6 +218,8 @@ MATRIX: dict[str, Route] = {
     "health/live": Route({"GET": Same(200), "POST": Same(405)}),
     "favicon.ico": Route({"GET": Same(302), "POST": Same(302)}),
     "charts/tasks-per-hour/": chart(),
+    "charts/requests/": chart(query="range=7d"),
+    "charts/error-events/": chart(query="range=1h"),
     "api/schema/": Route({"GET": Api("viewer", 200), "POST": Api("admin", 405)}),  # writes need admin first
     # The Swagger page needs a login, and its view checks the API's roles itself.
     "api/docs/": Route({"GET": Page("viewer"), "POST": Page("admin", 405)}),

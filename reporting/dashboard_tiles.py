@@ -1,0 +1,172 @@
+"""The overview dashboard's tiles fed by the other apps: error groups, technical debt, feature
+use, maintenance and vulnerabilities. Same rules as reporting/dashboard.py: stored results and
+rollups, grouped queries, capped lists, an empty state when an app has no data.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, OuterRef, Subquery, Sum
+
+from analytics import performance
+from codehealth.models import CodeRepository, CodeScan
+from maintenance.models import MaintenanceRun, RunStatus
+from maintenance.summary import open_vulnerabilities
+from monitoring.errors.models import ActivityKind, ErrorGroup, ErrorGroupActivity, ErrorGroupHour
+from monitoring.query import step_start
+from reporting.dashboard import Span, step_buckets
+
+LIST_MAX = 5  # rows per tile list; each tile links to the page with the rest
+REPOSITORIES_MAX = 10
+# Runs that did not do what they were asked to.
+FAILED_RUNS = (RunStatus.FAILED, RunStatus.ROLLED_BACK, RunStatus.PARTIAL)
+
+# --- Error groups ---------------------------------------------------------------------------
+
+
+@dataclass
+class ErrorFigures:
+    new: int
+    newest: list[ErrorGroup]  # the most seen of the new groups
+    regressed: int
+    regressions: list[ErrorGroupActivity]  # the latest, with their group
+
+
+def error_figures(span: Span) -> ErrorFigures:
+    """Groups first seen in the range and groups that regressed in it (four queries)."""
+    new = ErrorGroup.objects.filter(first_seen__gte=span.since, first_seen__lt=span.until, merged_into__isnull=True)
+    regressed = ErrorGroupActivity.objects.filter(
+        kind=ActivityKind.REGRESSED, created_at__gte=span.since, created_at__lt=span.until
+    )
+    return ErrorFigures(
+        new=new.count(),
+        newest=list(new.select_related("service").order_by("-times_seen", "-id")[:LIST_MAX]),
+        regressed=regressed.values("group_id").distinct().count(),
+        regressions=list(regressed.select_related("group__service").order_by("-created_at", "-id")[:LIST_MAX]),
+    )
+
+
+def error_event_series(span: Span) -> tuple[list[datetime], list[int]]:
+    """Error events per chart step from the per-group hour counts (never a count of events).
+    Steps shorter than an hour get the hour's events at the step the hour starts in."""
+    buckets = step_buckets(span)
+    step = max(span.step, 3600)
+    counts: dict[datetime, int] = {}
+    rows = (
+        ErrorGroupHour.objects.filter(hour__gte=step_start(span.since, 3600), hour__lt=span.until)
+        .values_list("hour")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    for hour, n in rows:
+        at = max(step_start(hour, step), buckets[0])  # the hour the range starts in
+        counts[at] = counts.get(at, 0) + n
+    return buckets, [counts.get(b, 0) for b in buckets]
+
+
+# --- Technical debt -------------------------------------------------------------------------
+
+
+@dataclass
+class RepositoryDebt:
+    repository: CodeRepository
+    now: int | None  # debt items at the latest finished scan
+    before: int | None  # at the latest scan finished before the range
+
+    @property
+    def change(self) -> int | None:
+        return None if self.now is None or self.before is None else self.now - self.before
+
+
+@dataclass
+class DebtFigures:
+    repositories: list[RepositoryDebt]
+    total: int
+    change: int | None
+
+
+def debt_figures(span: Span) -> DebtFigures:
+    """Each repository's debt at its latest scan and at the last scan before the range, from the
+    scans' stored counts (one query, two correlated lookups along the scan index)."""
+    done = CodeScan.objects.filter(repository=OuterRef("pk"), status=CodeScan.Status.SUCCEEDED).order_by("-id")
+    repositories = CodeRepository.objects.annotate(
+        debt_now=Subquery(done.values("debt_count")[:1]),
+        debt_before=Subquery(done.filter(finished_at__lt=span.since).values("debt_count")[:1]),
+    ).order_by("name")[:REPOSITORIES_MAX]
+    rows = [RepositoryDebt(r, r.debt_now, r.debt_before) for r in repositories]
+    scanned = [r for r in rows if r.now is not None]
+    changes = [r.change for r in scanned if r.change is not None]
+    return DebtFigures(
+        repositories=rows,
+        total=sum(r.now for r in scanned),
+        change=sum(changes) if changes else None,
+    )
+
+
+# --- Features --------------------------------------------------------------------------------
+
+
+@dataclass
+class FeatureUse:
+    name: str
+    count: int
+    errors: int
+
+
+@dataclass
+class FeatureFigures:
+    used: int
+    top: list[FeatureUse]
+
+
+def feature_figures(span: Span) -> FeatureFigures:
+    """The most used tracked features in the range, every service together (analytics' own
+    reading: hour rollups plus the events not folded yet)."""
+    accs = performance.feature_accs(performance.Window(span.since, span.until), by_service=False)
+    top = sorted(accs.items(), key=lambda kv: (-kv[1].count, kv[0][1]))[:LIST_MAX]
+    return FeatureFigures(used=len(accs), top=[FeatureUse(key[1], acc.count, acc.errors) for key, acc in top])
+
+
+# --- Maintenance ----------------------------------------------------------------------------
+
+
+@dataclass
+class MaintenanceFigures:
+    runs_by_status: dict[str, int]  # runs created in the range
+    failed: int
+    pending: int  # runs waiting for approval, whenever created
+    waiting: list[MaintenanceRun]
+    latest: list[MaintenanceRun]
+    vulnerabilities: list[dict]  # capped; reachable first
+    vulnerable: int
+    reachable: int
+    incomplete_audits: int
+
+    @property
+    def runs(self) -> int:
+        return sum(self.runs_by_status.values())
+
+
+def maintenance_figures(span: Span) -> MaintenanceFigures:
+    """Runs in the range by status, the runs waiting for approval, the latest runs, and the open
+    vulnerabilities of each environment's latest audit."""
+    by_status = dict(
+        MaintenanceRun.objects.filter(created_at__gte=span.since, created_at__lt=span.until)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    waiting = MaintenanceRun.objects.filter(status=RunStatus.WAITING_APPROVAL)
+    found = open_vulnerabilities()
+    vulns = found["vulnerabilities"]
+    return MaintenanceFigures(
+        runs_by_status=by_status,
+        failed=sum(by_status.get(s, 0) for s in FAILED_RUNS),
+        pending=waiting.count(),
+        waiting=list(waiting.select_related("task").order_by("created_at", "id")[:LIST_MAX]),
+        latest=list(MaintenanceRun.objects.select_related("task").order_by("-created_at", "-id")[:LIST_MAX]),
+        vulnerabilities=vulns[:LIST_MAX],
+        vulnerable=len(vulns),
+        reachable=sum(1 for v in vulns if v["reachable"]),
+        incomplete_audits=found["incomplete_environments"],
+    )
