@@ -61,7 +61,7 @@ def scan(repository, debt, finished_at):
 def add_data(now, tmp_path, n: int = 1) -> dict:
     """n services' worth of data in every app, inside the last 24 hours and before it."""
     made = {}
-    for i in range(n):
+    for _ in range(n):
         tag = next(_serial)
         service = ServiceFactory(name=f"Shop {tag}", slug=f"shop-{tag}")
         rows = [request_row(service, 0.010 * (k + 1), now - timedelta(minutes=90 + k)) for k in range(19)]
