@@ -256,8 +256,11 @@ def alert_acknowledge(
         alert.status = ACKNOWLEDGED
         alert.acknowledged_at = now
         alert.acknowledged_by = _person(by)
+        if alert.first_acknowledged_at is None:  # kept through unacknowledge and reopen: MTTA's
+            alert.first_acknowledged_at = now
         escalation_stop(alert)
-        alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "next_escalation_at"])
+        fields = ["status", "acknowledged_at", "acknowledged_by", "first_acknowledged_at", "next_escalation_at"]
+        alert.save(update_fields=fields)
         event_record(
             alert=alert,
             kind=EventKind.ACKNOWLEDGED,

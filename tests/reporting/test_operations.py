@@ -26,6 +26,7 @@ def _alert(rule, service, *, at, severity="warning", ack=None, resolved=None, by
         status="resolved" if resolved else ("acknowledged" if ack else "firing"),
         resolved_at=resolved,
         resolved_by=by,
+        first_acknowledged_at=min(ack) if ack else None,  # as alert_acknowledge stores it
     )
     AlertEvent.objects.create(alert=alert, kind=EventKind.TRIGGERED, created_at=at)
     for moment in ack or ():

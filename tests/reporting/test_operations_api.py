@@ -66,6 +66,7 @@ def test_operations_answer_and_csv_export(api_client, service, users):
             summary="x",
             created_at=now - timedelta(hours=1),
             status="acknowledged",
+            first_acknowledged_at=now - timedelta(hours=1) + timedelta(minutes=minutes),
         )
         AlertEvent.objects.create(alert=alert, kind="triggered", created_at=alert.created_at)
         AlertEvent.objects.create(

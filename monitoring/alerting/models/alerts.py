@@ -38,6 +38,9 @@ class Alert(models.Model):
     value = models.FloatField(null=True, blank=True, help_text="Evaluated value at the last transition.")
     created_at = models.DateTimeField(default=timezone.now, help_text="When it fired.")
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # MTTA reads the first acknowledgement: acknowledged_at is cleared by an unacknowledge or a
+    # reopen, this one is set once and kept (reading it from the events costs a subquery per alert).
+    first_acknowledged_at = models.DateTimeField(null=True, blank=True, editable=False)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -70,6 +73,12 @@ class Alert(models.Model):
             models.Index(fields=["status", "-created_at"]),
             models.Index(fields=["service", "-created_at", "-id"], name="alert_service_newest"),
             models.Index(fields=["rule", "-created_at", "-id"], name="alert_rule_newest"),
+            # Operations figures (MTTA/MTTR per service, rule or severity over a period) read
+            # only these columns: the index covers them, so a period is scanned without the rows.
+            models.Index(
+                fields=["created_at", "service", "rule", "severity", "first_acknowledged_at", "resolved_at"],
+                name="alert_figures",
+            ),
             models.Index(
                 fields=["next_escalation_at"],
                 condition=Q(next_escalation_at__isnull=False),
