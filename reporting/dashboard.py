@@ -14,8 +14,10 @@ from django.db.models import Count, Min, Q
 from django_q.models import Task
 
 from monitoring.alerting.models import Alert, AlertStatus
-from monitoring.query import WindowAggregate, collect_buckets, step_start
+from monitoring.query import QUANTILES, WindowAggregate, collect_buckets, step_start
 from monitoring.requests import REQUEST_DURATION
+from monitoring.sketches import sketch_merge_all, sketch_quantile
+from portal.lib.finite import finite_or_none
 
 # range name -> (window, chart step in seconds): 12 to 168 chart points per range.
 RANGES = {
@@ -126,15 +128,20 @@ def request_figures(span: Span) -> Requests:
         slug = labels.get("service", "")
         figures = per_service.get(slug) or per_service.setdefault(slug, RequestFigures(slug))
         count = sum(b.count for b in buckets)
-        errors = count if labels.get("status_class") == "5xx" else 0
-        for target in (total, figures):
-            target.requests += count
-            target.errors += errors
-            target.parts.extend(buckets)
+        figures.requests += count
+        figures.errors += count if labels.get("status_class") == "5xx" else 0
+        figures.parts.extend(buckets)
+    sketches = []
+    for figures in per_service.values():
+        merged = WindowAggregate.merge(figures.parts, window_seconds=span.seconds)
+        figures.p95, figures.parts = merged.value("p95"), []
+        total.requests += figures.requests
+        total.errors += figures.errors
+        if merged.count:
+            sketches.append(merged.sketch)
+    # Every service's merged sketch merged once more: each rollup's bytes are read only once.
+    total.p95 = finite_or_none(sketch_quantile(sketch_merge_all(sketches), QUANTILES["p95"]))
     services = sorted(per_service.values(), key=lambda f: (-f.requests, f.key))[:TOP_SERVICES]
-    for figures in (total, *services):
-        figures.p95 = WindowAggregate.merge(figures.parts, window_seconds=span.seconds).value("p95")
-        figures.parts = []
     return Requests(total=total, services=services, per_minute=total.requests * 60 / span.seconds)
 
 
