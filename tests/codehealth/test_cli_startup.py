@@ -1,7 +1,8 @@
 """`manage.py codehealth scan` in CI: a re-scan of an unchanged tree starts without what only
 other parts of the portal need (numpy and ddsketch for metric queries, httpx for health checks,
-the URL conf and every template library for the system checks), and with the objects start-up
-left frozen for the garbage collector (which is off while Django starts)."""
+the URL conf and every template library for the system checks, the error capture that only a
+failure needs), and with the objects start-up left frozen for the garbage collector (which is
+off while Django starts)."""
 
 import json
 import subprocess
@@ -23,6 +24,10 @@ NOT_NEEDED = (
     "radon",  # nothing to analyse
     "rest_framework.fields",  # the API's, with pygments: installed with the URL conf
     "rich",  # a log gets plain text; rich is for a terminal
+    "monitoring.errors.capture",  # the error hooks load it on the first failure
+    "monitoring.alerting.lifecycle",  # (through the capture modules)
+    "cron_descriptor",  # cron schedules in words: pages only
+    "tomllib",  # a maintenance environment's package manager, detected when a run needs it
 )
 # Runs manage.py as `python manage.py ...` would, then writes the names of every module loaded
 # and how many objects the cyclic garbage collector was told to leave alone (gc.freeze).
