@@ -13,6 +13,7 @@ Maxima: DRAIN_BATCH rows per claim, DRAIN_MAX_BATCHES claims per drain run (the 
 rest), MAX_ATTEMPTS claims of one row before it is dropped (logged).
 """
 
+import json
 import logging
 import uuid
 from collections import defaultdict
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -56,45 +58,75 @@ class DrainResult:
     batches: int = 0
 
 
+# The prepared parts are plain JSON values built by normalize.py (a tree: no cycles, bounded
+# depth), so the encoder skips the cycle check; compact separators make the stored text ~6 %
+# smaller. Equal to json.dumps for everything else (NaN allowed, ASCII output), which the drain
+# copies into ErrorEvent as it is.
+_JSON = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
+
+
+def _json_adapter(ops):
+    """value -> the parameter the backend stores in a JSON column: _JSON's text where the backend
+    stores json.dumps text (SQLite), else what the backend makes of it (Jsonb on PostgreSQL)."""
+    if type(ops).adapt_json_value is BaseDatabaseOperations.adapt_json_value:
+        return _JSON
+    return lambda value: ops.adapt_json_value(value, None)
+
+
+_SQL: dict[str, tuple[str, str]] = {}  # vendor -> (INSERT … (columns) VALUES, one row's marks)
+
+
+def _insert_sql(db, rows: int) -> str:
+    """The INSERT of `rows` inbox rows; its column list is built once per process and backend."""
+    parts = _SQL.get(db.vendor)
+    if parts is None:
+        meta = ErrorInbox._meta
+        names = ", ".join(db.ops.quote_name(meta.get_field(name).column) for name in _COLUMNS)
+        parts = _SQL[db.vendor] = (
+            f"INSERT INTO {meta.db_table} ({names}) VALUES ",  # noqa: S608 (names from the model)
+            "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")",
+        )
+    return parts[0] + ", ".join([parts[1]] * rows)
+
+
 def inbox_add(*, service_id: int, items: list[dict], now: datetime) -> None:
     """Prepared items (store.events_prepare) into the inbox: one INSERT for the whole envelope,
     the event in ErrorEvent's columns (the drain copies them over without decoding them).
 
     Written with a plain INSERT (values adapted by the backend as the ORM does): bulk_create
-    built model instances and compiled the query on every request, ~1 ms of the endpoint's CPU."""
+    built model instances and compiled the query on every request, ~1 ms of the endpoint's CPU.
+    The statement is built once per process; the JSON columns are encoded with _JSON."""
     if not items:
         return
-    meta = ErrorInbox._meta
-    names = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in _COLUMNS)
-    ops = connection.ops
-    received = ops.adapt_datetimefield_value(now)
-    rows = []
+    db = connections[DEFAULT_DB_ALIAS]  # the proxy `connection` costs a thread-local lookup per use
+    ops = db.ops
+    adapt_json = _json_adapter(ops)
+    adapt_time = ops.adapt_datetimefield_value
+    received = adapt_time(now)
+    values = []
     for item in items:
         event = item["event"]
-        json_values = (event["tags"], event["user"], event["request"], event["exception"]["values"], event_data(event))
-        rows.append(
-            (
-                service_id,
-                item["event_id"],
-                ops.adapt_datetimefield_value(item["time"]),
-                received,
-                item["fingerprint"],
-                item["title"],
-                item["culprit"],
-                item["user_hash"],
-                *(event[name] for name in _TEXT_COLUMNS),
-                *(ops.adapt_json_value(value, None) for value in json_values),
-                "",
-                None,
-                0,
-            )
+        values += (
+            service_id,
+            item["event_id"],
+            adapt_time(item["time"]),
+            received,
+            item["fingerprint"],
+            item["title"],
+            item["culprit"],
+            item["user_hash"],
+            *[event[name] for name in _TEXT_COLUMNS],
+            adapt_json(event["tags"]),
+            adapt_json(event["user"]),
+            adapt_json(event["request"]),
+            adapt_json(event["exception"]["values"]),
+            adapt_json(event_data(event)),
+            "",
+            None,
+            0,
         )
-    marks = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {meta.db_table} ({names}) VALUES {', '.join([marks] * len(rows))}",  # noqa: S608 (names from the model)
-            [value for row in rows for value in row],
-        )
+    with db.cursor() as cursor:
+        cursor.execute(_insert_sql(db, len(items)), values)
 
 
 def inbox_wake() -> None:

@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 from monitoring.errors.fingerprint import exceptions_of, fingerprint, title_and_culprit
 from monitoring.errors.scrub import (
     _scrub_request,
+    any_may_hold_credentials,
     is_query_key,
     is_secret_name,
     masked,
-    may_hold_credentials,
     scrub_query_value,
     scrub_text,
     scrub_value,
@@ -115,6 +115,14 @@ def clean(value, depth: int = 0):
     return out
 
 
+def _bounded_to_repr(value, depth: int) -> bool:
+    """Whether bound(value, depth) is the text of its repr: a container past the depth limit, or
+    an object that is no JSON type."""
+    if isinstance(value, str | bool | int | float) or value is None:
+        return False
+    return depth >= MAX_DEPTH or not isinstance(value, dict | list | tuple)
+
+
 def _clean_dict(value: dict, depth: int, key_limit: int, items: int) -> dict:
     """A dict's first `items` entries, keys cut to `key_limit`, values bounded from `depth`, scrubbed."""
     out = {}
@@ -132,6 +140,10 @@ def _clean_dict(value: dict, depth: int, key_limit: int, items: int) -> dict:
             out[key] = scrub_query_value(item) if key and is_query_key(key) else scrub_text(item)
         elif kind in _PLAIN:
             out[key] = item
+        elif key and _bounded_to_repr(item, depth) and is_query_key(key):
+            # Bounding makes this one text (its repr), which under a key like QUERY_STRING is
+            # scrubbed as a query string, as bounding and then scrubbing would.
+            out[key] = scrub_query_value(bound(item, depth))
         else:
             out[key] = clean(item, depth)
     return out
@@ -183,47 +195,54 @@ def level_of(raw, field: str = "level") -> str:
     return level
 
 
-def _lines(value, field: str) -> list[str]:
+def _lines(value, where: tuple[str, int], part: str) -> list[str]:
     """Context lines, bounded (scrubbed by the caller: they are code, but may hold a credential)."""
     if value is None:
         return []
-    if not isinstance(value, list):
-        raise Refused(field, "must be a list of lines")
+    if type(value) is not list and not isinstance(value, list):
+        raise Refused(f"{_frame_field(where)}.{part}", "must be a list of lines")
     # Inline length test: most lines fit, and this runs ~300 times per 30-frame event.
     return [line if type(line) is str and len(line) <= 300 else cut(line, 300) for line in value[-MAX_CONTEXT_LINES:]]
 
 
-def _frame(frame, field: str) -> dict:
-    """One frame bounded and scrubbed. Its own keys are fixed names, none secret-looking
-    (a test holds that), so only the values are looked at.
+def _frame_field(where: tuple[str, int]) -> str:
+    # Only built for a refusal: formatting it for each of ~30 frames cost more than the check.
+    return f"{where[0]}.stacktrace.frames[{where[1]}]"
 
-    A frame's text (names, paths, ~11 source lines) is tested for credentials in one go, joined:
-    most frames hold none, and one test of the joined text costs less than a call per string."""
-    if not isinstance(frame, dict):
-        raise Refused(field, "must be an object")
+
+def _frame(frame, where: tuple[str, int]) -> dict:
+    """One frame bounded and scrubbed (`where`: the exception's field and the frame's index). Its
+    own keys are fixed names, none secret-looking (a test holds that), so only the values are
+    looked at.
+
+    A frame's text (names, paths, ~11 source lines) is tested for credentials in one go: most
+    frames hold none, and one test of them all costs less than a call per string."""
+    if type(frame) is not dict and not isinstance(frame, dict):
+        raise Refused(_frame_field(where), "must be an object")
     out = {}
-    texts = []
+    get = frame.get
     for name in _FRAME_TEXT:
-        value = frame.get(name)
+        value = get(name)
         if value is not None:
-            value = value if type(value) is str and len(value) <= 300 else cut(value, 300)
-            out[name] = value
-            texts.append(value)
-    for name in ("lineno", "colno"):
-        value = frame.get(name)
-        if type(value) is int:
-            out[name] = value
-    out["in_app"] = frame.get("in_app") is True
-    pre = _lines(frame.get("pre_context"), f"{field}.pre_context")
-    post = frame.get("post_context")
-    post = _lines(post[:MAX_CONTEXT_LINES] if isinstance(post, list) else post, f"{field}.post_context")
-    if may_hold_credentials("\n".join(texts + pre + post)):
+            out[name] = value if type(value) is str and len(value) <= 300 else cut(value, 300)
+    texts = list(out.values())
+    value = get("lineno")
+    if type(value) is int:
+        out["lineno"] = value
+    value = get("colno")
+    if type(value) is int:
+        out["colno"] = value
+    out["in_app"] = get("in_app") is True
+    pre = _lines(get("pre_context"), where, "pre_context")
+    post = get("post_context")
+    post = _lines(post[:MAX_CONTEXT_LINES] if isinstance(post, list) else post, where, "post_context")
+    if any_may_hold_credentials(texts + pre + post):
         for name in _FRAME_TEXT:
             if name in out:
                 out[name] = scrub_text(out[name])
         pre, post = [scrub_text(line) for line in pre], [scrub_text(line) for line in post]
     out["pre_context"], out["post_context"] = pre, post
-    variables = frame.get("vars")
+    variables = get("vars")
     if isinstance(variables, dict):
         out["vars"] = _clean_dict(variables, 2, 100, MAX_VARS)
     return out
@@ -247,7 +266,7 @@ def _exception(value, field: str) -> dict:
         if len(frames) > MAX_FRAMES:
             half = MAX_FRAMES // 2
             frames = frames[:half] + frames[-half:]
-        out["stacktrace"] = {"frames": [_frame(f, f"{field}.stacktrace.frames[{i}]") for i, f in enumerate(frames)]}
+        out["stacktrace"] = {"frames": [_frame(frame, (field, i)) for i, frame in enumerate(frames)]}
     return out
 
 

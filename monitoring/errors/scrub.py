@@ -134,6 +134,20 @@ def may_hold_credentials(text: str) -> bool:
     return ("=" in text and _may_hold_secret_param(text.lower())) or ("@" in text and "://" in text)
 
 
+def any_may_hold_credentials(texts: list[str]) -> bool:
+    """Whether may_hold_credentials is true of one of `texts` (true at times when it is of none).
+
+    For a frame's ~17 strings at once: the secret words are looked for only in the strings that
+    hold "=" (in source code, one or two lines), which costs a fifth of looking through all of them
+    joined, as may_hold_credentials would."""
+    joined = "\n".join(texts)
+    if "@" in joined and "://" in joined:
+        return True
+    if "=" not in joined:
+        return False
+    return _may_hold_secret_param("\n".join([text for text in texts if "=" in text]).lower())
+
+
 def scrub_text(text: str) -> str:
     """`text` with URL credentials and secret query parameters masked (mask_credentials), called
     only when one of its patterns could match: most strings of an event skip it."""

@@ -11,6 +11,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -155,7 +156,9 @@ def _store(project, events: list[dict], transactions: list[dict]) -> None:
     if prepared is not None and prepared.refused:
         refused = prepared.refused[0]
         raise Refused(400, f"event {refused.event_id}: {refused.reason}")
-    with transaction.atomic():
+    # Events alone are one INSERT, all or nothing by itself: no transaction of our own around it
+    # (BEGIN and Django's atomic() bookkeeping were ~4 % of an envelope's CPU).
+    with transaction.atomic() if transactions else nullcontext():
         if ready:
             inbox_add(service_id=project.service_id, items=[item for _, item in ready], now=now)
             ITEMS.inc(len(ready), type="event", outcome="accepted")
