@@ -43,6 +43,13 @@ def _duration_field(name: str) -> DurationText:
     )
 
 
+class HorizonText(DurationText):
+    """The horizon, read by predict_linear only: empty (shown for 0) means none."""
+
+    def prepare_value(self, value):
+        return "" if value == timedelta(0) else super().prepare_value(value)
+
+
 # What the evaluator reads: the preview validates only these, so a half-filled form previews.
 CONDITION_FIELDS = [
     "metric",
@@ -50,6 +57,7 @@ CONDITION_FIELDS = [
     "matchers",
     "aggregation",
     "window",
+    "horizon",
     "comparison",
     "threshold",
     "for_duration",
@@ -58,6 +66,12 @@ CONDITION_FIELDS = [
 
 class RuleConditionForm(forms.ModelForm):
     window = _duration_field("window")
+    horizon = HorizonText(
+        required=False,
+        help_text="Required for predict_linear: how far after the window the fitted line is read "
+        f"(at most 90 days, {DURATION_HELP}). Leave empty for the other aggregations.",
+        widget=forms.TextInput,
+    )
     for_duration = _duration_field("for_duration")
 
     class Meta:
@@ -76,6 +90,18 @@ class RuleConditionForm(forms.ModelForm):
 
     def clean_matchers(self):
         return self.cleaned_data.get("matchers") or []
+
+    def clean(self):
+        """An empty horizon is 0, which every aggregation but predict_linear has; predict_linear
+        needs one written. The model refuses a horizon on another aggregation (and its bounds)."""
+        cleaned = super().clean()
+        if "horizon" in self.errors or cleaned.get("horizon") is not None:
+            return cleaned
+        if cleaned.get("aggregation") == "predict_linear":
+            self.add_error("horizon", "predict_linear needs a horizon: how far ahead to read the line, e.g. 7d.")
+        else:
+            cleaned["horizon"] = timedelta(0)
+        return cleaned
 
 
 class AlertRuleForm(RuleConditionForm):

@@ -2,7 +2,7 @@
 // Progressive: without JS the form posts the matchers textarea as typed.
 (function () {
   "use strict";
-  var CONDITION = ["metric", "service", "matchers", "aggregation", "window", "comparison", "threshold", "for_duration"];
+  var CONDITION = ["metric", "service", "matchers", "aggregation", "window", "horizon", "comparison", "threshold", "for_duration"];
   var OPS = ["=", "!=", "=~", "!~"];
   var form = document.getElementById("rule-form");
   if (!form) { return; }
