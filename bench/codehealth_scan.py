@@ -8,7 +8,9 @@ On Django's installed source, time
   (c) an immediate re-scan with nothing changed (content-hash reuse),
   (d) `manage.py codehealth scan` as a process, first scan of a fresh repository (what CI pays once),
   (e) the same command again, nothing changed (what CI pays on every commit): Django start-up,
-      the walk and a dozen queries.
+      the walk and a dozen queries,
+  (s) `manage.py version` as a process: the portal's start-up alone (Django, the installed apps,
+      their models), which every command pays; (e) - (s) is the scan command's own work.
 Goals: (b) at least 4x faster than (a); (c) at least 20x faster than (b); (e) at least 10x faster
 than (d). The processes get a bytecode cache in a temporary folder (an installed portal has its
 .pyc files; `--cold-bytecode` compiles the portal's modules in every process instead).
@@ -72,6 +74,18 @@ def time_command(env: dict[str, str], path: Path, repo: str, workers: int) -> tu
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert done.returncode in (0, 1), done.stderr.decode()[-2000:]  # 1: the gate failed (Django's source does)
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def time_startup(env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of `manage.py version`: settings, django.setup() with every
+    installed app and model, and exit; no command work."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "version"], env=env, cwd=ROOT, capture_output=True)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
     return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -158,10 +172,14 @@ def main():
     try:
         time_command(env, Path(warm), "warm-up", 1)  # fills the bytecode cache (or not, when cold)
         a_runs, b_runs, c_runs, single_runs, d_runs, e_runs = [], [], [], [], [], []
-        d_cpu, e_cpu = [], []
+        d_cpu, e_cpu, s_runs, s_cpu, loads = [], [], [], [], []
         for n in range(args.repeat):
             capacity = parallel_capacity(args.workers)
-            print(f"machine: {args.workers} CPU-bound processes run {capacity:.2f}x faster than one")
+            loads.append(os.getloadavg()[0])
+            print(
+                f"machine: {args.workers} CPU-bound processes run {capacity:.2f}x faster than one; "
+                f"load average {loads[-1]:.2f}"
+            )
             if not args.processes_only:
                 in_process_round(args, path, n, a_runs, b_runs, single_runs, c_runs)
             cli = f"django-cli-{n}"
@@ -174,6 +192,10 @@ def main():
             e_runs.append(wall)
             e_cpu.append(cpu)
             print(f"(e) manage.py codehealth scan, nothing changed, as a process: {wall:.3f} s  (CPU {cpu:.3f} s)")
+            wall, cpu = time_startup(env)
+            s_runs.append(wall)
+            s_cpu.append(cpu)
+            print(f"(s) manage.py version, start-up alone, as a process: {wall:.3f} s  (CPU {cpu:.3f} s)")
         print()
         d, e = min(d_runs), min(e_runs)
         if not args.processes_only:
@@ -185,6 +207,12 @@ def main():
             print(f"best of {args.repeat}: (d) {d:.2f} s   (e) {e:.3f} s")
         print(f"(d)/(e) = {d / e:.1f}x   goal >= 10x  {'met' if d / e >= 10 else 'NOT met'}   (processes)")
         print(f"CPU: (d) {min(d_cpu):.2f}-{max(d_cpu):.2f} s  (e) {min(e_cpu):.3f}-{max(e_cpu):.3f} s")
+        # What (e) is made of: the start-up every command pays, and the scan command's own work.
+        own = [e - s for e, s in zip(e_cpu, s_cpu, strict=True)]
+        print(
+            f"(s) start-up alone: {min(s_runs):.3f}-{max(s_runs):.3f} s, CPU {min(s_cpu):.3f}-{max(s_cpu):.3f} s;  "
+            f"(e) - (s), CPU: {min(own):.3f}-{max(own):.3f} s   load average {min(loads):.2f}-{max(loads):.2f}"
+        )
         if not args.processes_only:
             print(f"(a)/(b1) = {a / b1:.1f}x   (one process against radon's one process: no help from a second core)")
         if args.repeat > 1:
