@@ -2,7 +2,7 @@
 health checks and services, noisy rules and on-call load.
 
 Read from the alerting and monitoring models with a fixed number of queries whatever the
-number of alerts, and no per-alert loop in Python.
+number of alerts, and no loop over every alert in Python.
 
 MTTA is first acknowledgement - creation (`Alert.first_acknowledged_at`, kept through an
 unacknowledge or a reopen). MTTR is resolution - creation for alerts resolved now.
@@ -129,8 +129,8 @@ class _Histogram:
 
 
 def _histograms(alerts, measure: str, totals: dict[str, int] | None) -> dict[str, _Histogram]:
-    """Counts and sums of `measure` per group and bucket: one GROUP BY query, no sort of the
-    alerts. Also counts every alert per group into `totals` when given."""
+    """Counts and sums of `measure` per group and bucket: one GROUP BY query, no ranking of the
+    alerts by duration. Also counts every alert per group into `totals` when given."""
     found: dict[str, _Histogram] = defaultdict(_Histogram)
     rows = (
         alerts.annotate(bucket=Bucket(F(measure)))
