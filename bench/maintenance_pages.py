@@ -42,6 +42,7 @@ def build(runs: int, *, seed: int = 7) -> None:
     from django.utils import timezone
 
     from maintenance.models import Environment, MaintenanceRun, MaintenanceTask
+    from maintenance.models.runs import change_figures
 
     MaintenanceRun.objects.all().delete()
     if not MaintenanceTask.objects.exists():
@@ -76,6 +77,7 @@ def build(runs: int, *, seed: int = 7) -> None:
             MaintenanceRun(
                 task=task, trigger="schedule", status=rng.choice(STATUSES), created_at=at, started_at=at,
                 finished_at=at + timedelta(seconds=30), summary="done", changes=changes, log="x" * 2000,
+                **change_figures(changes),  # as run_finish stores a run
             )
         )  # fmt: skip
         if len(batch) == 5000:

@@ -34,7 +34,7 @@ from rest_framework.exceptions import ValidationError as ConfigError
 from maintenance.executors import REGISTRY, executor_for
 from maintenance.executors.base import FAILED, PARTIAL, ROLLED_BACK, SUCCEEDED, Plan, RunContext, config_validate
 from maintenance.models import MaintenanceRun, MaintenanceTask, RunStatus
-from maintenance.models.runs import SUMMARY_MAX
+from maintenance.models.runs import SUMMARY_MAX, change_figures
 from maintenance.runlog import RunLog
 
 logger = logging.getLogger(__name__)
@@ -220,6 +220,7 @@ def run_finish(
         "finished_at": now,
         "heartbeat_at": None,
         "changes": _jsonable(changes or {}),
+        **change_figures(changes),
     }
     if plan is not None:
         fields["plan"] = plan

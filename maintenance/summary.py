@@ -1,8 +1,9 @@
 """What maintenance did, for the summary API, the vulnerabilities page and reporting.
 
-Figures are read from runs' `changes` (the keys documented in maintenance/executors/base.py):
-bytes freed and files removed by cleanups, packages updated, and the open vulnerabilities of
-each environment's latest completed audit. Days are UTC days.
+Figures come from runs' `changes` (the keys documented in maintenance/executors/base.py), as the
+columns run_finish copies them into: bytes freed and files removed by cleanups, packages
+updated; and the open vulnerabilities of each environment's latest completed audit. Days are UTC
+days.
 """
 
 from __future__ import annotations
@@ -10,28 +11,16 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count, FloatField, OuterRef, Q, Subquery, Sum
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, TruncDate
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from maintenance.models import MaintenanceRun, MaintenanceTask, RunStatus
+from portal.lib.sqltime import UtcDate
 
 DAYS_MAX = 366
 # Statuses whose changes happened (a rolled-back run restored what it changed).
 APPLIED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
 AUDIT_DONE = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
-
-
-NUMBER_MAX = 10**15
-
-
-def _json_number_sum(key: str):
-    """The sum of a numeric key of `changes`, in the database. The range test on the JSON value
-    skips strings, booleans and nulls (which the cast would refuse on PostgreSQL)."""
-    path = f"changes__{key}"
-    in_range = Q(**{f"{path}__gte": 0, f"{path}__lt": NUMBER_MAX})
-    return Sum(Cast(KT(path), FloatField()), filter=in_range)
 
 
 def maintenance_summary(*, days: int = 30, now: datetime | None = None) -> dict:
@@ -42,24 +31,15 @@ def maintenance_summary(*, days: int = 30, now: datetime | None = None) -> dict:
     start = datetime.combine((now.astimezone(UTC) - timedelta(days=days - 1)).date(), datetime.min.time(), UTC)
     runs = MaintenanceRun.objects.filter(created_at__gte=start, created_at__lte=now)
     per_day: dict = defaultdict(dict)
-    rows = (
-        runs.annotate(day=TruncDate("created_at", tzinfo=UTC))
-        .values("day", "status")
-        .annotate(n=Count("id"))
-        .order_by("day", "status")
-    )
+    by_status: dict = defaultdict(int)
+    rows = runs.annotate(day=UtcDate("created_at")).values("day", "status").annotate(n=Count("id")).order_by()
     for row in rows:
         per_day[row["day"]][row["status"]] = row["n"]
-    applied = runs.filter(status__in=APPLIED)
-    totals = {
-        key: int(value or 0)
-        for key, value in applied.aggregate(
-            bytes_freed=_json_number_sum("bytes_freed"), files_removed=_json_number_sum("files_removed")
-        ).items()
-    }
-    # Only the package lists, extracted by the database, of the runs that have one.
-    packages = applied.filter(changes__has_key="packages").values_list("changes__packages", flat=True)
-    totals["packages_updated"] = sum(len(p) for p in packages.iterator(chunk_size=2000) if isinstance(p, list))
+        by_status[row["status"]] += row["n"]
+    # The figures are columns run_finish copies from `changes`: no JSON is read here.
+    figures = ("bytes_freed", "files_removed", "packages_updated")
+    sums = runs.filter(status__in=APPLIED).aggregate(**{f: Sum(f) for f in figures})
+    totals = {f: int(sums[f] or 0) for f in figures}
     findings = open_vulnerabilities()
     return {
         "since": start,
@@ -71,7 +51,7 @@ def maintenance_summary(*, days: int = 30, now: datetime | None = None) -> dict:
             }
             for offset in range(days)
         ],
-        "runs_by_status": dict(runs.values_list("status").annotate(n=Count("id")).order_by()),
+        "runs_by_status": dict(by_status),
         **totals,
         "open_vulnerabilities": len(findings["vulnerabilities"]),
         "incomplete_audits": findings["incomplete_environments"],

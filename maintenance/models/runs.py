@@ -28,6 +28,27 @@ FINAL_STATUSES = (
 )
 
 
+FIGURE_MAX = 10**15  # a figure above this (or not a whole number >= 0) is not one: counted as 0
+
+
+def _figure(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < FIGURE_MAX:
+        return 0
+    return int(value)
+
+
+def change_figures(changes) -> dict[str, int]:
+    """The columns `bytes_freed`, `files_removed` and `packages_updated` of a run's `changes`
+    (the keys documented in maintenance/executors/base.py)."""
+    changes = changes if isinstance(changes, dict) else {}
+    packages = changes.get("packages")
+    return {
+        "bytes_freed": _figure(changes.get("bytes_freed")),
+        "files_removed": _figure(changes.get("files_removed")),
+        "packages_updated": len(packages) if isinstance(packages, list) else 0,
+    }
+
+
 class MaintenanceRun(models.Model):
     Status = RunStatus
 
@@ -61,6 +82,11 @@ class MaintenanceRun(models.Model):
     summary = models.CharField(max_length=SUMMARY_MAX, blank=True)
     log = models.TextField(blank=True)
     changes = models.JSONField(default=dict, blank=True)
+    # The figures reporting sums, copied from `changes` when the run finishes (run_finish), so a
+    # summary over months of runs adds up integer columns instead of parsing every run's JSON.
+    bytes_freed = models.BigIntegerField(default=0, editable=False)
+    files_removed = models.BigIntegerField(default=0, editable=False)
+    packages_updated = models.IntegerField(default=0, editable=False)
     # The claim: which worker holds the run, with a token a late worker compares before writing
     # (a run the sweep failed must not be overwritten by the worker that comes back).
     claimed_by = models.CharField(max_length=200, blank=True)
@@ -73,7 +99,14 @@ class MaintenanceRun(models.Model):
         indexes = [
             models.Index(fields=["task", "-created_at"], name="maintenance_run_task"),
             models.Index(fields=["-created_at"], name="maintenance_run_created"),
-            models.Index(fields=["status", "-created_at"], name="maintenance_run_status"),
+            # Also covers the summary's sums of the figures: a run's row holds its log (up to
+            # 64 kB), so reading rows, not adding numbers, would be the cost.
+            models.Index(
+                fields=["status", "-created_at", "bytes_freed", "files_removed", "packages_updated"],
+                name="maintenance_run_status_sums",
+            ),
+            # Covers the summary's runs per day and status without reading the runs themselves.
+            models.Index(fields=["created_at", "status"], name="maintenance_run_day"),
         ]
         constraints = [
             # The database, not a lock in one process, keeps two runs of a task from running at once.

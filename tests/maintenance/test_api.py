@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from maintenance.models import Environment, MaintenanceRun, MaintenanceTask
+from maintenance.models.runs import change_figures
 from maintenance.runner import run_execute, run_queue
 
 ACTORS = ("anonymous", "viewer", "operator", "admin", "other_key")
@@ -234,8 +235,9 @@ def test_summary_counts_runs_and_changes(api_client, make_task):
     run_execute(run_id=run_queue(task=make_task(config={"items": 2, "outcome": "rolled_back"}), trigger="manual").pk)
     other = make_task(title="odd executor")
     for odd in ({"bytes_freed": "lots"}, {"bytes_freed": -5}, {"bytes_freed": 0.75, "packages": "x"}, {}):
+        # As run_finish writes a run: its changes, and their figures in columns.
         MaintenanceRun.objects.create(task=other, trigger="manual", status="partial", created_at=timezone.now(),
-                                      changes=odd)  # fmt: skip
+                                      changes=odd, **change_figures(odd))  # fmt: skip
     body = api_client("viewer").get("/api/v1/maintenance/summary/?days=7").json()
     assert body["runs_by_status"] == {"succeeded": 1, "rolled_back": 1, "partial": 4}
     # A rolled-back run restored what it changed: only the applied run counts.

@@ -24,6 +24,8 @@ def test_a_run_without_approval_plans_and_applies(make_task):
     assert run.status == "succeeded" and run.summary == "Updated 2 package(s)"
     assert [p["name"] for p in run.plan["items"]] == ["pkg0", "pkg1"]
     assert run.changes["bytes_freed"] == 2048
+    # The figures reporting sums are copied into their columns as the run finishes.
+    assert (run.bytes_freed, run.files_removed, run.packages_updated) == (2048, 0, 2)
     assert "looking around" in run.log and "applied 2" in run.log
     assert run.started_at <= run.finished_at and run.duration_seconds >= 0
     assert run.claim_token and run.heartbeat_at is None
