@@ -165,3 +165,32 @@ def test_a_failing_queue_never_fails_the_ingest(monkeypatch, caplog):
 def test_a_per_minute_sweep_drains_what_a_lost_wake_up_left():
     [sweep] = [s for s in declared_schedules() if s.name == "errors.inbox-drain"]
     assert (sweep.func, sweep.minutes) == ("monitoring.errors.tasks.inbox_drain", 1)
+
+
+def test_what_the_fast_json_encoder_cannot_write_is_stored_exactly(service):
+    # orjson writes the JSON columns; integers beyond 64 bits and lone surrogates fall back to the
+    # stdlib encoder, so they are stored as they came.
+    extra = {"big": 2**70, "negative": -(2**64), "surrogate": "a\ud800b", "text": "é ✓", "nested": [{"n": 2**65}]}
+    accept(service, [in_function("checkout", extra=extra)])
+    inbox_drain(now=NOW)
+    stored = ErrorEvent.objects.get().data["extra"]
+    assert stored == extra and type(stored["big"]) is int
+
+
+def test_nan_and_infinity_are_stored_as_null_by_either_encoder(service):
+    # JSON has no NaN (the database refuses `NaN`), but the stdlib decoder reads it from a payload.
+    accept(service, [in_function("a", extra={"nan": float("nan"), "inf": [float("inf")]})])
+    accept(service, [in_function("b", extra={"nan": float("nan"), "big": 2**70, "inf": {"x": float("-inf")}})])
+    inbox_drain(now=NOW)
+    stored = sorted((event.data["extra"] for event in ErrorEvent.objects.all()), key=len)
+    assert stored == [{"nan": None, "inf": [None]}, {"nan": None, "big": 2**70, "inf": {"x": None}}]
+
+
+def test_the_json_columns_round_trip_as_the_stdlib_encoder_writes_them(service):
+    accept(service, [in_function("checkout", tags={"browser": "Firefox ✓"}, extra={"f": 0.1, "n": [1, None, True]})])
+    row = ErrorInbox.objects.get()
+    prepared = events_prepare(
+        [in_function("checkout", tags={"browser": "Firefox ✓"}, extra={"f": 0.1, "n": [1, None, True]})], now=NOW
+    )[1][0][1]
+    assert row.tags == prepared["event"]["tags"] and row.data["extra"] == prepared["event"]["extra"]
+    assert row.exception == prepared["event"]["exception"]["values"]
