@@ -10,7 +10,9 @@ On Django's installed source, time
   (e) the same command again, nothing changed (what CI pays on every commit): Django start-up,
       the walk and a dozen queries,
   (s) `manage.py version` as a process: the portal's start-up alone (Django, the installed apps,
-      their models), which every command pays; (e) - (s) is the scan command's own work.
+      their models), which every command pays; (e) - (s) is the scan command's own work,
+  (z) the same `version` command of a bare Django project (contenttypes and auth on SQLite, the
+      collector off during set-up as manage.py does): the floor under (s) and so under (e).
 Goals: (b) at least 4x faster than (a); (c) at least 20x faster than (b); (e) at least 10x faster
 than (d). The processes get a bytecode cache in a temporary folder (an installed portal has its
 .pyc files; `--cold-bytecode` compiles the portal's modules in every process instead).
@@ -77,12 +79,30 @@ def time_command(env: dict[str, str], path: Path, repo: str, workers: int) -> tu
     return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def time_startup(env: dict[str, str]) -> tuple[float, float]:
+# A bare Django project's `manage.py version`: no portal app, no third-party app.
+BARE_DJANGO = """
+import gc
+gc.disable()
+from django.conf import settings
+settings.configure(
+    INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+)
+import django
+django.setup()
+gc.enable()
+from django.core.management import execute_from_command_line
+execute_from_command_line(["manage.py", "version"])
+"""
+
+
+def time_startup(env: dict[str, str], bare: bool = False) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of `manage.py version`: settings, django.setup() with every
-    installed app and model, and exit; no command work."""
+    installed app and model, and exit; no command work. `bare`: a bare Django project's instead."""
+    command = [sys.executable, "-c", BARE_DJANGO] if bare else [sys.executable, str(ROOT / "manage.py"), "version"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "version"], env=env, cwd=ROOT, capture_output=True)
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True)
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
@@ -172,7 +192,7 @@ def main():
     try:
         time_command(env, Path(warm), "warm-up", 1)  # fills the bytecode cache (or not, when cold)
         a_runs, b_runs, c_runs, single_runs, d_runs, e_runs = [], [], [], [], [], []
-        d_cpu, e_cpu, s_runs, s_cpu, loads = [], [], [], [], []
+        d_cpu, e_cpu, s_runs, s_cpu, z_cpu, loads = [], [], [], [], [], []
         for n in range(args.repeat):
             capacity = parallel_capacity(args.workers)
             loads.append(os.getloadavg()[0])
@@ -196,6 +216,9 @@ def main():
             s_runs.append(wall)
             s_cpu.append(cpu)
             print(f"(s) manage.py version, start-up alone, as a process: {wall:.3f} s  (CPU {cpu:.3f} s)")
+            wall, cpu = time_startup(env, bare=True)
+            z_cpu.append(cpu)
+            print(f"(z) a bare Django project's version command: {wall:.3f} s  (CPU {cpu:.3f} s)")
         print()
         d, e = min(d_runs), min(e_runs)
         if not args.processes_only:
@@ -213,6 +236,7 @@ def main():
             f"(s) start-up alone: {min(s_runs):.3f}-{max(s_runs):.3f} s, CPU {min(s_cpu):.3f}-{max(s_cpu):.3f} s;  "
             f"(e) - (s), CPU: {min(own):.3f}-{max(own):.3f} s   load average {min(loads):.2f}-{max(loads):.2f}"
         )
+        print(f"(z) bare Django start-up, CPU {min(z_cpu):.3f}-{max(z_cpu):.3f} s: no portal command starts faster")
         if not args.processes_only:
             print(f"(a)/(b1) = {a / b1:.1f}x   (one process against radon's one process: no help from a second core)")
         if args.repeat > 1:
