@@ -36,6 +36,16 @@ def test_the_first_acknowledgement_is_stored_and_kept_through_hand_back_and_reop
     assert alert.first_acknowledged_at == T0 + 3 * M
 
 
+def test_the_api_shows_the_first_acknowledgement_beside_the_current_one(make_alert, users, api_client):
+    op = users["operator"]
+    alert = make_alert(now=T0)
+    alert_acknowledge(alert=alert, by=op, via="page", now=T0 + 3 * M)
+    alert_unacknowledge(alert=alert, by=op, via="page", now=T0 + 5 * M)
+    body = api_client("viewer").get(f"/api/v1/alerts/{alert.pk}/").json()
+    assert body["acknowledged_at"] is None
+    assert body["first_acknowledged_at"] == (T0 + 3 * M).isoformat().replace("+00:00", "Z")
+
+
 def test_an_alert_resolved_without_acknowledgement_has_none(make_alert, users):
     alert = make_alert(now=T0)
     alert_resolve(alert=alert, by=users["operator"], via="page", now=T0 + M)

@@ -33,8 +33,8 @@ class AlertSerializer(serializers.ModelSerializer):
         model = Alert
         fields = [
             "id", "rule", "rule_name", "fingerprint", "labels", "service", "severity", "summary", "description",
-            "status", "value", "created_at", "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
-            "escalation_step", "next_escalation_at", "suppressed_until",
+            "status", "value", "created_at", "acknowledged_at", "acknowledged_by", "first_acknowledged_at",
+            "resolved_at", "resolved_by", "escalation_step", "next_escalation_at", "suppressed_until",
         ]  # fmt: skip
         read_only_fields = fields
 
