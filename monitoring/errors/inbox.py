@@ -87,12 +87,16 @@ def _finite(value):
     return value
 
 
-def _json_adapter(ops):
-    """value -> the parameter the backend stores in a JSON column: _json_text where the backend
-    stores json.dumps text (SQLite), else what the backend makes of it (Jsonb on PostgreSQL)."""
-    if type(ops).adapt_json_value is BaseDatabaseOperations.adapt_json_value:
+def _json_adapter(db):
+    """value -> the parameter the backend stores in a JSON column, as ops.adapt_json_value makes
+    it (text on SQLite, Jsonb on PostgreSQL), with _json_text as the encoder."""
+    if db.vendor == "postgresql":
+        from django.db.backends.postgresql.psycopg_any import Jsonb
+
+        return lambda value: Jsonb(value, dumps=_json_text)
+    if type(db.ops).adapt_json_value is BaseDatabaseOperations.adapt_json_value:
         return _json_text
-    return lambda value: ops.adapt_json_value(value, None)
+    return lambda value: db.ops.adapt_json_value(value, None)
 
 
 _SQL: dict[str, tuple[str, str]] = {}  # vendor -> (INSERT … (columns) VALUES, one row's marks)
@@ -122,7 +126,7 @@ def inbox_add(*, service_id: int, items: list[dict], now: datetime) -> None:
         return
     db = connections[DEFAULT_DB_ALIAS]  # the proxy `connection` costs a thread-local lookup per use
     ops = db.ops
-    adapt_json = _json_adapter(ops)
+    adapt_json = _json_adapter(db)
     adapt_time = ops.adapt_datetimefield_value
     received = adapt_time(now)
     values = []

@@ -4,6 +4,7 @@ claim rows so two never store one event, crashed claims retried, bad events drop
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
+from django.db import connection
 
 from monitoring.errors import inbox, tasks
 from monitoring.errors.inbox import CLAIM_TIMEOUT, MAX_ATTEMPTS, inbox_add, inbox_claim, inbox_drain, inbox_wake
@@ -170,7 +171,9 @@ def test_a_per_minute_sweep_drains_what_a_lost_wake_up_left():
 def test_what_the_fast_json_encoder_cannot_write_is_stored_exactly(service):
     # orjson writes the JSON columns; integers beyond 64 bits and lone surrogates fall back to the
     # stdlib encoder, so they are stored as they came.
-    extra = {"big": 2**70, "negative": -(2**64), "surrogate": "a\ud800b", "text": "é ✓", "nested": [{"n": 2**65}]}
+    extra = {"big": 2**70, "negative": -(2**64), "text": "é ✓", "nested": [{"n": 2**65}]}
+    if connection.vendor == "sqlite":  # PostgreSQL's jsonb refuses a lone surrogate
+        extra["surrogate"] = "a\ud800b"
     accept(service, [in_function("checkout", extra=extra)])
     inbox_drain(now=NOW)
     stored = ErrorEvent.objects.get().data["extra"]
