@@ -32,11 +32,17 @@ def ratelimit_count(*, project_id: int, items: int, now: float) -> None:
     if items <= 0:
         return
     key = _key(project_id, now)
-    cache.add(key, 0, timeout=WINDOW * 2)
+    # One cache operation for every request of a minute but its first (with Redis, one round trip).
     try:
         cache.incr(key, items)
-    except ValueError:  # expired between add and incr
-        cache.set(key, items, timeout=WINDOW * 2)
+        return
+    except ValueError:  # the minute's first count
+        pass
+    if not cache.add(key, items, timeout=WINDOW * 2):  # another process made it meanwhile
+        try:
+            cache.incr(key, items)
+        except ValueError:  # and it expired since
+            cache.set(key, items, timeout=WINDOW * 2)
 
 
 def rate_limits_header(seconds: int) -> str:
