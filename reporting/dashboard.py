@@ -14,9 +14,9 @@ from django.db.models import Count, Min, Q
 from django_q.models import Task
 
 from monitoring.alerting.models import Alert, AlertStatus
-from monitoring.query import QUANTILES, collect_buckets, step_start
+from monitoring.query import QUANTILES, Bucket, WindowAggregate, collect_buckets, step_start
 from monitoring.requests import REQUEST_DURATION
-from monitoring.sketches import sketch_dumps, sketch_quantiles_packed
+from monitoring.sketches import sketch_merge_all, sketch_quantile
 from portal.lib.finite import finite_or_none
 
 # range name -> (window, chart step in seconds): 12 to 168 chart points per range.
@@ -122,7 +122,7 @@ def request_figures(span: Span) -> Requests:
     found = collect_buckets(names=[REQUEST_DURATION], since=span.since, until=span.until, hours=True, packed=True)
     total = RequestFigures("")
     per_service: dict[str, RequestFigures] = {}
-    blobs: dict[str, list[bytes]] = defaultdict(list)
+    parts: dict[str, list[Bucket]] = defaultdict(list)
     for (_name, key), buckets in found.items():
         labels = dict(key)
         slug = labels.get("service", "")
@@ -130,17 +130,19 @@ def request_figures(span: Span) -> Requests:
         count = sum(b.count for b in buckets)
         figures.requests += count
         figures.errors += count if labels.get("status_class") == "5xx" else 0
-        # Rollups come as stored bytes; the raw minutes after the rollup watermark as sketches.
-        blobs[slug].extend(b.packed if b.packed is not None else sketch_dumps(b.sketch) for b in buckets if b.count)
-    for figures in per_service.values():
+        parts[slug].extend(buckets)
+    sketches = []
+    for slug, figures in per_service.items():
+        merged = WindowAggregate.merge(parts[slug], window_seconds=span.seconds)
+        figures.p95 = merged.value("p95")
         total.requests += figures.requests
         total.errors += figures.errors
+        if merged.count:
+            sketches.append(merged.sketch)
+    # The services' merged sketches merged once more, so each rollup's bins are read once
+    # (sketch_quantiles_packed with a group of every rollup took twice as long at 1M samples).
+    total.p95 = finite_or_none(sketch_quantile(sketch_merge_all(sketches), QUANTILES["p95"]))
     services = sorted(per_service.values(), key=lambda f: (-f.requests, f.key))[:TOP_SERVICES]
-    # Every service together and each listed one in one pass over the sketches' bins.
-    every = [blob for slug in sorted(blobs) for blob in blobs[slug]]
-    groups = [every, *(blobs[f.key] for f in services)]
-    for figures, value in zip((total, *services), sketch_quantiles_packed(groups, QUANTILES["p95"]), strict=True):
-        figures.p95 = finite_or_none(value)
     return Requests(total=total, services=services, per_minute=total.requests * 60 / span.seconds)
 
 
