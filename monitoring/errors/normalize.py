@@ -17,10 +17,12 @@ from datetime import UTC, datetime, timedelta
 
 from monitoring.errors.fingerprint import exceptions_of, fingerprint, title_and_culprit
 from monitoring.errors.scrub import (
+    QUERY_KEY,
+    SECRET_KEY,
     _scrub_request,
     any_may_hold_credentials,
-    is_query_key,
     is_secret_name,
+    key_kind,
     masked,
     scrub_query_value,
     scrub_text,
@@ -130,17 +132,18 @@ def _clean_dict(value: dict, depth: int, key_limit: int, items: int) -> dict:
     for key, item in pairs:
         if type(key) is not str or len(key) > key_limit:
             key = cut(key, key_limit)
-        if key and is_secret_name(key):
+        named = key_kind(key) if key else 0
+        if named == SECRET_KEY:
             out[key] = masked(bound(item, depth))  # the key decides: the value is not looked at
             continue
         kind = type(item)
         if kind is str:
             if len(item) > MAX_CHARS:
                 item = cut(item)
-            out[key] = scrub_query_value(item) if key and is_query_key(key) else scrub_text(item)
+            out[key] = scrub_query_value(item) if named == QUERY_KEY else scrub_text(item)
         elif kind in _PLAIN:
             out[key] = item
-        elif key and _bounded_to_repr(item, depth) and is_query_key(key):
+        elif named == QUERY_KEY and _bounded_to_repr(item, depth):
             # Bounding makes this one text (its repr), which under a key like QUERY_STRING is
             # scrubbed as a query string, as bounding and then scrubbing would.
             out[key] = scrub_query_value(bound(item, depth))
@@ -233,9 +236,16 @@ def _frame(frame, where: tuple[str, int]) -> dict:
     if type(value) is int:
         out["colno"] = value
     out["in_app"] = get("in_app") is True
-    pre = _lines(get("pre_context"), where, "pre_context")
-    post = get("post_context")
-    post = _lines(post[:MAX_CONTEXT_LINES] if isinstance(post, list) else post, where, "post_context")
+    pre, post = get("pre_context"), get("post_context")
+    # _lines written out for the usual lists of short lines (it refuses the rest with the field).
+    if type(pre) is list:
+        pre = [line if type(line) is str and len(line) <= 300 else cut(line, 300) for line in pre[-MAX_CONTEXT_LINES:]]
+    else:
+        pre = _lines(pre, where, "pre_context")
+    if type(post) is list:
+        post = [line if type(line) is str and len(line) <= 300 else cut(line, 300) for line in post[:MAX_CONTEXT_LINES]]
+    else:
+        post = _lines(post[:MAX_CONTEXT_LINES] if isinstance(post, list) else post, where, "post_context")
     if any_may_hold_credentials(texts + pre + post):
         for name in _FRAME_TEXT:
             if name in out:

@@ -89,6 +89,16 @@ def is_query_key(key: str) -> bool:
     return "".join(_tokens(key)) in _QUERY_KEYS
 
 
+SECRET_KEY, QUERY_KEY = 1, 2
+
+
+@lru_cache(maxsize=4096)
+def key_kind(key: str) -> int:
+    """What a non-empty key says of its value: SECRET_KEY (masked), QUERY_KEY (a query string) or
+    0. One cached look-up where a dict's value needs both tests."""
+    return SECRET_KEY if is_secret_name(key) else QUERY_KEY if is_query_key(key) else 0
+
+
 def scrub_query_value(text: str) -> str:
     """A query string with or without the path before it: '/a?token=x' and 'token=x' both masked."""
     path, question, query = text.rpartition("?") if "?" in text else ("", "", text)
