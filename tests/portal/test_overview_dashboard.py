@@ -165,6 +165,15 @@ def test_features_count_rollups_and_the_events_not_folded_yet_once(page_client, 
     assert 'export.csv</a> <span class="muted">4 uses</span>' in html_of(page_client("viewer"), "/?range=7d")
 
 
+def test_a_group_that_regressed_twice_counts_once(page_client, tmp_path):
+    now = timezone.now()
+    group = add_data(now, tmp_path)["regressed"]
+    ErrorGroupActivity.objects.create(group=group, kind=ActivityKind.REGRESSED, created_at=now - timedelta(minutes=5))
+    html = html_of(page_client("viewer"))
+    assert re.search(r'id="errors-regressed">1<', html)
+    assert html.count(f'href="/monitoring/errors/{group.pk}/">Timeout') == 2  # each regression is listed
+
+
 def test_a_shorter_range_sees_only_its_window(page_client, tmp_path):
     add_data(timezone.now(), tmp_path)
     html = html_of(page_client("viewer"), "/?range=1h")
