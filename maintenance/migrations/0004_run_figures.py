@@ -38,39 +38,41 @@ def figures_backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('maintenance', '0003_kind_scaling_renamed_scaling_check'),
+        ("maintenance", "0003_kind_scaling_renamed_scaling_check"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='maintenancerun',
-            name='maintenance_run_status',
+            model_name="maintenancerun",
+            name="maintenance_run_status",
         ),
         migrations.AddField(
-            model_name='maintenancerun',
-            name='bytes_freed',
+            model_name="maintenancerun",
+            name="bytes_freed",
             field=models.BigIntegerField(default=0, editable=False),
         ),
         migrations.AddField(
-            model_name='maintenancerun',
-            name='files_removed',
+            model_name="maintenancerun",
+            name="files_removed",
             field=models.BigIntegerField(default=0, editable=False),
         ),
         migrations.AddField(
-            model_name='maintenancerun',
-            name='packages_updated',
+            model_name="maintenancerun",
+            name="packages_updated",
             field=models.IntegerField(default=0, editable=False),
         ),
         migrations.RunPython(figures_backfill, migrations.RunPython.noop),
         migrations.AddIndex(
-            model_name='maintenancerun',
-            index=models.Index(fields=['status', '-created_at', 'bytes_freed', 'files_removed', 'packages_updated'], name='maintenance_run_status_sums'),
+            model_name="maintenancerun",
+            index=models.Index(
+                fields=["status", "-created_at", "bytes_freed", "files_removed", "packages_updated"],
+                name="maintenance_run_status_sums",
+            ),
         ),
         migrations.AddIndex(
-            model_name='maintenancerun',
-            index=models.Index(fields=['created_at', 'status'], name='maintenance_run_day'),
+            model_name="maintenancerun",
+            index=models.Index(fields=["created_at", "status"], name="maintenance_run_day"),
         ),
     ]
