@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
@@ -15,21 +16,42 @@ class EnvironmentAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at"]
 
 
+class ApprovalSelect(forms.NullBooleanSelect):
+    """Yes / no / the kind's default (empty), in words rather than Django's "Unknown"."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [
+            ("unknown", "The kind's default"),
+            ("true", "Yes: plans wait for an operator"),
+            ("false", "No: plans are applied at once"),
+        ]
+
+
 @admin.register(MaintenanceTask)
 class MaintenanceTaskAdmin(admin.ModelAdmin):
     list_display = ["title", "kind", "environment", "schedule", "enabled", "status", "priority", "due_at", "source"]
     list_filter = ["kind", "status", "environment", "enabled", "schedule", "priority", "source"]
     search_fields = ["title", "description", "source_ref"]
     list_select_related = ["environment"]
-    readonly_fields = ["source", "source_ref", "closed_at", "created_at", "updated_at"]
+    readonly_fields = ["source", "source_ref", "closed_at", "created_at", "updated_at", "approval_in_effect"]
     autocomplete_fields = ["assignee"]
     actions = ["run_now"]
     fieldsets = [
         (None, {"fields": ["kind", "title", "description", "environment", "status", "priority", "due_at", "assignee"]}),
         ("Schedule", {"fields": ["enabled", "schedule", "time_of_day", "weekday", "day_of_month", "cron"]}),
-        ("Execution", {"fields": ["config", "requires_approval", "timeout_seconds"]}),
+        ("Execution", {"fields": ["config", "requires_approval", "approval_in_effect", "timeout_seconds"]}),
         ("Record", {"fields": ["source", "source_ref", "closed_at", "created_at", "updated_at"]}),
     ]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "requires_approval":
+            kwargs["widget"] = ApprovalSelect
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @admin.display(description="Approval in effect", boolean=True)
+    def approval_in_effect(self, obj):
+        return obj.approval_needed if obj.pk else None
 
     def save_model(self, request, obj, form, change):
         now = timezone.now()

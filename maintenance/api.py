@@ -85,14 +85,23 @@ class MaintenanceTaskSerializer(serializers.ModelSerializer):
     schedule_words = serializers.SerializerMethodField(help_text="The schedule in words.")
     next_runs = serializers.SerializerMethodField(help_text="The next three run times (none when not scheduled).")
     last_run = serializers.SerializerMethodField()
+    requires_approval = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="null: the kind's default (dependency updates, cleanups and refactors need approval; "
+        "security audits and scaling checks do not).",
+    )
+    approval_needed = serializers.BooleanField(
+        read_only=True, help_text="Whether a run waits for an operator: requires_approval, else the kind's default."
+    )
 
     class Meta:
         model = MaintenanceTask
         fields = [
             "id", "kind", "title", "description", "status", "priority", "due_at", "source", "source_ref",
             "closed_at", "created_at", "updated_at", "environment", "schedule", "cron", "time_of_day", "weekday",
-            "day_of_month", "schedule_words", "next_runs", "config", "requires_approval", "assignee", "enabled",
-            "timeout_seconds", "last_run",
+            "day_of_month", "schedule_words", "next_runs", "config", "requires_approval", "approval_needed", "assignee",
+            "enabled", "timeout_seconds", "last_run",
         ]  # fmt: skip
         read_only_fields = ["source", "source_ref", "closed_at", "created_at", "updated_at"]
 

@@ -324,7 +324,7 @@ def _execute(*, run: MaintenanceRun, task: MaintenanceTask, token: str, log: Run
         say("plan")
         log(f"Planning {task.get_kind_display().lower()} on {environment.name}.")
         plan = executor.plan(ctx)
-        step = run_plan(run_id=run.pk, token=token, plan=plan, log=log, needs_approval=task.requires_approval)
+        step = run_plan(run_id=run.pk, token=token, plan=plan, log=log, needs_approval=task.approval_needed)
         if step != "apply":
             return MaintenanceRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
     say("apply")

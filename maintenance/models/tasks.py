@@ -16,6 +16,9 @@ from maintenance import schedule_words
 from maintenance.executors.base import REGISTRY, config_validate
 
 TIMEOUT_MIN, TIMEOUT_MAX, TIMEOUT_DEFAULT = 10, 6 * 3600, 1800
+# Kinds that only read the environment (and report) run without waiting for an operator unless
+# the task says otherwise; every other kind, including any added later, waits: safe by default.
+READ_ONLY_KINDS = frozenset({"security_audit", "scaling_check"})
 CONFIG_CHARS_MAX = 20_000
 
 
@@ -81,8 +84,15 @@ class MaintenanceTask(models.Model):
         help_text="For the monthly schedule: 1-28, so every month has it.",
     )
     config = models.JSONField(default=dict, blank=True, help_text="Options of the task's kind.")
-    # Safe by default: a plan waits for an operator unless an admin turns this off.
-    requires_approval = models.BooleanField(default=True)
+    # None: the kind's default (`approval_needed`). Stored values are kept as they were set, so a
+    # task an admin decided about never changes behaviour when the per-kind defaults do.
+    requires_approval = models.BooleanField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="Empty: the kind's default (kinds that change code or environments need approval; "
+        "security audits and scaling checks do not).",
+    )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -122,6 +132,19 @@ class MaintenanceTask(models.Model):
     def status_set(self, status: str, *, now) -> None:
         for name, value in self.status_fields(status, now=now).items():
             setattr(self, name, value)
+
+    @classmethod
+    def approval_default(cls, kind: str) -> bool:
+        """Whether a run of this kind waits for an operator when its task does not say."""
+        return kind not in READ_ONLY_KINDS
+
+    @property
+    def approval_needed(self) -> bool:
+        """The rule the runner follows and the pages, admin and API show: the task's own
+        `requires_approval` when set, else the kind's default."""
+        if self.requires_approval is None:
+            return self.approval_default(self.kind)
+        return self.requires_approval
 
     @property
     def runnable(self) -> bool:

@@ -150,7 +150,7 @@ def test_a_scheduled_task_from_the_api_shows_its_schedule_and_next_runs(api_clie
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["schedule_words"] == "At 06:00, only on Monday (UTC)"
-    assert len(body["next_runs"]) == 3 and body["requires_approval"] is True and body["last_run"] is None
+    assert len(body["next_runs"]) == 3 and body["approval_needed"] is False and body["last_run"] is None
     assert body["time_of_day"] == "03:00"
     patched = api_client("admin").patch(f"/api/v1/maintenance/tasks/{body['id']}/", {"cron": "bad"}, format="json")
     assert patched.status_code == 400 and "cron" in patched.json()
