@@ -17,7 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from maintenance.models import Environment, MaintenanceRun, MaintenanceTask, RunStatus
-from maintenance.runner import RunRefused, run_approve, run_queue, run_reject
+from maintenance.runner import REASON_MAX, RunRefused, run_approve, run_cancel, run_queue, run_reject
 from maintenance.schedules import task_next_runs
 from maintenance.summary import DAYS_MAX, maintenance_summary, with_last_run
 from portal.api.filters import BoundedDateTimeFilter, IdFilter, PortalFilterSet, QueryParamsSerializer
@@ -244,11 +244,17 @@ DECIDE = {
 }
 
 
+class MaintenanceRunCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=REASON_MAX, help_text="Kept in the run's log."
+    )
+
+
 class MaintenanceRunViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = MaintenanceRun.objects.select_related("task", "requested_by", "decided_by")
     filterset_class = MaintenanceRunFilter
     ordering_fields = ["created_at", "finished_at"]
-    action_roles = {"approve": OPERATOR, "reject": OPERATOR}
+    action_roles = {"approve": OPERATOR, "reject": OPERATOR, "cancel": OPERATOR}
 
     def get_serializer_class(self):
         return MaintenanceRunListSerializer if self.action == "list" else MaintenanceRunSerializer
@@ -270,6 +276,23 @@ class MaintenanceRunViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self._decide(run_reject)
+
+    @extend_schema(
+        request=MaintenanceRunCancelSerializer,
+        responses={200: MaintenanceRunSerializer, 409: CONFLICT},
+        summary="Cancel a queued run or one waiting for approval",
+        description="No worker runs a cancelled run. 409 when the run is running or has ended.",
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        run = self.get_object()
+        params = MaintenanceRunCancelSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            run = run_cancel(run=run, by=request.user, reason=params.validated_data["reason"])
+        except RunRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(MaintenanceRunSerializer(run).data)
 
 
 class SummaryParams(QueryParamsSerializer):

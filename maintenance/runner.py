@@ -3,6 +3,7 @@
     run_queue ──> queued ──run_claim──> running ──run_plan──> waiting_approval ──run_approve──> queued
                                            │                          └──run_reject──> cancelled
                                            └──run_apply──> run_finish: succeeded / failed / partial / rolled_back
+    queued / waiting_approval ──run_cancel──> cancelled (by an operator, or the sweep when approval expired)
 
 A worker owns a run between `run_claim` and `run_finish`: the claim is a conditional UPDATE
 (`status = queued`), and a partial unique constraint (one `running` run per task) keeps two runs
@@ -198,6 +199,33 @@ def run_approve(*, run: MaintenanceRun, by, now: datetime | None = None) -> Main
 
 def run_reject(*, run: MaintenanceRun, by, now: datetime | None = None) -> MaintenanceRun:
     return _decide(run=run, by=by, approve=False, now=now)
+
+
+CANCELLABLE = (RunStatus.QUEUED, RunStatus.WAITING_APPROVAL)
+REASON_MAX = 200
+
+
+def run_cancel(*, run: MaintenanceRun, by, reason: str = "", now: datetime | None = None) -> MaintenanceRun:
+    """Stop a run before a worker has it: queued or waiting for approval → cancelled. A running
+    run is refused (its worker may be half way through a change; it ends by itself or by the
+    sweep). A worker's claim needs `status = queued`, so once this commits no worker runs it."""
+    now = now or timezone.now()
+    reason = " ".join(str(reason).split())[:REASON_MAX]
+    with transaction.atomic():
+        locked = MaintenanceRun.objects.select_for_update().filter(pk=run.pk).first()
+        if locked is None or locked.status not in CANCELLABLE:
+            state = "gone" if locked is None else locked.status
+            raise RunRefused(f"Only a queued run or one waiting for approval can be cancelled (this one is {state}).")
+        who = by.get_username() if by is not None else "the portal"
+        said = f"Cancelled by {who}" + (f": {reason}." if reason else ".")
+        locked.status, locked.finished_at = RunStatus.CANCELLED, now
+        locked.summary = said[:SUMMARY_MAX]
+        locked.log = f"{locked.log}\n{now:%H:%M:%S} {said}".lstrip("\n")
+        locked.claim_token, locked.heartbeat_at, locked.deadline_at = "", None, None
+        locked.save(
+            update_fields=["status", "finished_at", "summary", "log", "claim_token", "heartbeat_at", "deadline_at"]
+        )
+    return locked
 
 
 def run_finish(

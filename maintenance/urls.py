@@ -9,5 +9,6 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/approve/", views.run_decide, {"decision": "approve"}, name="run-approve"),
     path("runs/<int:pk>/reject/", views.run_decide, {"decision": "reject"}, name="run-reject"),
+    path("runs/<int:pk>/cancel/", views.run_cancel_page, name="run-cancel"),
     path("vulnerabilities/", views.vulnerabilities, name="vulnerabilities"),
 ]

@@ -1,5 +1,5 @@
 """Pages: the task list (schedule in words, next run, last result, "run now"), a run's detail
-(plan, changes, log, approve/reject) and open vulnerabilities across environments. The POSTs call
+(plan, changes, log, approve/reject/cancel) and open vulnerabilities across environments. The POSTs call
 the same runner functions as the API."""
 
 from django.contrib import messages
@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from maintenance.models import MaintenanceRun, MaintenanceTask, RunStatus
-from maintenance.runner import RunRefused, run_approve, run_queue, run_reject
+from maintenance.runner import CANCELLABLE, RunRefused, run_approve, run_cancel, run_queue, run_reject
 from maintenance.schedules import task_next_runs
 from maintenance.summary import open_vulnerabilities, with_last_run
 from portal.access import operator_required, viewer_required
@@ -84,6 +84,7 @@ def run_detail(request, pk: int):
         },
         "can_decide": has_role(request.user, OPERATOR) and run.status == RunStatus.WAITING_APPROVAL,
         "in_progress": run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
+        "can_cancel": has_role(request.user, OPERATOR) and run.status in CANCELLABLE,
     }
     return render(request, "maintenance/run.html", context)
 
@@ -118,4 +119,17 @@ def run_decide(request, pk: int, decision: str):
         messages.error(request, str(exc))
     else:
         messages.success(request, "Approved: a worker applies the plan." if decision == "approve" else "Rejected.")
+    return redirect("maintenance:run", pk=run.pk)
+
+
+@require_POST
+@operator_required
+def run_cancel_page(request, pk: int):
+    run = get_object_or_404(MaintenanceRun, pk=pk)
+    try:
+        run_cancel(run=run, by=request.user, reason=request.POST.get("reason", ""))
+    except RunRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Cancelled: no worker will run it.")
     return redirect("maintenance:run", pk=run.pk)

@@ -319,6 +319,7 @@ MATRIX: dict[str, Route] = {
     **readonly("maintenance/runs", "run"),
     "api/v1/maintenance/runs/<pk>/approve/": api_action("run", "operator", 200),
     "api/v1/maintenance/runs/<pk>/reject/": api_action("run", "operator", 200),
+    "api/v1/maintenance/runs/<pk>/cancel/": api_action("run", "operator", 200),
     "api/v1/maintenance/summary/": Route({"GET": Api("viewer", 200)}),
     # --- maintenance pages
     "maintenance/": read(),
@@ -327,6 +328,7 @@ MATRIX: dict[str, Route] = {
     "maintenance/tasks/<int:pk>/run/": action(kwargs=pk("runnable_task")),
     "maintenance/runs/<int:pk>/approve/": action(kwargs=pk("run")),
     "maintenance/runs/<int:pk>/reject/": action(kwargs=pk("run")),
+    "maintenance/runs/<int:pk>/cancel/": action(kwargs=pk("run")),
     # --- monitoring pages and public endpoints
     "monitoring/": read(),
     "monitoring/services/<slug:slug>/": read(kwargs=lambda o: {"slug": o.service.slug}),
