@@ -431,6 +431,8 @@ ANALYTICS_BEHAVIOUR_SESSION_TIMEOUT_SECONDS = env_int(
     "ANALYTICS_BEHAVIOUR_SESSION_TIMEOUT_SECONDS", 1800, min=60, max=86_400
 )
 # maintenance
+# A plan waiting for approval longer than this (hours) is cancelled by the per-minute sweep.
+MAINTENANCE_APPROVAL_EXPIRY_HOURS = env_int("MAINTENANCE_APPROVAL_EXPIRY_HOURS", 72, min=1, max=2160)
 # Runs and tasks have "status", "kind" and "trigger" fields like other apps: name their enums.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
