@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Concat
@@ -48,6 +49,8 @@ DEADLINE_GRACE = timedelta(seconds=30)
 # A queued run nobody claimed for this long (its worker task was lost, or another run of the
 # task was running) is handed to the workers again.
 REQUEUE_AFTER = timedelta(minutes=2)
+# Expired approvals cancelled per sweep: bounded, so a backlog spreads over the next minutes.
+EXPIRE_BATCH, EXPIRE_BATCHES = 100, 5
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 OUTCOME_STATUSES = {SUCCEEDED, FAILED, PARTIAL, ROLLED_BACK}
 
@@ -205,15 +208,18 @@ CANCELLABLE = (RunStatus.QUEUED, RunStatus.WAITING_APPROVAL)
 REASON_MAX = 200
 
 
-def run_cancel(*, run: MaintenanceRun, by, reason: str = "", now: datetime | None = None) -> MaintenanceRun:
+def run_cancel(
+    *, run: MaintenanceRun, by, reason: str = "", now: datetime | None = None, only_from=CANCELLABLE
+) -> MaintenanceRun:
     """Stop a run before a worker has it: queued or waiting for approval → cancelled. A running
     run is refused (its worker may be half way through a change; it ends by itself or by the
-    sweep). A worker's claim needs `status = queued`, so once this commits no worker runs it."""
+    sweep). A worker's claim needs `status = queued`, so once this commits no worker runs it.
+    `only_from` narrows the statuses (the expiry sweep must not cancel a plan approved meanwhile)."""
     now = now or timezone.now()
     reason = " ".join(str(reason).split())[:REASON_MAX]
     with transaction.atomic():
         locked = MaintenanceRun.objects.select_for_update().filter(pk=run.pk).first()
-        if locked is None or locked.status not in CANCELLABLE:
+        if locked is None or locked.status not in CANCELLABLE or locked.status not in only_from:
             state = "gone" if locked is None else locked.status
             raise RunRefused(f"Only a queued run or one waiting for approval can be cancelled (this one is {state}).")
         who = by.get_username() if by is not None else "the portal"
@@ -359,11 +365,44 @@ def _execute(*, run: MaintenanceRun, task: MaintenanceTask, token: str, log: Run
     return run_apply(run_id=run.pk, token=token, executor=executor, ctx=ctx, plan=plan, log=log)
 
 
+def runs_expire(*, now: datetime) -> dict[str, int]:
+    """Cancel plans that waited for approval longer than MAINTENANCE_APPROVAL_EXPIRY_HOURS, through
+    run_cancel, in batches by id (at most EXPIRE_BATCHES x EXPIRE_BATCH a sweep; the next sweep
+    goes on). A run decided meanwhile is skipped; a row that fails is logged and passed over, so it
+    never stops the others."""
+    counts = {"expired": 0, "expire_failed": 0}
+    # The plan is stored within the run's timeout of its claim, so started_at is when it began to wait.
+    cutoff = now - timedelta(hours=settings.MAINTENANCE_APPROVAL_EXPIRY_HOURS)
+    expired = MaintenanceRun.objects.filter(status=RunStatus.WAITING_APPROVAL).alias(
+        waiting_since=Coalesce("started_at", "created_at")
+    )
+    expired = expired.filter(waiting_since__lt=cutoff).only("id").order_by("id")
+    after = 0
+    for _ in range(EXPIRE_BATCHES):
+        batch = list(expired.filter(id__gt=after)[:EXPIRE_BATCH])
+        for run in batch:
+            try:
+                run_cancel(
+                    run=run, by=None, reason="approval expired", now=now, only_from=(RunStatus.WAITING_APPROVAL,)
+                )
+                counts["expired"] += 1
+            except RunRefused:
+                pass  # approved, rejected or cancelled since it was read
+            except Exception:
+                logger.exception("maintenance run %s: could not expire its approval", run.pk)
+                counts["expire_failed"] += 1
+        if len(batch) < EXPIRE_BATCH:
+            break
+        after = batch[-1].pk
+    return counts
+
+
 def runs_sweep(*, now: datetime | None = None) -> dict[str, int]:
     """Fail runs past their deadline or whose worker went quiet; hand long-queued runs to the
-    workers again. Each row is changed by a conditional UPDATE, so two sweeps agree."""
+    workers again; cancel plans whose approval expired. Each row is changed by a conditional
+    UPDATE (or under its row lock), so two sweeps agree."""
     now = now or timezone.now()
-    counts = {"timed_out": 0, "worker_lost": 0, "requeued": 0}
+    counts = {"timed_out": 0, "worker_lost": 0, "requeued": 0, **runs_expire(now=now)}
     stale = Q(heartbeat_at__lt=now - STALE_AFTER) | Q(heartbeat_at__isnull=True)
     running = MaintenanceRun.objects.filter(status=RunStatus.RUNNING)
     for run in running.filter(Q(deadline_at__lt=now - DEADLINE_GRACE) | stale).only(

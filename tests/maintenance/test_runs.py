@@ -175,7 +175,9 @@ def test_the_sweep_fails_a_run_whose_worker_was_killed(make_task):
     run = queue(make_task(timeout_seconds=3600))
     now = timezone.now()
     run_claim(run_id=run.pk, worker="host:4242", now=now)
-    assert runs_sweep(now=now + timedelta(seconds=90)) == {"timed_out": 0, "worker_lost": 0, "requeued": 0}
+    assert runs_sweep(now=now + timedelta(seconds=90)) == {
+        "timed_out": 0, "worker_lost": 0, "requeued": 0, "expired": 0, "expire_failed": 0
+    }  # fmt: skip
     assert runs_sweep(now=now + timedelta(minutes=3))["worker_lost"] == 1
     run.refresh_from_db()
     assert run.status == "failed" and "host:4242 stopped responding" in run.summary
