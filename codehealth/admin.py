@@ -19,8 +19,11 @@ class QualityGateAdmin(admin.ModelAdmin):
 
 @admin.register(CodeRepository)
 class CodeRepositoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "path", "pylint_enabled", "gate", "scan_every_hours", "next_scan_at"]
-    list_filter = ["pylint_enabled", "gate"]
+    list_display = ["name", "path", "service", "pylint_enabled", "gate", "scan_every_hours", "next_scan_at"]
+    # Nullable foreign keys: a bare select_related() would not follow them.
+    list_select_related = ["service", "gate"]
+    list_filter = ["pylint_enabled", "gate", "service"]
+    autocomplete_fields = ["service"]
     search_fields = ["name", "path"]
     actions = ["scan_now"]
 

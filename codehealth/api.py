@@ -23,6 +23,7 @@ from codehealth.models import (
 from codehealth.tasks import scan_queue
 from portal.api.filters import PortalFilterBackend
 from portal.api.router import router
+from portal.models import Service
 from portal.roles import OPERATOR
 
 
@@ -38,12 +39,19 @@ class QualityGateSerializer(serializers.ModelSerializer):
 class RepositorySerializer(serializers.ModelSerializer):
     excludes = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
     thresholds = serializers.DictField(required=False, help_text='Overrides, e.g. {"complexity": 15}.')
+    service = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Service.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Slug of the service running this code: its request figures weigh the hotspots.",
+    )
 
     class Meta:
         model = CodeRepository
         fields = [
             "id", "name", "path", "excludes", "use_default_excludes", "thresholds", "pylint_enabled", "gate",
-            "scan_every_hours", "next_scan_at", "created_at",
+            "service", "scan_every_hours", "next_scan_at", "created_at",
         ]  # fmt: skip
         read_only_fields = ["next_scan_at", "created_at"]
 
@@ -143,7 +151,7 @@ class ImportGraphSerializer(serializers.Serializer):
 
 
 class RepositoryViewSet(viewsets.ModelViewSet):
-    queryset = CodeRepository.objects.all()
+    queryset = CodeRepository.objects.select_related("service")
     serializer_class = RepositorySerializer
     action_roles = {"scan": OPERATOR}
 

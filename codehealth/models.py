@@ -107,6 +107,15 @@ class CodeRepository(models.Model):
         QualityGate, null=True, blank=True, on_delete=models.SET_NULL, help_text="Empty: the gate named 'default'."
     )
     scan_every_hours = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: scans are manual only.")
+    # Whose request figures weigh the modules in reporting's hotspots (reporting/hotspots.py).
+    service = models.ForeignKey(
+        "portal.Service",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="repositories",
+        help_text="The service running this code: its request figures weigh the hotspots.",
+    )
     # Due-at column for the periodic sweep (claimed with a conditional UPDATE).
     next_scan_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

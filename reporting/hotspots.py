@@ -2,10 +2,15 @@
 
 - complexity: code health's last scan of a repository (FileMetrics.complexity per file);
 - changes: `git log` of the repository's directory over the last N days (reporting.hotspot_rank);
-- runtime: for the portal's own code only, request monitoring's figures of the portal's own
-  service, each route joined to the module of its view by walking the portal's URL conf. For other
-  services the portal has no URL conf to walk: their routes cannot be tied to modules, so their
-  modules rank by complexity x changes alone (impact 1).
+- runtime: request monitoring's figures of the service the repository is linked to
+  (CodeRepository.service), each endpoint tied to a module of the repository:
+  - the portal's own service: its URL conf is walked, each route joined to its view's module;
+  - another service: the portal has no URL conf of theirs, so only endpoints whose route is a
+    dotted Python path (what sentry-sdk sends with transaction_style="function_name", e.g.
+    "shop.views.checkout") are tied, to the longest dotted prefix naming a scanned file; URL
+    patterns ("/cart/<int:id>/") cannot be, and are counted as untied;
+  - no linked service: the portal's own figures, as before services could be linked (they match
+    only a repository holding the portal's code; elsewhere impact is 1).
 
 Dead features: feature names of analytics' usage events last used more than N days ago. Their
 debt uses this mapping: a feature's name up to its first dot is a top-level package of the code
@@ -62,20 +67,84 @@ def routes_to_modules(patterns=None, prefix: str = "") -> dict[str, str]:
     return found
 
 
-def portal_runtime(*, now: datetime | None = None) -> dict[str, Runtime]:
-    """Module path ("monitoring/views.py") -> requests, 5xx and worst p95 of its routes."""
-    modules = routes_to_modules()
-    stats = request_stats(service_id=portal_service().pk, range_name=RUNTIME_RANGE, now=now)
-    merged: dict[str, Runtime] = {}
-    for endpoint in stats.endpoints:
-        dotted = modules.get(endpoint.route)
-        if not dotted:
+@dataclass
+class ServiceRuntime:
+    """Module path -> figures, and how many of the service's endpoints were tied to a module."""
+
+    modules: dict[str, Runtime]
+    tied: int = 0
+    untied: int = 0
+    by_name: bool = False  # tied by dotted names (another service), not by the portal's URL conf
+
+
+def _merge(merged: dict[str, Runtime], path: str, endpoint) -> None:
+    old = merged.get(path, Runtime())
+    p95 = max((p for p in (old.p95, endpoint.p95) if p is not None), default=None)
+    merged[path] = Runtime(old.requests + endpoint.requests, old.errors + endpoint.errors, p95)
+
+
+def _runtime(endpoints, module_of) -> ServiceRuntime:
+    """Sum each endpoint's figures into the module `module_of(route)` names (None: untied)."""
+    found = ServiceRuntime({})
+    for endpoint in endpoints:
+        path = module_of(endpoint.route)
+        if path is None:
+            found.untied += 1
             continue
-        path = module_path(dotted)
-        old = merged.get(path, Runtime())
-        p95 = max((p for p in (old.p95, endpoint.p95) if p is not None), default=None)
-        merged[path] = Runtime(old.requests + endpoint.requests, old.errors + endpoint.errors, p95)
-    return merged
+        found.tied += 1
+        _merge(found.modules, path, endpoint)
+    return found
+
+
+def portal_runtime(*, now: datetime | None = None, service_id: int | None = None) -> ServiceRuntime:
+    """The portal's own service: module path ("monitoring/views.py") -> requests, 5xx and worst
+    p95 of its routes, each tied through the portal's URL conf."""
+    modules = routes_to_modules()
+    service_id = portal_service().pk if service_id is None else service_id
+    stats = request_stats(service_id=service_id, range_name=RUNTIME_RANGE, now=now)
+    return _runtime(stats.endpoints, lambda route: module_path(modules[route]) if modules.get(route) else None)
+
+
+def _suffixes(paths) -> set[str]:
+    # Every tail of a scanned path at a "/": what _match_runtime can match a module path against.
+    out = set()
+    for path in paths:
+        parts = path.split("/")
+        out.update("/".join(parts[i:]) for i in range(len(parts)))
+    return out
+
+
+def dotted_module(name: str, suffixes: set[str]) -> str | None:
+    """`shop.views.CheckoutView.get` -> `shop/views.py` (or `shop/views/__init__.py`): the longest
+    dotted prefix naming a scanned file. The full name is a function's, never a module's, so it is
+    not tried. None for a URL pattern or a name matching no scanned file."""
+    parts = name.split(".")
+    if len(parts) < 2 or not all(part.isidentifier() for part in parts):
+        return None
+    for end in range(len(parts) - 1, 0, -1):
+        module = module_path(".".join(parts[:end]))
+        package = module[: -len(".py")] + "/__init__.py"
+        for candidate in (module, package):
+            if candidate in suffixes:
+                return candidate
+    return None
+
+
+def named_runtime(*, service_id: int, paths, now: datetime | None = None) -> ServiceRuntime:
+    """Another service: endpoints whose route is a dotted Python path tied to a scanned module."""
+    suffixes = _suffixes(paths)
+    stats = request_stats(service_id=service_id, range_name=RUNTIME_RANGE, now=now)
+    found = _runtime(stats.endpoints, lambda route: dotted_module(route, suffixes))
+    found.by_name = True
+    return found
+
+
+def repository_runtime(repository: CodeRepository, paths, *, now=None) -> ServiceRuntime:
+    if repository.service_id is None:
+        return portal_runtime(now=now)
+    if repository.service_id == portal_service().pk:
+        return portal_runtime(now=now, service_id=repository.service_id)
+    return named_runtime(service_id=repository.service_id, paths=paths, now=now)
 
 
 def _match_runtime(paths, runtime: dict[str, Runtime]) -> dict[str, Runtime]:
@@ -96,29 +165,46 @@ class HotspotReport:
     hotspots: list
     runtime_known: bool
     note: str = ""
+    service: str | None = None  # slug of the service whose request figures were read
+    endpoints_tied: int = 0  # that service's endpoints (route, method) tied to a module
+    endpoints_untied: int = 0  # ... and not: a URL pattern, or a name matching no scanned file
+
+
+def _untied_note(service: str, untied: int, total: int) -> str:
+    return (
+        f"{untied} of {total} endpoints of {service} could not be tied to a module: only routes that are "
+        'dotted Python paths of a scanned file (sentry-sdk\'s transaction_style="function_name", e.g. '
+        "shop.views.checkout) can be; URL patterns cannot."
+    )
 
 
 def hotspots_report(
     *, repository: CodeRepository | None, days: int = DEFAULT_DAYS, runtime=None, now=None
 ) -> HotspotReport:
-    """`runtime`: module path -> Runtime; None reads the portal's own request figures."""
+    """`runtime`: module path -> Runtime; None reads the request figures of the repository's
+    service (the portal's own when none is linked)."""
     if repository is None:
         return HotspotReport(None, days, [], False, "No code repository is scanned yet.")
+    service = repository.service.slug if repository.service_id else None
     scan = latest_scan(repository)
     if scan is None:
-        return HotspotReport(repository.name, days, [], False, "The repository has no finished scan yet.")
+        return HotspotReport(repository.name, days, [], False, "The repository has no finished scan yet.", service)
     files = FileMetrics.objects.filter(scan_files__scan=scan).values_list("path", "complexity")
     complexity = dict(files)
-    note = ""
+    notes = []
     try:
         changes = change_counts(Path(repository.path), days=days, now=now)
     except GitError as exc:
-        changes, note = {}, f"No change history: {exc}"
-    if runtime is None:
-        runtime = portal_runtime(now=now)
-    matched = _match_runtime(complexity, runtime)
+        changes = {}
+        notes.append(f"No change history: {exc}")
+    found = ServiceRuntime(runtime) if runtime is not None else repository_runtime(repository, complexity, now=now)
+    if found.by_name and found.untied:
+        notes.append(_untied_note(service, found.untied, found.tied + found.untied))
+    matched = _match_runtime(complexity, found.modules)
     spots = [asdict(s) for s in rank(complexity, changes, matched)[:MAX_HOTSPOTS]]
-    return HotspotReport(repository.name, days, spots, bool(matched), note)
+    return HotspotReport(
+        repository.name, days, spots, bool(matched), " ".join(notes), service, found.tied, found.untied
+    )
 
 
 def dead_features(*, unused_days: int = DEFAULT_UNUSED_DAYS, now: datetime | None = None) -> list[dict]:

@@ -18,7 +18,7 @@ from reporting.hotspots import DEFAULT_DAYS, DEFAULT_UNUSED_DAYS, MAX_UNUSED_DAY
 
 
 def _repository(pk):
-    queryset = CodeRepository.objects.order_by("name")
+    queryset = CodeRepository.objects.select_related("service").order_by("name")
     return queryset.filter(pk=pk).first() if pk else queryset.first()
 
 
@@ -67,7 +67,9 @@ class HotspotsViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[HotspotsQuery], responses={200: dict})
     def list(self, request):
         """`hotspots`: path, complexity, changes (commits in `days`), impact (1-4), score, requests,
-        errors, p95 (s); `dead_features`: service, name, last_used, days_unused, package, debt_minutes."""
+        errors, p95 (s); `service`: slug of the service whose request figures were read (null: the
+        portal's own), `endpoints_tied` / `endpoints_untied`: its endpoints tied to a module or not;
+        `dead_features`: service, name, last_used, days_unused, package, debt_minutes."""
         query = HotspotsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
