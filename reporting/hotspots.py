@@ -96,13 +96,17 @@ def _runtime(endpoints, module_of) -> ServiceRuntime:
     return found
 
 
-def portal_runtime(*, now: datetime | None = None, service_id: int | None = None) -> ServiceRuntime:
+def portal_runtime(*, now: datetime | None = None, service_id: int | None = None, paths=None) -> ServiceRuntime:
     """The portal's own service: module path ("monitoring/views.py") -> requests, 5xx and worst
-    p95 of its routes, each tied through the portal's URL conf."""
-    modules = routes_to_modules()
+    p95 of its routes, each tied through the portal's URL conf (and, given the scanned `paths`,
+    only to a module among them: "tied" always means tied to a file of the repository)."""
+    modules = {route: module_path(dotted) for route, dotted in routes_to_modules().items() if dotted}
+    if paths is not None:
+        suffixes = _suffixes(paths)
+        modules = {route: path for route, path in modules.items() if path in suffixes}
     service_id = portal_service().pk if service_id is None else service_id
     stats = request_stats(service_id=service_id, range_name=RUNTIME_RANGE, now=now)
-    return _runtime(stats.endpoints, lambda route: module_path(modules[route]) if modules.get(route) else None)
+    return _runtime(stats.endpoints, modules.get)
 
 
 def _suffixes(paths) -> set[str]:
@@ -141,9 +145,9 @@ def named_runtime(*, service_id: int, paths, now: datetime | None = None) -> Ser
 
 def repository_runtime(repository: CodeRepository, paths, *, now=None) -> ServiceRuntime:
     if repository.service_id is None:
-        return portal_runtime(now=now)
+        return portal_runtime(now=now, paths=paths)
     if repository.service_id == portal_service().pk:
-        return portal_runtime(now=now, service_id=repository.service_id)
+        return portal_runtime(now=now, service_id=repository.service_id, paths=paths)
     return named_runtime(service_id=repository.service_id, paths=paths, now=now)
 
 

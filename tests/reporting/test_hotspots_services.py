@@ -125,6 +125,15 @@ def test_another_services_figures_do_not_count(shop, service, other_service):
     assert (report.endpoints_tied, report.endpoints_untied, report.note) == (0, 0, "")
 
 
+def test_an_unlinked_repository_reads_the_portals_figures_as_before(shop):
+    repository, _ = shop
+    ingest(portal_service(), [transaction("/reporting/hotspots/"), transaction("shop.views.checkout")])
+    report = hotspots_report(repository=repository, days=30)
+    # The portal's routes lead to the portal's modules, none of which this repository holds.
+    assert (report.service, report.runtime_known, report.endpoints_tied, report.endpoints_untied) == (None, False, 0, 2)
+    assert {s["impact"] for s in report.hotspots} == {1.0} and report.note == ""
+
+
 @pytest.mark.parametrize("linked", [True, False])
 def test_the_portals_own_code_is_tied_through_its_url_conf(tmp_path, db, linked):
     """Linked to the portal's own service, or to none (as before services could be linked)."""
