@@ -16,7 +16,8 @@ from codehealth.models import CodeRepository, CodeScan, FileMetrics, ScanFile
 from monitoring.errors.sentry.transactions import transaction_rows
 from monitoring.hosts import portal_service
 from monitoring.ingest import samples_write
-from reporting.hotspots import _suffixes, dotted_module, hotspots_report
+from reporting.hotspot_rank import Runtime
+from reporting.hotspots import _match_runtime, _suffixes, dotted_module, hotspots_report
 
 # Equally complex, equally changed: only runtime impact can order them.
 FILES = {"src/shop/views.py": 10, "src/shop/models.py": 10, "src/shop/api/__init__.py": 4, "src/other.py": 1}
@@ -84,6 +85,14 @@ def test_dotted_names_tie_to_the_longest_prefix_naming_a_scanned_file():
         assert dotted_module(untied, suffixes) is None, untied
     # The full name is a function's: a file of that name is not its module.
     assert dotted_module("shop.views", _suffixes(["shop/views.py"])) is None
+
+
+def test_a_module_matches_the_paths_it_is_a_tail_of_the_longest_first():
+    a, b = Runtime(1, 0, None), Runtime(2, 0, None)
+    matched = _match_runtime(
+        ["src/shop/views.py", "views.py", "src/xviews.py", "other/views.py"], {"views.py": a, "shop/views.py": b}
+    )
+    assert matched == {"src/shop/views.py": b, "views.py": a, "other/views.py": a}
 
 
 def test_a_linked_service_weighs_the_modules_its_transactions_name(shop, service):
