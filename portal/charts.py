@@ -116,8 +116,11 @@ class DashboardChart(PortalChartView):
         raise NotImplementedError
 
     def get_labels(self):
+        # Steps of a day or more are UTC days (as every bucket): the local date of a UTC midnight
+        # is the day before west of Greenwich. Shorter steps are shown in local time.
         fmt = LABEL_FORMATS[self.span.name]
-        return [timezone.localtime(b).strftime(fmt) for b in self.buckets]
+        zone = UTC if self.span.step >= 86400 else timezone.get_current_timezone()
+        return [b.astimezone(zone).strftime(fmt) for b in self.buckets]
 
 
 class DashboardRequestsChart(DashboardChart):

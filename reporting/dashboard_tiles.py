@@ -5,9 +5,9 @@ rollups, grouped queries, capped lists, an empty state when an app has no data.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 
 from analytics import performance
 from analytics.models import FeatureHourRollup, UsageEvent
@@ -51,18 +51,23 @@ def error_figures(span: Span) -> ErrorFigures:
 
 def error_event_series(span: Span) -> tuple[list[datetime], list[int]]:
     """Error events per chart step from the per-group hour counts (never a count of events).
-    Steps shorter than an hour get the hour's events at the step the hour starts in."""
+    Only hours that start inside the range count: the hour holding the range's start also holds
+    events from before it (up to 59 minutes on the 1h range). Steps shorter than an hour get the
+    hour's events at the step the hour starts in."""
     buckets = step_buckets(span)
     step = max(span.step, 3600)
+    first_hour = step_start(span.since, 3600)
+    if first_hour < span.since:
+        first_hour += timedelta(hours=1)
     counts: dict[datetime, int] = {}
     rows = (
-        ErrorGroupHour.objects.filter(hour__gte=step_start(span.since, 3600), hour__lt=span.until)
+        ErrorGroupHour.objects.filter(hour__gte=first_hour, hour__lt=span.until)
         .values_list("hour")
         .annotate(n=Sum("count"))
         .order_by()
     )
     for hour, n in rows:
-        at = max(step_start(hour, step), buckets[0])  # the hour the range starts in
+        at = step_start(hour, step)
         counts[at] = counts.get(at, 0) + n
     return buckets, [counts.get(b, 0) for b in buckets]
 
@@ -90,20 +95,18 @@ class DebtFigures:
 
 def debt_figures(span: Span) -> DebtFigures:
     """Each repository's debt at its latest scan and at the last scan before the range, from the
-    scans' stored counts (one query, two correlated lookups along the scan index)."""
+    scans' stored counts (one query, two correlated lookups along the scan index); the totals
+    over every repository, not only the listed ones (one aggregate of the same lookups)."""
     done = CodeScan.objects.filter(repository=OuterRef("pk"), status=CodeScan.Status.SUCCEEDED).order_by("-id")
     repositories = CodeRepository.objects.annotate(
         debt_now=Subquery(done.values("debt_count")[:1]),
         debt_before=Subquery(done.filter(finished_at__lt=span.since).values("debt_count")[:1]),
-    ).order_by("name")[:REPOSITORIES_MAX]
-    rows = [RepositoryDebt(r, r.debt_now, r.debt_before) for r in repositories]
-    scanned = [r for r in rows if r.now is not None]
-    changes = [r.change for r in scanned if r.change is not None]
-    return DebtFigures(
-        repositories=rows,
-        total=sum(r.now for r in scanned),
-        change=sum(changes) if changes else None,
     )
+    rows = [RepositoryDebt(r, r.debt_now, r.debt_before) for r in repositories.order_by("name")[:REPOSITORIES_MAX]]
+    # SUM skips NULLs: a repository without a scan adds nothing, one without a scan before the
+    # range adds nothing to the change.
+    totals = repositories.aggregate(total=Sum("debt_now"), change=Sum(F("debt_now") - F("debt_before")))
+    return DebtFigures(repositories=rows, total=totals["total"] or 0, change=totals["change"])
 
 
 # --- Features --------------------------------------------------------------------------------

@@ -247,6 +247,38 @@ def test_the_error_chart_sums_the_groups_hour_counts(page_client, tmp_path):
     assert sum(day) == 7
 
 
+def test_the_one_hour_error_chart_leaves_out_the_hour_the_range_starts_in(db, service):
+    from reporting.dashboard_tiles import error_event_series
+
+    now = datetime(2026, 3, 2, 12, 55, tzinfo=UTC)
+    group = error_group(service, "KeyError", first_seen=now - timedelta(hours=2), times_seen=1)
+    ErrorGroupHour.objects.create(group=group, hour=now.replace(hour=11, minute=0), count=100)  # 11:00-12:00
+    ErrorGroupHour.objects.create(group=group, hour=now.replace(minute=0), count=3)  # 12:00-12:55
+    buckets, events = error_event_series(span_of("1h", now=now))
+    # The range is 11:55-12:55: the 11:00 hour's events are nearly all from before it.
+    assert sum(events) == 3 and events[buckets.index(now.replace(minute=0))] == 3
+
+
+def test_the_debt_totals_count_every_repository_not_only_the_listed_ones(db, tmp_path):
+    from reporting.dashboard_tiles import REPOSITORIES_MAX, debt_figures
+
+    now = timezone.now()
+    for i in range(REPOSITORIES_MAX + 3):
+        repository = CodeRepository.objects.create(name=f"repo{i:02}", path=str(tmp_path / str(i)))
+        scan(repository, 2, now - timedelta(days=3))
+        scan(repository, 5, now - timedelta(hours=1))
+    figures = debt_figures(span_of("24h", now=now))
+    assert len(figures.repositories) == REPOSITORIES_MAX
+    assert (figures.total, figures.change) == (5 * (REPOSITORIES_MAX + 3), 3 * (REPOSITORIES_MAX + 3))
+
+
+def test_day_steps_are_labelled_with_their_utc_date_in_any_time_zone(db, page_client, settings):
+    settings.TIME_ZONE = "America/New_York"
+    data = page_client("viewer").get("/charts/requests/?range=30d").json()
+    today = timezone.now().astimezone(UTC)
+    assert data["labels"][-1] == today.strftime("%b %d")
+
+
 def test_step_buckets_are_utc_aligned_and_cover_the_range():
     now = datetime(2026, 3, 29, 1, 37, tzinfo=UTC)  # the night Europe's clocks go forward
     for name, (points, step) in {"1h": (13, 300), "24h": (25, 3600), "7d": (29, 21600), "30d": (31, 86400)}.items():

@@ -67,3 +67,23 @@ def test_tiles_and_charts_refresh_every_minute_until_the_box_is_unticked(browser
             expect(page.locator("#open-alerts")).to_have_text("2")
         finally:
             browser.close()
+
+
+def test_a_refresh_after_the_session_ended_says_it_failed(browser_env, live_server, users, service):  # noqa: F811
+    fire(service)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context()
+            context.add_cookies([session_cookie(users["viewer"], live_server.url)])
+            page = context.new_page()
+            page.clock.install()
+            page.goto(f"{live_server.url}/?range=24h")
+            expect(page.locator("#open-alerts")).to_have_text("1")
+            context.clear_cookies()  # the session ends: the page now answers with the login form
+            fire(service)
+            page.clock.run_for(61_000)
+            expect(page.locator("#refreshed-at")).to_have_text("refresh failed; retrying")
+            expect(page.locator("#open-alerts")).to_have_text("1")  # the tiles are kept, not replaced
+        finally:
+            browser.close()

@@ -11,12 +11,17 @@
 
   function refreshTiles() {
     return fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
-      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+      .then(function (r) {
+        // An ended session answers with the login page (a redirect fetch follows): say so.
+        if (!r.ok || r.redirected) { throw new Error(r.status); }
+        return r.text();
+      })
       .then(function (html) {
         var page = new DOMParser().parseFromString(html, "text/html");
         var fresh = page.getElementById("dashboard");
         var freshStamp = page.getElementById("refreshed-at");
-        if (fresh) { region.innerHTML = fresh.innerHTML; }
+        if (!fresh) { throw new Error("no dashboard in the answer"); }
+        region.innerHTML = fresh.innerHTML;
         if (stamp && freshStamp) { stamp.textContent = freshStamp.textContent; stamp.title = freshStamp.title; }
       });
   }
