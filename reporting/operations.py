@@ -2,7 +2,8 @@
 health checks and services, noisy rules and on-call load.
 
 Read from the alerting and monitoring models with a fixed number of queries whatever the
-number of alerts, and no loop over every alert in Python.
+number of alerts, and no loop over every alert in Python: the rows fetched are bounded by the
+number of groups (and histogram buckets), not by the number of alerts.
 
 MTTA is first acknowledgement - creation (`Alert.first_acknowledged_at`, kept through an
 unacknowledge or a reopen). MTTR is resolution - creation for alerts resolved now.
@@ -26,8 +27,9 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Concat, RowNumber
 
 from monitoring.alerting.models import Alert, AlertEvent, AlertStatus
 from monitoring.alerting.models.alerts import EventKind
@@ -149,52 +151,95 @@ def _histograms(alerts, measure: str, totals: dict[str, int] | None) -> dict[str
     return found
 
 
+KEY_SEPARATOR = "\x1f"  # between group, bucket and rank in a fetched row's key: not in a bucket nor a rank
+
+
+def _middle_rows(alerts, wanted: dict[str, dict[str, dict[str, list[int]]]]):
+    """The one or two values each group's median needs, and no others: one query for both
+    measures. Inside the middle bucket(s) the values are ranked by the database
+    (ROW_NUMBER per group and bucket), and only the ranks the histogram counts point at are
+    returned, so the rows fetched stay at most two per group and measure however many alerts
+    share a bucket, ties included. Rows: (group, tta, tta bucket, tta rank, ttr, ...)."""
+    annotations, near, picked = {}, Q(), Q()
+    for measure in MEASURES:
+        keys = [
+            KEY_SEPARATOR.join((group, bucket, str(position + 1)))
+            for group, middle in wanted[measure].items()
+            for bucket, positions in middle.items()
+            for position in positions
+        ]
+        if not keys:
+            continue
+        bucket = f"{measure}_bucket"
+        annotations[bucket] = Bucket(F(measure))
+        # NULLs last: the values (ranks 1..count) are numbered as the histogram counted them.
+        annotations[f"{measure}_rank"] = Window(
+            RowNumber(), partition_by=[F("group"), F(bucket)], order_by=[F(measure).asc(nulls_last=True), F("pk")]
+        )
+        annotations[f"{measure}_key"] = Concat(
+            F("group"),
+            Value(KEY_SEPARATOR),
+            F(bucket),
+            Value(KEY_SEPARATOR),
+            F(f"{measure}_rank"),
+            output_field=CharField(),
+        )
+        buckets = sorted({b for middle in wanted[measure].values() for b in middle})
+        near |= Q(**{f"{bucket}__in": buckets})
+        picked |= Q(**{f"{measure}_key__in": keys})
+    if not annotations:
+        return None
+    groups = sorted({group for measure in MEASURES for group in wanted[measure]})
+    fields = [f for m in MEASURES for f in (m, f"{m}_bucket", f"{m}_rank") if f"{m}_rank" in annotations]
+    return (
+        # Only the kept groups' alerts in a middle bucket are ranked (WHERE), only the wanted
+        # ranks come back (filtered around the window functions, in SQL too).
+        alerts.filter(group__in=groups)
+        .annotate(**annotations)
+        .filter(near)
+        .filter(picked)
+        .values_list("group", *fields)
+        .order_by()
+    )
+
+
 def _medians(alerts, histograms: dict[str, dict[str, _Histogram]]) -> dict[str, dict[str, float]]:
-    """Exact medians: only the values in the buckets holding each group's middle are fetched
-    (one query for both measures) and sorted; the median of an even count is the mean of the
-    middle two."""
+    """Exact medians from the one or two values at each group's middle, fetched by rank
+    (`_middle_rows`); the median of an even count is the mean of the middle two."""
     wanted = {
         measure: {group: h.middle() for group, h in per_group.items()} for measure, per_group in histograms.items()
     }
-    buckets = {m: sorted({b for middle in wanted[m].values() for b in middle}) for m in MEASURES}
-    if not any(buckets.values()):
+    rows = _middle_rows(alerts, wanted)
+    if rows is None:
         return {m: {} for m in MEASURES}
-    near = Q()
-    for measure in MEASURES:
-        if buckets[measure]:
-            near |= Q(**{f"{measure}_bucket__in": buckets[measure]})
-    rows = (
-        alerts.annotate(tta_bucket=Bucket(F("tta")), ttr_bucket=Bucket(F("ttr")))
-        .filter(near)
-        .values_list("group", "tta", "tta_bucket", "ttr", "ttr_bucket")
-        .order_by()
-    )
-    values: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    for group, tta, tta_bucket, ttr, ttr_bucket in rows:
-        for measure, value, bucket in (("tta", tta, tta_bucket), ("ttr", ttr, ttr_bucket)):
+    measures = [m for m in MEASURES if any(wanted[m].values())]
+    found: dict[tuple[str, str, str, int], float] = {}
+    for group, *columns in rows:
+        for i, measure in enumerate(measures):
+            value, bucket, rank = columns[3 * i : 3 * i + 3]
             if value is not None and bucket in wanted[measure].get(group, ()):
-                values[measure, group, bucket].append(value)
+                found[measure, group, bucket, rank] = value
     medians: dict[str, dict[str, float]] = {m: {} for m in MEASURES}
-    for measure in MEASURES:
+    for measure in measures:
         for group, middle in wanted[measure].items():
-            picked = []
-            for bucket, positions in middle.items():
-                ordered = sorted(values[measure, group, bucket])
-                picked += [ordered[p] for p in positions]
+            picked = [found[measure, group, bucket, p + 1] for bucket, positions in middle.items() for p in positions]
             medians[measure][group] = sum(picked) / len(picked)
     return medians
 
 
 def alert_figures(*, since: datetime, until: datetime, by: str = "service") -> list[AlertFigures]:
     """Alerts created in the period, per service, severity or rule ("" when none). Three queries:
-    a histogram per measure (counts and means come from them too), then the values around the
-    middle of each for the medians."""
+    a histogram per measure (counts and means come from them too), then the one or two values at
+    the middle of each for the medians, for the first MAX_ROWS groups by count only."""
     alerts = _alerts(since, until, GROUPINGS[by])
     totals: dict[str, int] = {}
     histograms = {"tta": _histograms(alerts, "tta", totals), "ttr": _histograms(alerts, "ttr", None)}
-    medians = _medians(alerts, histograms)
+    # Only the groups shown get a median: the median query asks for these groups alone.
+    kept = sorted(totals, key=lambda group: (-totals[group], group))[:MAX_ROWS]
+    medians = _medians(alerts, {m: {g: h[g] for g in kept if g in h} for m, h in histograms.items()})
     figures = []
-    for group, count in totals.items():
+    for group in kept:
+        count = totals[group]
         acks, fixes = histograms["tta"].get(group, _Histogram()), histograms["ttr"].get(group, _Histogram())
         figures.append(
             AlertFigures(
@@ -208,8 +253,7 @@ def alert_figures(*, since: datetime, until: datetime, by: str = "service") -> l
                 mttr_median=medians["ttr"].get(group),
             )
         )
-    figures.sort(key=lambda f: (-f.count, f.key))
-    return figures[:MAX_ROWS]
+    return figures
 
 
 # --- uptime ---------------------------------------------------------------------------------
