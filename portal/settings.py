@@ -220,7 +220,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     # JSON only: a form body dropped nested fields and read empty ones as "not given". Other
     # types are a 415; the token exchange (portal.api.tokens) takes forms too.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["portal.api.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.ServiceKeyWriteThrottle"],
     "DEFAULT_THROTTLE_RATES": {"service_write": env.str("PORTAL_SERVICE_WRITE_RATE", default="600/min")},
     "DEFAULT_SCHEMA_CLASS": "portal.api.schema.PortalAutoSchema",

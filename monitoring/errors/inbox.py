@@ -31,6 +31,7 @@ from django_q.tasks import async_task
 
 from monitoring.errors.models import ErrorInbox
 from monitoring.errors.store import DUPLICATE, STORED, event_data, events_store_prepared
+from portal.lib.surrogates import text_repaired
 from portal.models import Service
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ class DrainResult:
 # The JSON columns are encoded with orjson: the stack of a 30-frame event is ~15 KB of JSON, which
 # the stdlib encoder took ~90 µs for (a tenth of an envelope's CPU), orjson ~8. What orjson does
 # not write (integers beyond 64 bits, lone surrogates, nesting over 255 levels) falls back to the
-# stdlib encoder. NaN and ±Infinity, which JSON has no word for, are written as null.
+# stdlib encoder. NaN and ±Infinity, which JSON has no word for, are written as null; a lone
+# surrogate, which is no Unicode text (PostgreSQL's jsonb refuses it), as U+FFFD.
 _STDLIB_JSON = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
 
 
@@ -71,19 +73,21 @@ def _json_text(value) -> str:
     try:
         return orjson.dumps(value).decode()
     except TypeError:  # orjson.JSONEncodeError
-        return _STDLIB_JSON(_finite(value))
+        return _STDLIB_JSON(_storable(value))
 
 
-def _finite(value):
+def _storable(value):
     """`value` with NaN and ±Infinity as None, as orjson writes them (the stdlib would write `NaN`,
-    which is no JSON: the database refuses it)."""
+    which is no JSON: the database refuses it), and lone surrogates as U+FFFD."""
     kind = type(value)
     if kind is float:
         return value if math.isfinite(value) else None
+    if kind is str:
+        return text_repaired(value)
     if kind is dict:
-        return {key: _finite(item) for key, item in value.items()}
+        return {text_repaired(k) if type(k) is str else k: _storable(item) for k, item in value.items()}
     if kind is list:
-        return [_finite(item) for item in value]
+        return [_storable(item) for item in value]
     return value
 
 

@@ -16,6 +16,7 @@ from portal.api.permissions import is_service, service_for_key
 from portal.lib.bodies import body_read
 from portal.lib.idempotency import MAX_KEY_LENGTH
 from portal.lib.rows import ItemError
+from portal.lib.surrogates import may_hold_surrogates, surrogates_replaced
 from portal.models import Service
 
 # The header every batch ingest documents (metrics, usage events): one definition for the schema.
@@ -43,9 +44,11 @@ def json_loads(raw: bytes):
     # Python's json accepts the NaN/Infinity literals its json.dumps writes, so item validation
     # can refuse them naming the item and field instead of failing the whole body.
     try:
-        return json.loads(raw.decode("utf-8"))
+        value = json.loads(raw.decode("utf-8"))
     except ValueError as exc:  # UnicodeDecodeError included
         raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+    # A lone surrogate would fail the database write (a 500): it becomes U+FFFD here.
+    return surrogates_replaced(value) if may_hold_surrogates(raw) else value
 
 
 def too_large_body(limit: int, body_limit: BodyLimit) -> dict:

@@ -4,7 +4,6 @@ claim rows so two never store one event, crashed claims retried, bad events drop
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
-from django.db import connection
 
 from monitoring.errors import inbox, tasks
 from monitoring.errors.inbox import CLAIM_TIMEOUT, MAX_ATTEMPTS, inbox_add, inbox_claim, inbox_drain, inbox_wake
@@ -169,15 +168,26 @@ def test_a_per_minute_sweep_drains_what_a_lost_wake_up_left():
 
 
 def test_what_the_fast_json_encoder_cannot_write_is_stored_exactly(service):
-    # orjson writes the JSON columns; integers beyond 64 bits and lone surrogates fall back to the
-    # stdlib encoder, so they are stored as they came.
+    # orjson writes the JSON columns; integers beyond 64 bits fall back to the stdlib encoder,
+    # so they are stored as they came.
     extra = {"big": 2**70, "negative": -(2**64), "text": "é ✓", "nested": [{"n": 2**65}]}
-    if connection.vendor == "sqlite":  # PostgreSQL's jsonb refuses a lone surrogate
-        extra["surrogate"] = "a\ud800b"
     accept(service, [in_function("checkout", extra=extra)])
     inbox_drain(now=NOW)
     stored = ErrorEvent.objects.get().data["extra"]
     assert stored == extra and type(stored["big"]) is int
+
+
+def test_a_lone_surrogate_is_stored_as_the_replacement_character_on_either_database(service):
+    # Python's JSON decoder reads "\ud800" alone; it is no Unicode text and PostgreSQL's jsonb
+    # refuses it, so it becomes U+FFFD (a whole pair stays as it is).
+    extra = {"lone": "a\ud800b", "pair": "\U0001f600", "key\udfff": [2**70, "x\udc00"]}
+    accept(service, [in_function("checkout", extra=extra)])
+    inbox_drain(now=NOW)
+    assert ErrorEvent.objects.get().data["extra"] == {
+        "lone": "a\ufffdb",
+        "pair": "\U0001f600",
+        "key\ufffd": [2**70, "x\ufffd"],
+    }
 
 
 def test_nan_and_infinity_are_stored_as_null_by_either_encoder(service):

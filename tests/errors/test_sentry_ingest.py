@@ -361,3 +361,25 @@ def test_an_event_envelope_costs_the_key_lookup_and_one_insert(project, service,
     assert post(project.pk, body, **auth(project.public_key)).status_code == 200
     inbox_drain()
     assert ErrorEvent.objects.filter(group__service=service).count() == 3
+
+
+def test_lone_surrogates_in_an_event_are_stored_as_the_replacement_character(project, service):
+    # JSON may escape half of a UTF-16 pair alone; Python decodes it into text no database driver
+    # can write (it was a 500 at the INSERT). It becomes U+FFFD; a whole pair stays as it is.
+    event = {
+        "event_id": uuid.uuid4().hex,
+        "level": "error",
+        "release": "shop@\ud8001",
+        "tags": {"k\udc00": "v\ud800"},
+        "exception": {"values": [{"type": "Key\ud800Error", "value": "bad \udfff \U0001f600", "stacktrace": {
+            "frames": [{"module": "shop.vi\ud800ews", "function": "f\ud800", "in_app": True}]
+        }}]},
+    }  # fmt: skip
+    body = envelope(({"type": "event"}, json.dumps(event).encode()))  # ensure_ascii: every one escaped
+    assert b"\\ud800" in body
+    response = post(project.pk, body, **auth(project.public_key))
+    assert response.status_code == 200, response.content
+    inbox_drain()
+    stored = ErrorEvent.objects.get(service=service)
+    assert stored.release == "shop@\ufffd1" and stored.tags == {"k\ufffd": "v\ufffd"}
+    assert stored.group.title.startswith("Key\ufffdError: bad \ufffd \U0001f600")

@@ -233,3 +233,10 @@ def test_concurrent_retries_of_one_batch_write_it_once(service):
         t.join()
     assert sorted(o.duplicate for o in outcomes) == [False, True, True, True]
     assert MetricSample.objects.count() == 2
+
+
+def test_a_lone_surrogate_in_a_label_is_stored_as_the_replacement_character(key_client, service):
+    # json.dumps escapes it; Python decodes it into text no database driver can write (was a 500).
+    response = post(key_client, {"samples": [sample(labels={"channel": "w\ud800b"})]})
+    assert response.status_code == 201, response.content
+    assert MetricSample.objects.get().labels["channel"] == "w\ufffdb"

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import brotli
 
+from portal.lib.surrogates import may_hold_surrogates, surrogates_replaced
+
 CHUNK = 64 * 1024
 # Items whose payload the portal reads; every other type is accepted and counted.
 JSON_ITEMS = frozenset({"event", "transaction"})
@@ -149,6 +151,8 @@ def _json_object(raw: bytes, what: str) -> dict:
         raise EnvelopeError(f"{what} is not valid JSON ({exc})") from None
     if type(value) is not dict:
         raise EnvelopeError(f"{what} must be a JSON object")
+    if may_hold_surrogates(raw):  # a lone one would fail every database write later
+        value = surrogates_replaced(value)
     return value
 
 
