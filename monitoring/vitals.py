@@ -36,6 +36,7 @@ from monitoring.models import BrowserKey, MetricKind
 from monitoring.models.vitals import origin_normalize
 from monitoring.requests import VITALS, WEB_VITALS
 from portal.lib.bodies import BodyTooLarge, body_read
+from portal.lib.surrogates import json_repaired
 
 # A beacon of five vitals is ~300 bytes; browsers cap a page's pending beacons at 64 KiB.
 MAX_BODY_BYTES = 4096
@@ -261,7 +262,7 @@ class VitalsBeacon(APIView):
         if content_type not in CONTENT_TYPES:
             raise Refused(415, "Content-Type", f"Send {' or '.join(CONTENT_TYPES)}.")
         try:
-            body = json.loads(raw)
+            body = json_repaired(json.loads(raw), raw)
         except (ValueError, RecursionError):
             raise Refused(400, "body", "Not valid JSON.") from None
         key_raw = request.query_params.get("key") or (body.get("key") if isinstance(body, dict) else None)

@@ -25,6 +25,7 @@ from monitoring.integrations.receivers import (
 from portal.api.authentication import MachinePrincipal, ServiceKeyAuthentication, ServicePrincipal
 from portal.api.permissions import service_for_key
 from portal.lib.bodies import BodyTooLarge, body_read
+from portal.lib.surrogates import json_repaired
 from portal.models import Service
 
 
@@ -131,7 +132,7 @@ class _ReceiverView(APIView):
                 {"detail": detail, "limit_bytes": exc.limit}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
             )
         try:
-            body = json.loads(raw.decode("utf-8"))
+            body = json_repaired(json.loads(raw.decode("utf-8")), raw)
         except ValueError as exc:
             raise exceptions.ValidationError({"body": [f"not JSON: {exc}"]}) from exc
         try:

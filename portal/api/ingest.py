@@ -16,7 +16,7 @@ from portal.api.permissions import is_service, service_for_key
 from portal.lib.bodies import body_read
 from portal.lib.idempotency import MAX_KEY_LENGTH
 from portal.lib.rows import ItemError
-from portal.lib.surrogates import may_hold_surrogates, surrogates_replaced
+from portal.lib.surrogates import json_repaired
 from portal.models import Service
 
 # The header every batch ingest documents (metrics, usage events): one definition for the schema.
@@ -48,7 +48,7 @@ def json_loads(raw: bytes):
     except ValueError as exc:  # UnicodeDecodeError included
         raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
     # A lone surrogate would fail the database write (a 500): it becomes U+FFFD here.
-    return surrogates_replaced(value) if may_hold_surrogates(raw) else value
+    return json_repaired(value, raw)
 
 
 def too_large_body(limit: int, body_limit: BodyLimit) -> dict:

@@ -32,3 +32,8 @@ def surrogates_replaced(value):
     if kind is list:
         return [surrogates_replaced(item) for item in value]
     return value
+
+
+def json_repaired(value, raw: bytes):
+    """`value` decoded from `raw` JSON, repaired when the text could hold a lone surrogate."""
+    return surrogates_replaced(value) if may_hold_surrogates(raw) else value

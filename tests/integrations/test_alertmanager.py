@@ -1,6 +1,7 @@
 """Alertmanager's webhook (version 4) → portal alerts through the alerting lifecycle."""
 
 import copy
+import json
 import threading
 
 import pytest
@@ -380,3 +381,11 @@ def test_people_see_and_acknowledge_a_received_alert_on_its_page(am, page_client
     alert.refresh_from_db()
     assert alert.status == AlertStatus.ACKNOWLEDGED
     assert page_client("admin").get("/alerts/rules/").status_code == 200
+
+
+def test_a_lone_surrogate_in_a_label_is_stored_as_the_replacement_character(am):
+    # json.dumps escapes it; Python decodes it into text no database driver can write (was a 500).
+    body = json.dumps(am_payload(am_alert(name="High\ud800Latency")))
+    response = am.post(URL, body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert Alert.objects.get().labels["alertname"] == "High\ufffdLatency"

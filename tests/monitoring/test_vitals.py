@@ -225,3 +225,10 @@ def test_beacons_are_limited_per_key_and_minute(browser_key, service, settings):
     with time_machine.travel(datetime(2026, 3, 2, 12, 1, 0, tzinfo=UTC), tick=False):
         assert beacon(Client(), browser_key.public_key, GOOD).status_code == 204
     cache.clear()
+
+
+def test_a_lone_surrogate_in_the_route_is_stored_as_the_replacement_character(browser_key, service):
+    # json.dumps escapes it; Python decodes it into text no database driver can write (was a 500).
+    response = beacon(Client(), browser_key.public_key, {**GOOD, "route": "/a\ud800/"})
+    assert response.status_code == 204, response.content
+    assert {route for _vital, route, _value in stored(service)} == {"/a\ufffd/"}

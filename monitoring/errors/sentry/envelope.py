@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import brotli
 
-from portal.lib.surrogates import may_hold_surrogates, surrogates_replaced
+from portal.lib.surrogates import json_repaired
 
 CHUNK = 64 * 1024
 # Items whose payload the portal reads; every other type is accepted and counted.
@@ -151,9 +151,7 @@ def _json_object(raw: bytes, what: str) -> dict:
         raise EnvelopeError(f"{what} is not valid JSON ({exc})") from None
     if type(value) is not dict:
         raise EnvelopeError(f"{what} must be a JSON object")
-    if may_hold_surrogates(raw):  # a lone one would fail every database write later
-        value = surrogates_replaced(value)
-    return value
+    return json_repaired(value, raw)  # a lone surrogate would fail every database write later
 
 
 def _item_payload(data: bytes, start: int, headers: dict, what: str) -> tuple[bytes, int]:
