@@ -80,7 +80,7 @@ def before_sql(since, until):
     from django.db.models.functions import Coalesce, RowNumber
 
     from monitoring.alerting.models import Alert, AlertEvent
-    from reporting.operations import SecondsBetween
+    from portal.lib.sqltime import SecondsBetween
 
     first_ack = (
         AlertEvent.objects.filter(alert=OuterRef("pk"), kind="acknowledged")

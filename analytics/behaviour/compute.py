@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain
 
 from django.conf import settings
-from django.db.models import FloatField, Func, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from analytics.behaviour.advice import funnel_advice, path_advice, unused_advice
@@ -25,6 +25,7 @@ from analytics.behaviour.retention import retention_from, week_of, week_start
 from analytics.behaviour.sessions import SessionCounts, sessions_from
 from analytics.models import UsageEvent
 from analytics.models_behaviour import BehaviourResult
+from portal.lib.sqltime import EpochSeconds
 
 CHUNK = 5000  # rows per fetch: a few hundred kB in flight whatever the range
 TOP_PATHS = 50  # per length, stored; the API and pages show fewer
@@ -74,31 +75,6 @@ class Counted:
         for row in self.rows:
             self.count += 1
             yield row
-
-
-class EpochSeconds(Func):
-    """A date-time as float seconds since the epoch, computed by the database: Django turning
-    SQLite's date-time text into an aware datetime costs ~3 us a row, more than analysing the row.
-    The order still comes from the indexed column."""
-
-    output_field = FloatField()
-
-    @property
-    def convert_value(self):
-        return self._convert_value_noop  # the database already answers a float: no call per row
-
-    def as_sqlite(self, compiler, connection, **extra):
-        # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC). julianday's double is only exact to
-        # ~50 us, so it gives the whole seconds (rounded) and the fraction is read as text.
-        template = (
-            "(CAST((julianday(substr(%(expressions)s, 1, 19)) - 2440587.5) * 86400.0 + 0.5 AS INTEGER)"
-            " + CAST(substr(%(expressions)s, 20) AS REAL))"
-        )
-        return self.as_sql(compiler, connection, template=template, **extra)
-
-    def as_postgresql(self, compiler, connection, **extra):
-        template = "EXTRACT(EPOCH FROM %(expressions)s)::double precision"
-        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 # Streams, each in the order of an index of UsageEvent; times as epoch seconds.
