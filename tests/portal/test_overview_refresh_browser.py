@@ -1,6 +1,7 @@
 """In a real headless Chromium: the overview refreshes its tiles and charts by itself every 60 s
 (the page's clock is fast-forwarded), and stops while the box is unticked."""
 
+from contextlib import contextmanager
 from itertools import count
 
 import pytest
@@ -37,8 +38,10 @@ def error_events(service, n: int) -> None:
 CHART_SUM = "(id) => Chart.getChart(document.getElementById(id)).data.datasets[0].data.reduce((a, b) => a + b, 0)"
 
 
-def test_tiles_and_charts_refresh_every_minute_until_the_box_is_unticked(browser_env, live_server, users, service):  # noqa: F811
-    fire(service)
+@contextmanager
+def overview_as_viewer(live_server, users):
+    """(context, page): the overview in headless Chromium as a viewer, on the page's own clock,
+    showing the one alert fired before."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -48,42 +51,38 @@ def test_tiles_and_charts_refresh_every_minute_until_the_box_is_unticked(browser
             page.clock.install()
             page.goto(f"{live_server.url}/?range=24h")
             expect(page.locator("#open-alerts")).to_have_text("1")
-            page.wait_for_function("document.getElementById('errors-chart').dataset.chartReady === '1'")
-            assert page.evaluate(CHART_SUM, "errors-chart") == 0
-
-            fire(service)
-            error_events(service, 4)
-            page.clock.run_for(30_000)
-            expect(page.locator("#open-alerts")).to_have_text("1")  # not yet: every 60 s
-            page.clock.run_for(31_000)
-            expect(page.locator("#open-alerts")).to_have_text("2")
-            expect(page.locator("#errors-new")).to_have_text("1")
-            page.wait_for_function(f"({CHART_SUM})('errors-chart') === 4")
-
-            page.locator("#auto-refresh").uncheck()
-            fire(service)
-            page.clock.run_for(120_000)
-            page.wait_for_timeout(500)  # a refresh would have had time to land
-            expect(page.locator("#open-alerts")).to_have_text("2")
+            yield context, page
         finally:
             browser.close()
+
+
+def test_tiles_and_charts_refresh_every_minute_until_the_box_is_unticked(browser_env, live_server, users, service):  # noqa: F811
+    fire(service)
+    with overview_as_viewer(live_server, users) as (_context, page):
+        page.wait_for_function("document.getElementById('errors-chart').dataset.chartReady === '1'")
+        assert page.evaluate(CHART_SUM, "errors-chart") == 0
+
+        fire(service)
+        error_events(service, 4)
+        page.clock.run_for(30_000)
+        expect(page.locator("#open-alerts")).to_have_text("1")  # not yet: every 60 s
+        page.clock.run_for(31_000)
+        expect(page.locator("#open-alerts")).to_have_text("2")
+        expect(page.locator("#errors-new")).to_have_text("1")
+        page.wait_for_function(f"({CHART_SUM})('errors-chart') === 4")
+
+        page.locator("#auto-refresh").uncheck()
+        fire(service)
+        page.clock.run_for(120_000)
+        page.wait_for_timeout(500)  # a refresh would have had time to land
+        expect(page.locator("#open-alerts")).to_have_text("2")
 
 
 def test_a_refresh_after_the_session_ended_says_it_failed(browser_env, live_server, users, service):  # noqa: F811
     fire(service)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context()
-            context.add_cookies([session_cookie(users["viewer"], live_server.url)])
-            page = context.new_page()
-            page.clock.install()
-            page.goto(f"{live_server.url}/?range=24h")
-            expect(page.locator("#open-alerts")).to_have_text("1")
-            context.clear_cookies()  # the session ends: the page now answers with the login form
-            fire(service)
-            page.clock.run_for(61_000)
-            expect(page.locator("#refreshed-at")).to_have_text("refresh failed; retrying")
-            expect(page.locator("#open-alerts")).to_have_text("1")  # the tiles are kept, not replaced
-        finally:
-            browser.close()
+    with overview_as_viewer(live_server, users) as (context, page):
+        context.clear_cookies()  # the session ends: the page now answers with the login form
+        fire(service)
+        page.clock.run_for(61_000)
+        expect(page.locator("#refreshed-at")).to_have_text("refresh failed; retrying")
+        expect(page.locator("#open-alerts")).to_have_text("1")  # the tiles are kept, not replaced
